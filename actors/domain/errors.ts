@@ -1,0 +1,65 @@
+/**
+ * Every error code Fleetline answers with, in one table: HTTP bodies, WebSocket `err`
+ * frames, rejection reasons and logs all use these strings. Codes are stable; docs/errors.md
+ * is checked against this table by a test.
+ */
+export const ErrorCodes = {
+  // Telemetry record validation (also the `reason` label of fleetline_points_rejected_total).
+  BAD_DEVICE_ID: 'deviceId must be a string of 1-64 characters from [A-Za-z0-9_.:-]',
+  BAD_TIMESTAMP: 'ts must be a millisecond epoch number or an ISO-8601 string within the accepted window',
+  BAD_LATITUDE: 'lat must be a number in [-90, 90]',
+  BAD_LONGITUDE: 'lon must be a number in [-180, 180]',
+  BAD_SPEED: 'speed must be a finite number >= 0 (km/h)',
+  BAD_COURSE: 'course must be a number in [0, 360)',
+  BAD_ALTITUDE: 'alt must be a finite number (m)',
+  BAD_IGNITION: 'ignition must be a boolean',
+  BAD_FUEL: 'fuel must be a finite number >= 0',
+  BAD_ODOMETER: 'odometer must be a finite number >= 0 (km)',
+  BAD_ATTRS: 'attrs must be a flat map of at most 32 string/number/boolean values',
+  NOT_A_RECORD: 'each record must be a map/object',
+  DUPLICATE: 'a point with this timestamp was already accepted for the device',
+  OUT_OF_ORDER: 'the point is older than the last accepted point of the device',
+  INACTIVE_COMPANY: "the device's company is deactivated",
+  UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
+  UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
+  // HTTP
+  BODY_TOO_LARGE: 'the request body exceeds the configured limit',
+  MALFORMED_BODY: 'the request body is not valid JSON / MessagePack',
+  UNSUPPORTED_MEDIA_TYPE: 'Content-Type must be application/json or application/msgpack',
+  TOO_MANY_RECORDS: 'the batch holds more records than the configured limit',
+  BAD_QUERY: 'a query parameter is malformed',
+  NOT_FOUND: 'no such resource',
+  UNAUTHORIZED: 'a valid token is required',
+  FORBIDDEN: 'the token does not grant access to this resource',
+  NOT_READY: 'the engine is not ready to accept input',
+  INTERNAL: 'internal error',
+  // WebSocket protocol
+  BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',
+  FRAME_TOO_LARGE: 'the frame exceeds the configured limit',
+  AUTH_REQUIRED: 'the first frame must be {t:"auth", token} when no ?token= was given',
+  BAD_TOKEN: 'the token is invalid or expired',
+  BAD_SUBSCRIPTION: 'the subscription is malformed',
+  RATE_LIMITED: 'too many frames from this client',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class FleetlineError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string = ErrorCodes[code]) {
+    super(message);
+    this.name = 'FleetlineError';
+    this.code = code;
+  }
+}
+
+/** WebSocket close codes (4000-4999 is the application range of RFC 6455). */
+export const CloseCodes = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  AUTH_TIMEOUT: 4001,
+  BAD_TOKEN: 4003,
+  PROTOCOL_ERROR: 4400,
+  RATE_LIMITED: 4429,
+  SHUTTING_DOWN: 4503,
+} as const;

@@ -1,0 +1,78 @@
+/**
+ * The bus: a partitioned, ordered, offset-addressed log with Kafka's semantics.
+ * Implemented in-process by adapters/embedded/embedded-log.ts and by Kafka in
+ * adapters/kafka. The core only ever sees this contract.
+ */
+
+export interface LogRecord {
+  readonly topic: string;
+  readonly partition: number;
+  /** Position of the record in its partition; strictly increasing, starting at 0. */
+  readonly offset: number;
+  readonly key: string | null;
+  /** null is a tombstone (compacted topics). */
+  readonly value: Uint8Array | null;
+  /** Producer timestamp, ms since epoch. */
+  readonly timestamp: number;
+}
+
+export interface OutgoingRecord {
+  readonly key: string;
+  readonly value: Uint8Array | null;
+}
+
+export interface RecordBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly LogRecord[];
+  /** Keeps group membership alive during long batches (kafkajs ties heartbeats to processing). */
+  heartbeat(): Promise<void>;
+}
+
+export interface PartitionAssignmentListener {
+  /** Called before the first batch of newly owned partitions is delivered. */
+  onAssigned(topic: string, partitions: readonly number[]): Promise<void>;
+  /** Called when partitions are taken away; finish and checkpoint before resolving. */
+  onRevoked(topic: string, partitions: readonly number[]): Promise<void>;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topic: string;
+  /** Where a partition with no committed offset starts. */
+  readonly fromBeginning: boolean;
+  readonly onBatch: (batch: RecordBatch) => Promise<void>;
+  readonly listener?: PartitionAssignmentListener;
+}
+
+export interface LogConsumer {
+  /** Commit: the next offset to read for the partition (Kafka convention: last processed + 1). */
+  commit(partition: number, nextOffset: number): Promise<void>;
+  /** Stops intake; no further batches are delivered once the promise resolves. */
+  stop(): Promise<void>;
+  /** Pauses/resumes delivery (backpressure). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  readonly compacted?: boolean;
+}
+
+export interface PartitionedLog {
+  readonly kind: 'embedded' | 'kafka';
+  ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
+  partitionsOf(topic: string): number;
+  publish(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
+  consume(options: ConsumerOptions): Promise<LogConsumer>;
+  close(): Promise<void>;
+}
+
+export const Topics = {
+  telemetryRaw: 'telemetry.raw',
+  fleetReference: 'fleet.reference',
+  vehicleUpdates: 'vehicle.updates',
+  vehicleEvents: 'vehicle.events',
+} as const;

@@ -1,0 +1,35 @@
+import type { VehicleView } from '../domain/vehicle-state.js';
+
+/** [west, south, east, north] in degrees. */
+export type BBox = readonly [number, number, number, number];
+
+export interface StateQuery {
+  readonly bbox?: BBox;
+  readonly companies?: readonly string[];
+  readonly ids?: readonly string[];
+  /** Tenant scope from the token: null = admin (everything). */
+  readonly grant: ReadonlySet<string> | null;
+  readonly limit?: number;
+}
+
+/**
+ * Current state of every vehicle this node knows, with a spatial index, kept current by the
+ * vehicle actors. Answers snapshot reads (HTTP and WebSocket `snap`).
+ */
+export interface StateIndex {
+  upsert(view: VehicleView, moved: boolean): void;
+  remove(id: string): void;
+  get(id: string): VehicleView | undefined;
+  query(q: StateQuery): VehicleView[];
+  readonly size: number;
+}
+
+/** True when a vehicle of `company` is visible under `grant` (null grant = admin). */
+export function granted(grant: ReadonlySet<string> | null, company: string | null): boolean {
+  if (grant === null) return true;
+  return company !== null && grant.has(company);
+}
+
+export function inBBox(b: BBox, lon: number, lat: number): boolean {
+  return lat >= b[1] && lat <= b[3] && (b[0] <= b[2] ? lon >= b[0] && lon <= b[2] : lon >= b[0] || lon <= b[2]);
+}

@@ -1,0 +1,74 @@
+/**
+ * The HTTP + WebSocket server port. Two adapters implement it: uWebSockets.js (native, the
+ * default when its binary loads) and `ws` over node:http (portable). Routes and protocol
+ * logic live in engine/http-api.ts and actors/subscriber-actor.ts, never in an adapter.
+ */
+
+export interface HttpRequest {
+  readonly method: string;
+  /** Path without the query string, e.g. /v1/vehicles/abc */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case header name → value. */
+  header(name: string): string | undefined;
+  /** Remote address as text (for logs and rate limits). */
+  readonly remoteAddress: string;
+  /** The whole body (empty for GET). Bodies over `maxBodyBytes` never reach a handler: the adapter answers 413. */
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array;
+}
+
+export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
+
+export interface WsConnection {
+  /** Sends one binary frame. Returns false when the frame was dropped or only buffered because of backpressure. */
+  send(frame: Uint8Array): boolean;
+  /** Bytes queued in the socket and not yet written to the kernel. */
+  bufferedAmount(): number;
+  close(code: number, reason: string): void;
+  readonly remoteAddress: string;
+}
+
+export interface WsUpgrade {
+  readonly path: string;
+  readonly query: URLSearchParams;
+  header(name: string): string | undefined;
+  readonly remoteAddress: string;
+}
+
+export interface WsHandlers {
+  /** Returns the per-connection handler; called once the upgrade completed. */
+  open(conn: WsConnection, upgrade: WsUpgrade): WsSession;
+}
+
+export interface WsSession {
+  /** A binary or text frame from the client (text is passed as its UTF-8 bytes, with isBinary false). */
+  message(data: Uint8Array, isBinary: boolean): void;
+  /** The socket is writable again after backpressure. */
+  drain(): void;
+  closed(code: number): void;
+}
+
+export interface TransportOptions {
+  readonly maxBodyBytes: number;
+  readonly maxFrameBytes: number;
+  /** Seconds of silence before the server pings/drops a connection. */
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface Transport {
+  readonly kind: 'uws' | 'ws';
+  /** The one handler for every plain HTTP request (routing is engine/http-router.ts's job). */
+  onRequest(handler: HttpHandler): void;
+  /** WebSocket upgrades on exactly this path; an upgrade on any other path is answered 404. */
+  websocket(path: string, handlers: WsHandlers): void;
+  /** Starts listening; port 0 picks a free port. Resolves with the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting, closes every WebSocket with `code`, resolves when the listen socket is closed. */
+  close(code: number, reason: string): Promise<void>;
+}
