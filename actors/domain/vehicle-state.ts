@@ -32,4 +32,6 @@ export interface VehicleSnapshot {
   /** Bounded rolling window of recently accepted points, oldest first. */
   readonly recent: readonly TelemetryPoint[];
   readonly accepted: number;
+  /** Inside an overspeed episode (so one episode yields one event, also across restarts). */
+  readonly overspeeding?: boolean;
 }

@@ -1,0 +1,239 @@
+import { spawnStateless, stop, dispatch, type Ref } from 'nact';
+import type { LogRecord } from './ports/partitioned-log.js';
+import type { EngineMetrics } from './ports/engine-metrics.js';
+import type { StateIndex } from './ports/state-index.js';
+import type { PositionRow } from './ports/history-store.js';
+import type { Logger } from './ports/logger.js';
+import type { TelemetryPoint } from './domain/telemetry-point.js';
+import { validatePoint } from './domain/telemetry-point.js';
+import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
+import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { DeliveryHub } from './delivery-hub.js';
+import type { FleetDirectory } from './fleet-directory.js';
+import { spawnVehicle, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { fromSnapshot, newVehicleState, toSnapshot, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+
+export interface ShardDeps {
+  readonly system: Ref<unknown>;
+  readonly directory: FleetDirectory;
+  readonly index: StateIndex;
+  readonly hub: DeliveryHub;
+  readonly metrics: EngineMetrics;
+  readonly logger: Logger;
+  readonly decodeRecord: (bytes: Uint8Array) => unknown;
+}
+
+interface Resident {
+  readonly ref: Ref<VehicleMsg>;
+  readonly state: VehicleState;
+}
+
+/** What one checkpoint takes from a shard; handed back when the write fails. */
+export interface CheckpointData {
+  readonly nextOffset: number;
+  readonly states: VehicleState[];
+  readonly snapshots: VehicleSnapshot[];
+  readonly views: VehicleView[];
+  readonly positions: PositionRow[];
+  readonly events: VehicleEvent[];
+}
+
+/**
+ * The vehicles of one partition of telemetry.raw on this node: their actors (children of one
+ * nact parent that never handles per-point messages), what changed since the last checkpoint,
+ * and the offset up to which every record has been applied.
+ */
+export class PartitionShard implements VehicleOutbox {
+  readonly parent: Ref<unknown>;
+  private readonly residents = new Map<string, Resident>();
+  private dirty = new Set<VehicleState>();
+  private positions: PositionRow[] = [];
+  private eventsPending: VehicleEvent[] = [];
+  /** Next offset to read: every record below it has been applied by its actor. */
+  appliedOffset = -1;
+  committedOffset = -1;
+  inFlight = 0;
+
+  constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
+    this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
+  }
+
+  get size(): number {
+    return this.residents.size;
+  }
+
+  get pendingPositions(): number {
+    return this.positions.length;
+  }
+
+  restore(snapshots: readonly VehicleSnapshot[]): number {
+    let restored = 0;
+    for (const snap of snapshots) {
+      if (this.residents.has(snap.vehicleId)) continue;
+      const route = this.deps.directory.route(snap.deviceId);
+      if (!route.ok) continue;
+      const state = fromSnapshot(snap, route.profile);
+      this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
+      if (state.view) this.deps.index.upsert(state.view, true);
+      restored++;
+    }
+    return restored;
+  }
+
+  /** Applies a batch; resolves once every vehicle actor has processed its points. */
+  async apply(records: readonly LogRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const byVehicle = new Map<string, { profile: VehicleProfile; deviceId: string; points: TelemetryPoint[] }>();
+    let receivedAt = 0;
+    for (const r of records) {
+      receivedAt = Math.max(receivedAt, r.timestamp);
+      for (const point of this.decode(r)) {
+        const route = this.deps.directory.route(point.deviceId);
+        if (!route.ok) {
+          this.deps.metrics.pointRejected(route.reason, 'log');
+          continue;
+        }
+        const id = route.profile.vehicleId;
+        let slot = byVehicle.get(id);
+        if (!slot) byVehicle.set(id, (slot = { profile: route.profile, deviceId: point.deviceId, points: [] }));
+        slot.points.push(point);
+      }
+    }
+    const last = records[records.length - 1];
+    if (byVehicle.size > 0) {
+      await new Promise<void>((resolve) => {
+        let outstanding = byVehicle.size;
+        const done = () => {
+          this.inFlight--;
+          if (--outstanding === 0) resolve();
+        };
+        for (const [id, slot] of byVehicle) {
+          this.inFlight++;
+          dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, done });
+        }
+      });
+    }
+    this.appliedOffset = last.offset + 1;
+  }
+
+  private decode(r: LogRecord): TelemetryPoint[] {
+    if (r.value === null) return [];
+    let raw: unknown;
+    try {
+      raw = this.deps.decodeRecord(r.value);
+    } catch (e) {
+      this.deps.metrics.pointRejected('UNDECODABLE', 'log');
+      this.deps.logger.warn({ partition: r.partition, offset: r.offset, key: r.key, err: (e as Error).message }, 'poison record skipped');
+      return [];
+    }
+    const out: TelemetryPoint[] = [];
+    for (const item of Array.isArray(raw) ? raw : [raw]) {
+      const v = validatePoint(item);
+      if (v.ok) out.push(v.point);
+      else {
+        this.deps.metrics.pointRejected(v.reason, 'log');
+        this.deps.logger.debug({ partition: r.partition, offset: r.offset, reason: v.reason }, 'record rejected');
+      }
+    }
+    return out;
+  }
+
+  private resident(vehicleId: string, profile: VehicleProfile, deviceId: string): Resident {
+    let r = this.residents.get(vehicleId);
+    if (r === undefined) {
+      const state = newVehicleState(profile, deviceId, this.partition);
+      r = { ref: spawnVehicle(this.parent, state, this), state };
+      this.residents.set(vehicleId, r);
+    }
+    return r;
+  }
+
+  has(vehicleId: string): boolean {
+    return this.residents.has(vehicleId);
+  }
+
+  /** New reference data for a resident vehicle. */
+  async updateProfile(vehicleId: string, profile: VehicleProfile): Promise<void> {
+    const r = this.residents.get(vehicleId);
+    if (!r) return;
+    this.inFlight++;
+    await new Promise<void>((done) => dispatch(r.ref, { kind: 'profile', profile, done: () => { this.inFlight--; done(); } }));
+  }
+
+  /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */
+  retire(vehicleId: string): void {
+    const r = this.residents.get(vehicleId);
+    if (!r) return;
+    this.residents.delete(vehicleId);
+    this.dirty.delete(r.state);
+    stop(r.ref);
+    this.deps.index.remove(vehicleId);
+    this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
+  }
+
+  // VehicleOutbox: called by this shard's vehicle actors.
+  accepted(state: VehicleState, point: TelemetryPoint): void {
+    this.positions.push({ vehicleId: state.vehicleId, point });
+    this.deps.metrics.pointsAccepted(1);
+  }
+
+  rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void {
+    this.deps.metrics.pointRejected(reason, 'actor');
+  }
+
+  changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {
+    const view = state.view as VehicleView;
+    this.dirty.add(state);
+    this.deps.index.upsert(view, moved);
+    if (previousCompany !== view.company) {
+      this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
+    }
+    this.deps.hub.publish({ id: view.id, company: view.company, delta, view, receivedAt });
+  }
+
+  events(events: VehicleEvent[]): void {
+    this.deps.metrics.eventsEmitted(events.length);
+    for (const e of events) {
+      this.eventsPending.push(e);
+      this.deps.hub.publishEvent(e);
+    }
+  }
+
+  /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */
+  takeCheckpoint(): CheckpointData {
+    const nextOffset = this.appliedOffset;
+    const states = [...this.dirty];
+    this.dirty = new Set();
+    const snapshots: VehicleSnapshot[] = [];
+    const views: VehicleView[] = [];
+    for (const s of states) {
+      const snap = toSnapshot(s);
+      if (snap) {
+        snapshots.push(snap);
+        views.push(snap.view);
+      }
+    }
+    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.eventsPending };
+    this.positions = [];
+    this.eventsPending = [];
+    return data;
+  }
+
+  /** A checkpoint failed: what it took is pending again (and written with the next one). */
+  giveBack(data: CheckpointData): void {
+    for (const s of data.states) if (this.residents.get(s.vehicleId)?.state === s) this.dirty.add(s);
+    this.positions = data.positions.concat(this.positions);
+    this.eventsPending = data.events.concat(this.eventsPending);
+  }
+
+  get hasPendingCheckpoint(): boolean {
+    return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.appliedOffset > this.committedOffset;
+  }
+
+  /** Hands the partition off: stops every actor and removes its vehicles from the index. */
+  close(): void {
+    for (const id of this.residents.keys()) this.deps.index.remove(id);
+    this.residents.clear();
+    stop(this.parent);
+  }
+}

@@ -1,0 +1,27 @@
+/** Counters the core reports; engine/metrics.ts implements them with prom-client. */
+export interface EngineMetrics {
+  pointsAccepted(n: number): void;
+  pointRejected(reason: string, source: 'http' | 'log' | 'actor' | 'osmand'): void;
+  eventsEmitted(n: number): void;
+  frameSent(type: string, bytes: number): void;
+  deliveryLatency(seconds: number): void;
+  flushDeferred(): void;
+  clientError(code: string): void;
+  checkpoint(partition: number, seconds: number, snapshots: number): void;
+  checkpointFailed(stage: string): void;
+  fencedWrite(): void;
+}
+
+/** For tests and tools that do not export metrics. */
+export const noMetrics: EngineMetrics = {
+  pointsAccepted: () => {},
+  pointRejected: () => {},
+  eventsEmitted: () => {},
+  frameSent: () => {},
+  deliveryLatency: () => {},
+  flushDeferred: () => {},
+  clientError: () => {},
+  checkpoint: () => {},
+  checkpointFailed: () => {},
+  fencedWrite: () => {},
+};

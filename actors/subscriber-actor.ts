@@ -1,0 +1,251 @@
+import { dispatch, spawn, stop, type Ref } from 'nact';
+import { CloseCodes, FleetlineError, type ErrorCode } from './domain/errors.js';
+import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
+import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { DeliveryHub, DeliveryTarget, Update } from './delivery-hub.js';
+import type { ClientConnection, Grant, TokenVerifier } from './ports/client-connection.js';
+import type { EngineMetrics } from './ports/engine-metrics.js';
+import type { StateIndex } from './ports/state-index.js';
+import { inScope, parseSubscription, type Subscription } from './subscription.js';
+
+export interface SubscriberOptions {
+  /** How often pending deltas are flushed to the client. */
+  readonly flushMs: number;
+  /** Above this many unsent bytes, flushes wait and deltas keep coalescing. */
+  readonly maxBufferedBytes: number;
+  readonly maxFramesPerSecond: number;
+  readonly authTimeoutMs: number;
+  /** Most vehicles one `snap` frame carries. */
+  readonly snapshotLimit: number;
+}
+
+export interface SubscriberDeps {
+  readonly index: StateIndex;
+  readonly hub: DeliveryHub;
+  readonly verifier: TokenVerifier;
+  readonly encode: (frame: unknown) => Uint8Array;
+  readonly decode: (bytes: Uint8Array) => unknown;
+  readonly metrics: EngineMetrics;
+  readonly options: SubscriberOptions;
+}
+
+export type SubscriberMsg =
+  | { readonly kind: 'open'; readonly token: string | undefined }
+  | { readonly kind: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
+  | { readonly kind: 'deliver'; readonly updates: Update[]; readonly events: VehicleEvent[] }
+  | { readonly kind: 'flush' }
+  | { readonly kind: 'closed' };
+
+/** A pending entry: the changed fields since the last flush, or the full view for a vehicle the client has not seen. */
+interface Pending {
+  fields: VehicleDelta | null;
+  full: VehicleView | null;
+  receivedAt: number;
+}
+
+interface SubscriberState {
+  grant: Grant | undefined;
+  sub: Subscription | null;
+  seen: Set<string>;
+  pending: Map<string, Pending>;
+  gone: Set<string>;
+  events: VehicleEvent[];
+  seq: number;
+  flushTimer: NodeJS.Timeout | null;
+  authTimer: NodeJS.Timeout | null;
+  target: DeliveryTarget | null;
+  windowStart: number;
+  framesInWindow: number;
+  closed: boolean;
+}
+
+/**
+ * One actor per WebSocket connection: authenticates, holds the subscription, what the client
+ * has seen, and a pending batch coalesced per vehicle (latest wins, fields merged), flushed on
+ * a short timer. A slow client gets fewer, newer updates; events are never coalesced away.
+ */
+export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: ClientConnection, deps: SubscriberDeps): Ref<SubscriberMsg> {
+  const initial: SubscriberState = {
+    grant: undefined, sub: null, seen: new Set(), pending: new Map(), gone: new Set(), events: [], seq: 0,
+    flushTimer: null, authTimer: null, target: null, windowStart: Date.now(), framesInWindow: 0, closed: false,
+  };
+  const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
+    if (s.closed) return;
+    const bytes = deps.encode(frame);
+    conn.send(bytes);
+    deps.metrics.frameSent(type, bytes.byteLength);
+  };
+  const fail = (s: SubscriberState, code: ErrorCode, msg: string, close?: number): void => {
+    deps.metrics.clientError(code);
+    send(s, { t: 'err', code, msg }, 'err');
+    if (close !== undefined) {
+      conn.close(close, code);
+      shutdown(s);
+    }
+  };
+  const shutdown = (s: SubscriberState): void => {
+    if (s.closed) return;
+    s.closed = true;
+    if (s.flushTimer) clearTimeout(s.flushTimer);
+    if (s.authTimer) clearTimeout(s.authTimer);
+    if (s.target) deps.hub.detach(s.target);
+    stop(self);
+  };
+  const scheduleFlush = (s: SubscriberState): void => {
+    if (s.flushTimer || s.closed) return;
+    s.flushTimer = setTimeout(() => dispatch(self, { kind: 'flush' }), deps.options.flushMs);
+  };
+
+  const authenticate = async (s: SubscriberState, token: string): Promise<void> => {
+    try {
+      const grant = await deps.verifier.verify(token);
+      if (s.closed) return;
+      s.grant = grant;
+      if (s.authTimer) clearTimeout(s.authTimer);
+      s.authTimer = null;
+      s.target = { grant, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
+      deps.hub.attach(s.target);
+      send(s, { t: 'ready', companies: grant === null ? null : [...grant] }, 'ready');
+    } catch (e) {
+      fail(s, 'BAD_TOKEN', e instanceof FleetlineError ? e.message : 'the token is invalid or expired', CloseCodes.BAD_TOKEN);
+    }
+  };
+
+  const subscribe = (s: SubscriberState, frame: Record<string, unknown>): void => {
+    const sub = parseSubscription(frame);
+    s.sub = sub;
+    s.pending.clear();
+    s.gone.clear();
+    if (s.grant === undefined) throw new FleetlineError('AUTH_REQUIRED');
+    const grant = s.grant;
+    const vehicles = deps.index.query({
+      grant, bbox: sub.bbox, ids: sub.vehicles ? [...sub.vehicles] : undefined,
+      companies: sub.companies ? [...sub.companies] : undefined, limit: deps.options.snapshotLimit,
+    });
+    s.seen = new Set(vehicles.map((v) => v.id));
+    send(s, { t: 'snap', seq: ++s.seq, vehicles }, 'snap');
+  };
+
+  const onFrame = async (s: SubscriberState, data: Uint8Array, isBinary: boolean): Promise<void> => {
+    const now = Date.now();
+    if (now - s.windowStart >= 1000) {
+      s.windowStart = now;
+      s.framesInWindow = 0;
+    }
+    if (++s.framesInWindow > deps.options.maxFramesPerSecond) {
+      fail(s, 'RATE_LIMITED', `more than ${deps.options.maxFramesPerSecond} frames per second`, CloseCodes.RATE_LIMITED);
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = isBinary ? deps.decode(data) : JSON.parse(Buffer.from(data).toString('utf8'));
+    } catch {
+      fail(s, 'BAD_FRAME', 'the frame is not valid MessagePack');
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof (frame as { t?: unknown }).t !== 'string') {
+      fail(s, 'BAD_FRAME', 'a frame must be a map with a string field `t`');
+      return;
+    }
+    const f = frame as Record<string, unknown>;
+    if (f.t === 'auth') {
+      if (s.grant !== undefined) return fail(s, 'BAD_FRAME', 'already authenticated');
+      if (typeof f.token !== 'string') return fail(s, 'AUTH_REQUIRED', 'auth frame needs a string token');
+      return authenticate(s, f.token);
+    }
+    if (s.grant === undefined) return fail(s, 'AUTH_REQUIRED', 'authenticate first: {t:"auth", token}');
+    try {
+      switch (f.t) {
+        case 'sub': return subscribe(s, f);
+        case 'unsub':
+          s.sub = null;
+          s.seen.clear();
+          s.pending.clear();
+          s.gone.clear();
+          return send(s, { t: 'unsubbed', seq: ++s.seq }, 'unsubbed');
+        case 'ping': return send(s, { t: 'pong', ts: now }, 'pong');
+        default: return fail(s, 'BAD_FRAME', `unknown frame type ${JSON.stringify(f.t).slice(0, 40)}`);
+      }
+    } catch (e) {
+      if (e instanceof FleetlineError) return fail(s, e.code, e.message);
+      throw e;
+    }
+  };
+
+  const onDeliver = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
+    const sub = s.sub;
+    if (sub === null || s.grant === undefined) return;
+    for (const u of updates) {
+      const wasSeen = s.seen.has(u.id);
+      if (u.view !== null && inScope(sub, s.grant, u.view)) {
+        if (!wasSeen) {
+          s.seen.add(u.id);
+          s.gone.delete(u.id);
+          s.pending.set(u.id, { fields: null, full: u.view, receivedAt: u.receivedAt });
+          continue;
+        }
+        const p = s.pending.get(u.id);
+        if (p === undefined) s.pending.set(u.id, { fields: { ...(u.delta ?? { id: u.id }) }, full: null, receivedAt: u.receivedAt });
+        else if (p.full !== null) p.full = u.view;
+        else if (u.delta !== null) Object.assign(p.fields as VehicleDelta, u.delta);
+      } else if (wasSeen) {
+        s.seen.delete(u.id);
+        s.pending.delete(u.id);
+        s.gone.add(u.id);
+      }
+    }
+    for (const e of events) {
+      if (s.seen.has(e.vehicleId)) s.events.push(e);
+    }
+    if (s.pending.size > 0 || s.gone.size > 0 || s.events.length > 0) scheduleFlush(s);
+  };
+
+  const flush = (s: SubscriberState): void => {
+    s.flushTimer = null;
+    if (s.closed) return;
+    // Events are never coalesced: they go out even when deltas must wait for a slow client.
+    if (s.events.length > 0) {
+      send(s, { t: 'ev', seq: ++s.seq, e: s.events }, 'ev');
+      s.events = [];
+    }
+    if (conn.bufferedAmount() > deps.options.maxBufferedBytes) {
+      deps.metrics.flushDeferred();
+      scheduleFlush(s);
+      return;
+    }
+    if (s.gone.size > 0) {
+      send(s, { t: 'gone', seq: ++s.seq, ids: [...s.gone] }, 'gone');
+      s.gone.clear();
+    }
+    if (s.pending.size > 0) {
+      const now = Date.now();
+      const u: unknown[] = [];
+      for (const p of s.pending.values()) {
+        u.push(p.full ?? p.fields);
+        deps.metrics.deliveryLatency((now - p.receivedAt) / 1000);
+      }
+      s.pending.clear();
+      send(s, { t: 'd', seq: ++s.seq, u }, 'd');
+    }
+  };
+
+  const self: Ref<SubscriberMsg> = spawn(parent, async (s: SubscriberState, msg: SubscriberMsg): Promise<SubscriberState> => {
+    if (s.closed) return s;
+    switch (msg.kind) {
+      case 'open':
+        if (msg.token !== undefined) await authenticate(s, msg.token);
+        else s.authTimer = setTimeout(() => {
+          if (s.grant === undefined && !s.closed) {
+            fail(s, 'AUTH_REQUIRED', `no auth frame within ${deps.options.authTimeoutMs} ms`, CloseCodes.AUTH_TIMEOUT);
+          }
+        }, deps.options.authTimeoutMs);
+        break;
+      case 'frame': await onFrame(s, msg.data, msg.isBinary); break;
+      case 'deliver': onDeliver(s, msg.updates, msg.events); break;
+      case 'flush': flush(s); break;
+      case 'closed': shutdown(s); break;
+    }
+    return s;
+  }, name, { initialState: initial, onCrash: (_m, _e, ctx) => ctx.resume });
+  return self;
+}

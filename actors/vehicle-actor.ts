@@ -1,0 +1,58 @@
+import { spawn, type Ref } from 'nact';
+import type { TelemetryPoint } from './domain/telemetry-point.js';
+import type { VehicleDelta } from './domain/vehicle-state.js';
+import type { VehicleEvent } from './domain/vehicle-event.js';
+import { applyPoint, applyProfile, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+
+export type VehicleMsg =
+  | {
+      readonly kind: 'points';
+      readonly points: readonly TelemetryPoint[];
+      /** When the records entered the engine (ms). */
+      readonly receivedAt: number;
+      readonly done: () => void;
+    }
+  | { readonly kind: 'profile'; readonly profile: VehicleProfile; readonly done: () => void };
+
+/** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
+export interface VehicleOutbox {
+  accepted(state: VehicleState, point: TelemetryPoint): void;
+  rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void;
+  changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
+  events(events: VehicleEvent[]): void;
+}
+
+/**
+ * One actor per vehicle. Its state never leaves it except as copies (snapshots, views), and
+ * points reach it straight from the shard's id → reference map, never through a parent.
+ */
+export function spawnVehicle(parent: Ref<unknown>, state: VehicleState, outbox: VehicleOutbox): Ref<VehicleMsg> {
+  return spawn(parent, (s: VehicleState, msg: VehicleMsg): VehicleState => {
+    try {
+      if (msg.kind === 'points') {
+        let delta: VehicleDelta | null = null;
+        let moved = false;
+        const events: VehicleEvent[] = [];
+        for (const p of msg.points) {
+          const out = applyPoint(s, p, events);
+          if (!out.accepted) {
+            outbox.rejected(out.reason);
+            continue;
+          }
+          outbox.accepted(s, p);
+          delta = delta === null ? out.delta : Object.assign(delta, out.delta);
+          moved ||= out.moved;
+        }
+        if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
+        if (events.length > 0) outbox.events(events);
+      } else {
+        const previousCompany = s.profile.company;
+        const delta = applyProfile(s, msg.profile);
+        if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
+      }
+    } finally {
+      msg.done();
+    }
+    return s;
+  }, state.vehicleId, { initialState: state });
+}

@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import type { ReferenceSource } from '../../actors/ports/reference-source.js';
+import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from '../../actors/domain/reference-data.js';
+
+export class ReferenceFileError extends Error {
+  readonly code = 'BAD_FLEET_FILE';
+}
+
+function arr(doc: Record<string, unknown>, key: string, file: string): unknown[] {
+  const v = doc[key] ?? [];
+  if (!Array.isArray(v)) throw new ReferenceFileError(`${file}: "${key}" must be an array`);
+  return v;
+}
+
+function str(o: Record<string, unknown>, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) throw new ReferenceFileError(`${where}: "${key}" must be a non-empty string`);
+  return v;
+}
+
+/** Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}], devices:[{deviceId,vehicleId}]}. */
+export function parseFleet(text: string, file: string): FleetSnapshot {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ReferenceFileError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof doc !== 'object' || doc === null) throw new ReferenceFileError(`${file}: must be a JSON object`);
+  const d = doc as Record<string, unknown>;
+  const companies: Company[] = arr(d, 'companies', file).map((c, i) => {
+    const o = c as Record<string, unknown>;
+    const where = `${file}: companies[${i}]`;
+    return { id: str(o, 'id', where), name: typeof o.name === 'string' ? o.name : str(o, 'id', where), active: o.active !== false };
+  });
+  const vehicles: Vehicle[] = arr(d, 'vehicles', file).map((v, i) => {
+    const o = v as Record<string, unknown>;
+    const where = `${file}: vehicles[${i}]`;
+    const speedLimit = typeof o.speedLimit === 'number' ? o.speedLimit : undefined;
+    return {
+      id: str(o, 'id', where), companyId: str(o, 'companyId', where),
+      ...(typeof o.name === 'string' ? { name: o.name } : {}), ...(typeof o.plate === 'string' ? { plate: o.plate } : {}),
+      ...(speedLimit !== undefined ? { speedLimit } : {}),
+    };
+  });
+  const devices: DeviceBinding[] = arr(d, 'devices', file).map((b, i) => {
+    const o = b as Record<string, unknown>;
+    const where = `${file}: devices[${i}]`;
+    return { deviceId: str(o, 'deviceId', where), vehicleId: str(o, 'vehicleId', where) };
+  });
+  return { companies, vehicles, devices };
+}
+
+/** Reference data from a JSON file (FLEET_FILE), for the embedded default. Changes: none (restart to reload). */
+export class FileReferenceSource implements ReferenceSource {
+  readonly kind = 'file';
+  constructor(private readonly file: string | null) {}
+
+  async load(): Promise<FleetSnapshot> {
+    if (this.file === null) return { companies: [], vehicles: [], devices: [] };
+    return parseFleet(await readFile(this.file, 'utf8'), this.file);
+  }
+
+  async follow(_onChange: (change: ReferenceChange) => void): Promise<() => Promise<void>> {
+    return async () => {};
+  }
+}

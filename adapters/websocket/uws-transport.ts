@@ -1,0 +1,244 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type * as Uws from 'uWebSockets.js';
+import type {
+  HttpHandler, HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+} from '../../engine/transport.js';
+import {
+  DEFAULT_MAX_BACKPRESSURE_BYTES, bodiless, closeReason, guard, headerLookup, runHandler, textAddress, tooLarge, toWire,
+} from './ws-transport.js';
+import type { WireResponse } from './ws-transport.js';
+
+export type UwsModule = typeof Uws;
+export type NativeUws = { ok: true; uws: UwsModule } | { ok: false; error: string };
+
+let loaded: NativeUws | undefined;
+
+/** Loads the addon directly: the package's entry point silently swaps in a ws-based shim when it fails. */
+export function loadNativeUws(): NativeUws {
+  if (loaded) return loaded;
+  try {
+    const require = createRequire(import.meta.url);
+    const dir = path.dirname(require.resolve('uWebSockets.js/package.json'));
+    const file = path.join(dir, 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
+    const uws = require(file) as UwsModule;
+    if (typeof uws.App !== 'function') throw new Error(`${file} exports no App()`);
+    loaded = { ok: true, uws };
+  } catch (err) {
+    loaded = { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+  return loaded;
+}
+
+/** uWS aborts the whole process (not a JS exception) for idleTimeout in 1..7 or above 960. */
+export function uwsIdleTimeout(seconds: number): number {
+  return seconds <= 0 ? 0 : Math.min(960, Math.max(8, Math.round(seconds)));
+}
+
+interface ConnData {
+  readonly upgrade: WsUpgrade;
+  conn?: UwsConnection;
+}
+
+interface ResState {
+  aborted: boolean;
+  done: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+const UPGRADE_NOT_FOUND = toWire({ status: 404 });
+
+class UwsConnection implements WsConnection {
+  closed = false;
+  session?: WsSession;
+
+  constructor(private readonly ws: Uws.WebSocket<ConnData>, readonly remoteAddress: string) {}
+
+  send(frame: Uint8Array): boolean {
+    // uWS: 1 = written to the kernel, 0 = queued behind backpressure, 2 = dropped (over maxBackpressure).
+    return !this.closed && this.ws.send(frame, true, false) === 1;
+  }
+
+  bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  close(code: number, reason: string): void {
+    if (!this.closed) this.ws.end(code, closeReason(reason));
+  }
+}
+
+export class UwsTransport implements Transport {
+  readonly kind = 'uws' as const;
+  private readonly uws: UwsModule;
+  private handler?: HttpHandler;
+  private wsPath?: string;
+  private wsHandlers?: WsHandlers;
+  private listenSocket?: Uws.us_listen_socket;
+  private readonly conns = new Set<UwsConnection>();
+
+  constructor(
+    private readonly options: TransportOptions,
+    private readonly log?: Logger,
+    private readonly maxBackpressureBytes = DEFAULT_MAX_BACKPRESSURE_BYTES,
+  ) {
+    const native = loadNativeUws();
+    if (!native.ok) throw new Error(`the native uWebSockets.js binary did not load: ${native.error}`);
+    this.uws = native.uws;
+  }
+
+  onRequest(handler: HttpHandler): void {
+    this.handler = handler;
+  }
+
+  websocket(path: string, handlers: WsHandlers): void {
+    this.wsPath = path;
+    this.wsHandlers = handlers;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    const app = this.uws.App();
+    if (this.wsPath !== undefined && this.wsHandlers) this.routeWebSocket(app, this.wsPath, this.wsHandlers);
+    app.any('/*', (res, req) => this.onHttp(res, req));
+    return new Promise((resolve, reject) => {
+      app.listen(host, port, (socket) => {
+        if (socket === false) {
+          reject(new Error(`uWebSockets.js could not listen on ${host}:${port}`));
+          return;
+        }
+        this.listenSocket = socket;
+        resolve(this.uws.us_socket_local_port(socket));
+      });
+    });
+  }
+
+  async close(code: number, reason: string): Promise<void> {
+    // end() runs the close handler synchronously, which removes the connection from the set.
+    for (const conn of [...this.conns]) conn.close(code, reason);
+    if (this.listenSocket) {
+      this.uws.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = undefined;
+    }
+  }
+
+  private onHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
+    const state: ResState = { aborted: false, done: false };
+    res.onAborted(() => { state.aborted = true; });
+    // HttpRequest is stack-allocated by uWS: everything is read before the first await.
+    const pairs: Array<[string, string]> = [];
+    req.forEach((name, value) => { pairs.push([name, value]); });
+    const header = headerLookup(pairs);
+    const method = req.getMethod().toUpperCase();
+    if (header('upgrade')?.toLowerCase() === 'websocket') {
+      this.reply(res, state, method, UPGRADE_NOT_FOUND, true);
+      return;
+    }
+    const rawQuery: string | undefined = req.getQuery(); // undefined, not '', without a query string
+    const base = {
+      method,
+      path: req.getUrl(),
+      query: new URLSearchParams(rawQuery ?? ''),
+      header,
+      remoteAddress: textAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
+    };
+    const max = this.options.maxBodyBytes;
+    const declared = Number(header('content-length') ?? 0);
+    if (declared > max) {
+      this.reply(res, state, method, tooLarge(max), true);
+      return;
+    }
+    if (declared === 0 && header('transfer-encoding') === undefined) {
+      void this.dispatch(res, state, { ...base, body: EMPTY });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    res.onData((chunk, isLast) => {
+      if (state.done) return;
+      total += chunk.byteLength;
+      if (total > max) {
+        chunks.length = 0;
+        this.reply(res, state, method, tooLarge(max), true);
+        return;
+      }
+      // uWS neuters the chunk's ArrayBuffer as soon as this callback returns.
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) void this.dispatch(res, state, { ...base, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total) });
+    });
+  }
+
+  private async dispatch(res: Uws.HttpResponse, state: ResState, req: HttpRequest): Promise<void> {
+    const wire = await runHandler(this.handler, req, this.log);
+    this.reply(res, state, req.method, wire, false);
+  }
+
+  private reply(res: Uws.HttpResponse, state: ResState, method: string, wire: WireResponse, closeConnection: boolean): void {
+    if (state.aborted || state.done) return;
+    state.done = true;
+    res.cork(() => {
+      res.writeStatus(wire.statusLine);
+      for (const [name, value] of wire.headers) res.writeHeader(name, value);
+      const noBody = bodiless(method, wire.status);
+      // endWithoutBody(length) never completes the response in this uWS build; write the header ourselves.
+      if (noBody === 'head') res.writeHeader('content-length', String(wire.body.length));
+      if (noBody) res.endWithoutBody(undefined, closeConnection);
+      else res.end(wire.body, closeConnection);
+    });
+  }
+
+  private routeWebSocket(app: Uws.TemplatedApp, wsPath: string, handlers: WsHandlers): void {
+    const log = this.log;
+    app.ws<ConnData>(wsPath, {
+      compression: this.uws.DISABLED,
+      maxPayloadLength: this.options.maxFrameBytes,
+      idleTimeout: uwsIdleTimeout(this.options.idleTimeoutSeconds),
+      maxBackpressure: this.maxBackpressureBytes,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const pairs: Array<[string, string]> = [];
+        req.forEach((name, value) => { pairs.push([name, value]); });
+        const header = headerLookup(pairs);
+        const rawQuery: string | undefined = req.getQuery();
+        const upgrade: WsUpgrade = {
+          path: req.getUrl(),
+          query: new URLSearchParams(rawQuery ?? ''),
+          header,
+          remoteAddress: textAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
+        };
+        // uWS echoes the protocol verbatim; the client's list must be narrowed to one, as ws does.
+        const protocol = (header('sec-websocket-protocol') ?? '').split(',')[0].trim();
+        res.upgrade<ConnData>({ upgrade }, header('sec-websocket-key') ?? '', protocol, header('sec-websocket-extensions') ?? '', context);
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        const conn = new UwsConnection(ws, data.upgrade.remoteAddress);
+        data.conn = conn;
+        this.conns.add(conn);
+        try {
+          conn.session = handlers.open(conn, data.upgrade);
+        } catch (err) {
+          log?.error({ err }, 'WebSocket open handler threw; closing 1011');
+          conn.close(1011, 'internal error');
+        }
+      },
+      message: (ws, message, isBinary) => {
+        const conn = ws.getUserData().conn;
+        // Copied: uWS neuters the ArrayBuffer when this callback returns.
+        guard(log, 'message', () => conn?.session?.message(Buffer.from(message.slice(0)), isBinary));
+      },
+      drain: (ws) => {
+        const conn = ws.getUserData().conn;
+        guard(log, 'drain', () => conn?.session?.drain());
+      },
+      close: (ws, code) => {
+        const conn = ws.getUserData().conn;
+        if (!conn) return;
+        conn.closed = true;
+        this.conns.delete(conn);
+        // end() calls this synchronously; deferring keeps closed() from re-entering the caller of close().
+        queueMicrotask(() => guard(log, 'close', () => conn.session?.closed(code)));
+      },
+    });
+  }
+}

@@ -1,0 +1,300 @@
+import { createServer, STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import type {
+  HttpHandler, HttpRequest, HttpResponse, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+} from '../../engine/transport.js';
+
+// ---- Shared by both adapters, so that one HttpResponse means the same bytes on the wire. ----
+
+/** Sends made while more than this is already queued are dropped (uWS `maxBackpressure`, mirrored by ws). */
+export const DEFAULT_MAX_BACKPRESSURE_BYTES = 16 * 1024 * 1024;
+
+export interface WireResponse {
+  readonly status: number;
+  readonly statusLine: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+// Framing headers belong to the server library; a handler-supplied copy would be written twice by uWS.
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
+const INTERNAL: HttpResponse = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL","message":"internal error"}}' };
+const NO_HANDLER: HttpResponse = { status: 404, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"NOT_FOUND","message":"no route"}}' };
+export const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/** Validates like node:http does (uWS would write CR/LF into the response verbatim) and fills defaults. */
+export function toWire(r: HttpResponse): WireResponse {
+  if (!Number.isInteger(r.status) || r.status < 100 || r.status > 599) throw new RangeError(`invalid HTTP status ${String(r.status)}`);
+  const headers = new Map<string, string>();
+  for (const [rawName, value] of Object.entries(r.headers ?? {})) {
+    const name = rawName.toLowerCase();
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    if (!FRAMING_HEADERS.has(name)) headers.set(name, value);
+  }
+  let body: Buffer = EMPTY;
+  if (typeof r.body === 'string') body = Buffer.from(r.body, 'utf8');
+  else if (r.body !== undefined) body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+  if (r.body !== undefined && !headers.has('content-type')) {
+    headers.set('content-type', typeof r.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  }
+  return { status: r.status, statusLine: `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`, headers: [...headers], body };
+}
+
+export function tooLarge(maxBodyBytes: number): WireResponse {
+  return toWire({
+    status: 413,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` } }),
+  });
+}
+
+/** HEAD answers and these statuses never carry a body (RFC 9110 §6.4.1). */
+export function bodiless(method: string, status: number): 'head' | 'none' | false {
+  if (status < 200 || status === 204 || status === 304) return 'none';
+  return method === 'HEAD' ? 'head' : false;
+}
+
+/** Never rejects: a failing handler becomes a 500 and a log line. */
+export async function runHandler(handler: HttpHandler | undefined, req: HttpRequest, log: Logger | undefined): Promise<WireResponse> {
+  if (!handler) return toWire(NO_HANDLER);
+  try {
+    return toWire(await handler(req));
+  } catch (err) {
+    log?.error({ err, method: req.method, path: req.path }, 'HTTP handler failed; answered 500');
+    return toWire(INTERNAL);
+  }
+}
+
+/** Duplicate request headers are joined the way node:http joins most of them. */
+export function headerLookup(pairs: Iterable<readonly [string, string]>): (name: string) => string | undefined {
+  const map = new Map<string, string>();
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    const prev = map.get(name);
+    map.set(name, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  return (name) => map.get(name.toLowerCase());
+}
+
+export function splitUrl(url: string): { path: string; rawQuery: string } {
+  const q = url.indexOf('?');
+  return q < 0 ? { path: url, rawQuery: '' } : { path: url.slice(0, q), rawQuery: url.slice(q + 1) };
+}
+
+/** IPv4 clients of a dual-stack socket show up as ::ffff:a.b.c.d; logs and rate limits want a.b.c.d. */
+export function textAddress(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}
+
+/** Close reasons are limited to 123 bytes by RFC 6455; ws throws beyond that. */
+export function closeReason(reason: string): string {
+  const chars = Array.from(reason);
+  while (Buffer.byteLength(chars.join('')) > 123) chars.pop();
+  return chars.join('');
+}
+
+/** Engine callbacks run inside socket events: a throw there must not take the process down. */
+export function guard(log: Logger | undefined, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log?.error({ err }, `WebSocket ${what} handler threw`);
+  }
+}
+
+// ---- The ws + node:http adapter. ----
+
+interface Link {
+  readonly ws: WebSocket;
+  readonly conn: WsConnection;
+  session?: WsSession;
+  alive: boolean;
+}
+
+// A peer that never answers the closing handshake must not hold close() hostage.
+const CLOSE_GRACE_MS = 1000;
+
+export class WsTransport implements Transport {
+  readonly kind = 'ws' as const;
+  private handler?: HttpHandler;
+  private wsPath?: string;
+  private wsHandlers?: WsHandlers;
+  private server?: Server;
+  private wss?: WebSocketServer;
+  private heartbeat?: NodeJS.Timeout;
+  private readonly links = new Set<Link>();
+
+  constructor(
+    private readonly options: TransportOptions,
+    private readonly log?: Logger,
+    private readonly maxBackpressureBytes = DEFAULT_MAX_BACKPRESSURE_BYTES,
+  ) {}
+
+  onRequest(handler: HttpHandler): void {
+    this.handler = handler;
+  }
+
+  websocket(path: string, handlers: WsHandlers): void {
+    this.wsPath = path;
+    this.wsHandlers = handlers;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => this.onHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.server = server;
+    if (this.options.idleTimeoutSeconds > 0) {
+      // A link silent for a whole period gets pinged; no pong by the next tick → dropped (~idleTimeout).
+      this.heartbeat = setInterval(() => this.beat(), Math.max(1000, this.options.idleTimeoutSeconds * 500));
+      this.heartbeat.unref();
+    }
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  async close(code: number, reason: string): Promise<void> {
+    clearInterval(this.heartbeat);
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const link of [...this.links]) link.conn.close(code, reason);
+    server.closeAllConnections();
+    const force = setTimeout(() => { for (const link of this.links) link.ws.terminate(); }, CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(force);
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? 'GET';
+    const { path, rawQuery } = splitUrl(req.url ?? '/');
+    const base = { method, path, query: new URLSearchParams(rawQuery), header: headerLookup(rawPairs(req)), remoteAddress: textAddress(req.socket.remoteAddress ?? '') };
+    const max = this.options.maxBodyBytes;
+    req.on('error', () => { /* client went away mid-body; there is nobody to answer */ });
+    if (Number(req.headers['content-length'] ?? 0) > max) {
+      this.write(res, method, tooLarge(max), true);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      total += chunk.length;
+      if (total > max) {
+        refused = true;
+        chunks.length = 0;
+        this.write(res, method, tooLarge(max), true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, total);
+      void runHandler(this.handler, { ...base, body }, this.log).then((wire) => this.write(res, method, wire, false));
+    });
+  }
+
+  private write(res: ServerResponse, method: string, wire: WireResponse, closeConnection: boolean): void {
+    if (res.headersSent || res.destroyed) return;
+    for (const [name, value] of wire.headers) res.setHeader(name, value);
+    if (closeConnection) res.setHeader('connection', 'close');
+    const noBody = bodiless(method, wire.status);
+    if (noBody !== 'none') res.setHeader('content-length', String(wire.body.length));
+    res.writeHead(wire.status, STATUS_CODES[wire.status] ?? 'Unknown');
+    res.end(noBody ? undefined : wire.body);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => { /* reset during the handshake; ws takes over errors once upgraded */ });
+    const { path, rawQuery } = splitUrl(req.url ?? '/');
+    const handlers = this.wsHandlers;
+    const wss = this.wss;
+    if (!handlers || !wss || path !== this.wsPath) {
+      socket.end(UPGRADE_NOT_FOUND);
+      return;
+    }
+    const upgrade: WsUpgrade = { path, query: new URLSearchParams(rawQuery), header: headerLookup(rawPairs(req)), remoteAddress: textAddress(req.socket.remoteAddress ?? '') };
+    wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, socket, upgrade, handlers));
+  }
+
+  private onOpen(ws: WebSocket, socket: Duplex, upgrade: WsUpgrade, handlers: WsHandlers): void {
+    const log = this.log;
+    const limit = this.maxBackpressureBytes;
+    const conn: WsConnection = {
+      remoteAddress: upgrade.remoteAddress,
+      send(frame) {
+        if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > limit) return false;
+        // ws writes `frame` itself (no copy) when the kernel cannot take it all at once.
+        ws.send(frame, { binary: true });
+        return !socket.writableNeedDrain;
+      },
+      bufferedAmount: () => ws.bufferedAmount,
+      close(code, reason) {
+        try {
+          ws.close(code, closeReason(reason));
+        } catch (err) {
+          log?.warn({ err, code }, 'invalid WebSocket close code; terminating instead');
+          ws.terminate();
+        }
+      },
+    };
+    const link: Link = { ws, conn, alive: true };
+    this.links.add(link);
+    ws.on('error', (err) => log?.debug({ err }, 'WebSocket protocol error'));
+    ws.on('message', (data, isBinary) => {
+      link.alive = true;
+      guard(log, 'message', () => link.session?.message(toBuffer(data), isBinary));
+    });
+    ws.on('pong', () => { link.alive = true; });
+    ws.on('ping', () => { link.alive = true; });
+    // 'drain' only fires after a write returned false, which is exactly when send() returned false.
+    socket.on('drain', () => guard(log, 'drain', () => link.session?.drain()));
+    ws.on('close', (code) => {
+      this.links.delete(link);
+      guard(log, 'close', () => link.session?.closed(code));
+    });
+    try {
+      link.session = handlers.open(conn, upgrade);
+    } catch (err) {
+      log?.error({ err }, 'WebSocket open handler threw; closing 1011');
+      conn.close(1011, 'internal error');
+    }
+  }
+
+  private beat(): void {
+    for (const link of this.links) {
+      if (!link.alive) {
+        link.ws.terminate();
+        continue;
+      }
+      link.alive = false;
+      if (link.ws.readyState === WebSocket.OPEN) link.ws.ping();
+    }
+  }
+}
+
+function rawPairs(req: IncomingMessage): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) pairs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+  return pairs;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+}

@@ -1,0 +1,116 @@
+import { hostname } from 'node:os';
+
+/**
+ * Every environment variable Fleetline reads, with its default and why. The single source of
+ * truth: docs/configuration.md is generated from this table (`npm run docs`) and a test
+ * checks the two agree.
+ */
+interface Option<T> {
+  readonly env: string;
+  readonly default: T;
+  readonly doc: string;
+  readonly parse: (raw: string) => T;
+}
+
+const int = (min: number, max: number) => (raw: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer in [${min}, ${max}]`);
+  return n;
+};
+const text = (raw: string): string => raw;
+const optionalText = (raw: string): string | null => (raw === '' ? null : raw);
+const bool = (raw: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error('must be true or false');
+};
+const oneOf = <T extends string>(...values: T[]) => (raw: string): T => {
+  if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+  return raw as T;
+};
+
+export const options = {
+  port: { env: 'PORT', default: 8080, doc: 'HTTP and WebSocket port.', parse: int(0, 65535) },
+  host: { env: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on.', parse: text },
+  nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text },
+  logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino level: trace, debug, info, warn, error.', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'silent') },
+  transport: { env: 'TRANSPORT', default: 'auto' as 'auto' | 'uws' | 'ws', doc: 'HTTP/WebSocket server: auto (uWebSockets.js when its native binary loads, else ws), uws (fail if it does not load), ws.', parse: oneOf('auto', 'uws', 'ws') },
+  demoDevices: { env: 'DEMO_DEVICES', default: 3000, doc: 'Simulated vehicles of the built-in demo; 0 turns demo mode off (then JWT_SECRET is required).', parse: int(0, 2_000_000) },
+  demoIntervalMs: { env: 'DEMO_INTERVAL_MS', default: 1000, doc: 'How often every simulated vehicle reports a position.', parse: int(50, 60_000) },
+  jwtSecret: { env: 'JWT_SECRET', default: null as string | null, doc: 'HS256 secret for client tokens. Required outside demo mode; demo mode makes a random one.', parse: optionalText },
+  fleetFile: { env: 'FLEET_FILE', default: null as string | null, doc: 'JSON reference data (companies, vehicles, devices) for the embedded default (example: demo/fleet.json). Unset in demo mode: a fleet is generated for DEMO_DEVICES.', parse: optionalText },
+  acceptUnboundDevices: { env: 'ACCEPT_UNBOUND_DEVICES', default: true, doc: 'A device with no vehicle binding becomes a vehicle whose id is its deviceId, visible to admin tokens only. false rejects it (UNKNOWN_DEVICE).', parse: bool },
+  partitions: { env: 'TELEMETRY_PARTITIONS', default: 24, doc: 'Partitions of telemetry.raw, fixed at topic creation (it decides which partition a device maps to); production wants ~10x the largest planned node count.', parse: int(1, 10_000) },
+  checkpointIntervalMs: { env: 'CHECKPOINT_INTERVAL_MS', default: 1000, doc: 'How often dirty actors are flushed and offsets committed: the most work a crash replays.', parse: int(50, 600_000) },
+  maxPendingPositions: { env: 'MAX_PENDING_POSITIONS', default: 500_000, doc: 'Unwritten positions per partition above which intake pauses (a store is down).', parse: int(1000, 100_000_000) },
+  maxBodyBytes: { env: 'MAX_BODY_BYTES', default: 4 * 1024 * 1024, doc: 'Largest HTTP request body; larger ones get 413.', parse: int(1024, 256 * 1024 * 1024) },
+  maxBatchRecords: { env: 'MAX_BATCH_RECORDS', default: 20_000, doc: 'Most records in one POST /v1/telemetry.', parse: int(1, 1_000_000) },
+  wsMaxFrameBytes: { env: 'WS_MAX_FRAME_BYTES', default: 64 * 1024, doc: 'Largest client → server WebSocket frame; larger ones close the connection.', parse: int(256, 16 * 1024 * 1024) },
+  wsFlushMs: { env: 'WS_FLUSH_MS', default: 30, doc: 'How long deltas coalesce per client before a `d` frame goes out.', parse: int(1, 10_000) },
+  wsMaxBufferedBytes: { env: 'WS_MAX_BUFFERED_BYTES', default: 1024 * 1024, doc: 'Unsent bytes above which a client is slow: flushes wait and deltas keep coalescing.', parse: int(1024, 1024 * 1024 * 1024) },
+  wsMaxFramesPerSecond: { env: 'WS_MAX_FRAMES_PER_SEC', default: 50, doc: 'Client frames per second above which the connection is closed (4429).', parse: int(1, 100_000) },
+  wsAuthTimeoutMs: { env: 'WS_AUTH_TIMEOUT_MS', default: 10_000, doc: 'Time a connection without ?token= has to send its auth frame.', parse: int(100, 600_000) },
+  wsIdleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT_S', default: 120, doc: 'Silent connections are closed after this long (clients ping).', parse: int(8, 3600) },
+  snapshotLimit: { env: 'SNAPSHOT_LIMIT', default: 100_000, doc: 'Most vehicles in one `snap` frame or one GET /v1/vehicles answer.', parse: int(1, 10_000_000) },
+  shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', default: 15_000, doc: 'Longest graceful shutdown before the process exits anyway.', parse: int(100, 600_000) },
+  kafkaBrokers: { env: 'KAFKA_BROKERS', default: null as string | null, doc: 'Comma-separated Kafka brokers; unset keeps the embedded in-process log.', parse: optionalText },
+  redisUrl: { env: 'REDIS_URL', default: null as string | null, doc: 'Redis for hot snapshots and current state; unset keeps them in memory.', parse: optionalText },
+  redisPrefix: { env: 'REDIS_PREFIX', default: 'fleetline:', doc: 'Key prefix of this deployment in Redis.', parse: text },
+  databaseUrl: { env: 'DATABASE_URL', default: null as string | null, doc: 'PostgreSQL for reference data, durable snapshots and history; unset keeps the embedded stores.', parse: optionalText },
+  historyRetentionDays: { env: 'HISTORY_RETENTION_DAYS', default: 90, doc: 'Daily position partitions older than this are dropped.', parse: int(1, 36_500) },
+} satisfies Record<string, Option<unknown>>;
+
+type Options = typeof options;
+export type Config = { -readonly [K in keyof Options]: Options[K]['default'] };
+
+export class ConfigError extends Error {
+  readonly code = 'BAD_CONFIG';
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, opt] of Object.entries(options) as [string, Option<unknown>][]) {
+    const raw = env[opt.env];
+    if (raw === undefined || raw === '') {
+      out[key] = opt.default;
+      continue;
+    }
+    try {
+      out[key] = opt.parse(raw.trim());
+    } catch (e) {
+      problems.push(`${opt.env}=${JSON.stringify(raw)}: ${(e as Error).message}`);
+    }
+  }
+  const config = out as Config;
+  if (config.demoDevices === 0 && !config.jwtSecret) {
+    problems.push('JWT_SECRET is required when demo mode is off (DEMO_DEVICES=0): set it to a long random string');
+  }
+  if (config.jwtSecret !== null && config.jwtSecret.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return config;
+}
+
+export function isDemo(config: Config): boolean {
+  return config.demoDevices > 0;
+}
+
+/** The Markdown reference (docs/configuration.md). */
+export function configurationReference(): string {
+  const rows = Object.values(options).map((o: Option<unknown>) => {
+    const def = o.env === 'NODE_ID' ? 'host name' : o.default === null ? '(unset)' : `\`${String(o.default)}\``;
+    return `| \`${o.env}\` | ${def} | ${o.doc} |`;
+  });
+  return [
+    '# Configuration',
+    '',
+    'Fleetline reads its configuration from environment variables only. This file is generated',
+    'from `engine/config.ts` by `npm run docs`; a test fails when the two disagree.',
+    '',
+    '| Variable | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}

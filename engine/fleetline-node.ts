@@ -1,0 +1,114 @@
+import { start as startActorSystem, stop as stopActor } from 'nact';
+import type { Logger as Pino } from 'pino';
+import { CloseCodes } from '../actors/domain/errors.js';
+import { DeliveryHub } from '../actors/delivery-hub.js';
+import { FleetDirectory } from '../actors/fleet-directory.js';
+import { ShardSupervisor } from '../actors/shard-supervisor.js';
+import { SpatialStateIndex } from '../actors/spatial-state-index.js';
+import { Topics } from '../actors/ports/partitioned-log.js';
+import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { createTransport } from '../adapters/websocket/select-transport.js';
+import { JwtAuth } from './auth.js';
+import { isDemo, type Config } from './config.js';
+import { DemoFleet } from './demo-fleet.js';
+import { createHttpApi } from './http-api.js';
+import { PrometheusMetrics } from './metrics.js';
+import { createInfrastructure, type Infrastructure } from './infrastructure.js';
+import { StreamEndpoint } from './stream-endpoint.js';
+import { TelemetryIntake } from './telemetry-intake.js';
+import type { Transport } from './transport.js';
+
+export interface FleetlineNode {
+  readonly port: number;
+  readonly url: string;
+  readonly transport: Transport['kind'];
+  readonly auth: JwtAuth;
+  readonly index: SpatialStateIndex;
+  readonly supervisor: ShardSupervisor;
+  readonly infrastructure: Infrastructure;
+  /** Graceful shutdown: stop intake, flush, close sockets with a close code. */
+  close(): Promise<void>;
+}
+
+/** Boots one engine node: stores and bus, reference data, actors, HTTP + WebSocket, demo. */
+export async function startNode(config: Config, log: Pino): Promise<FleetlineNode> {
+  const secret = config.jwtSecret ?? crypto.randomUUID() + crypto.randomUUID();
+  const auth = new JwtAuth(secret);
+  const infra = await createInfrastructure(config, log);
+  await infra.bus.ensureTopics([
+    { name: Topics.telemetryRaw, partitions: config.partitions },
+    { name: Topics.fleetReference, partitions: 1, compacted: true },
+  ]);
+
+  const demo = isDemo(config) ? new DemoFleet(config) : null;
+  const fleet = demo && config.fleetFile === null ? demo.referenceData() : await infra.reference.load();
+  const directory = new FleetDirectory(fleet, config.acceptUnboundDevices);
+  log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
+
+  const system = startActorSystem();
+  const index = new SpatialStateIndex();
+  const hub = new DeliveryHub();
+  let supervisor: ShardSupervisor | null = null;
+  let stream: StreamEndpoint | null = null;
+  const transport = createTransport(config.transport, {
+    maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds,
+  }, log);
+  const metrics = new PrometheusMetrics(config.nodeId, transport.kind, {
+    actors: () => supervisor?.actors ?? 0,
+    mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
+    connections: () => stream?.connections ?? 0,
+    consumerLag: () => infra.consumerLag(),
+  });
+
+  supervisor = new ShardSupervisor({
+    system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
+    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState,
+    options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
+  });
+  await supervisor.start();
+  const stopFollowing = await infra.reference.follow((change) => void supervisor?.applyReference(change));
+
+  stream = new StreamEndpoint(system, {
+    index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
+    options: {
+      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+      authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
+    },
+  });
+  const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
+  let accepting = true;
+  transport.onRequest(createHttpApi({
+    intake, index, verifier: auth, snapshotLimit: config.snapshotLimit,
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    readiness: () => {
+      const h = supervisor?.health;
+      const components: Record<string, string> = {
+        bus: infra.bus.kind, snapshots: infra.snapshots.kind, history: infra.history.kind, checkpoints: h?.checkpoints ?? 'starting',
+        ...(h?.lastFailure ? { lastCheckpointFailure: h.lastFailure } : {}),
+      };
+      return { ready: accepting, components };
+    },
+    demoToken: demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null,
+  }));
+  transport.websocket('/v1/stream', stream);
+  const port = await transport.listen(config.host, config.port);
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ port, transport: transport.kind, bus: infra.bus.kind, snapshots: infra.snapshots.kind }, 'fleetline node listening');
+  if (demo) demo.start(intake, log);
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      accepting = false;
+      demo?.stop();
+      await stopFollowing();
+      await supervisor?.stop();
+      await transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
+      stopActor(system);
+      await infra.close();
+      log.info({}, 'fleetline node stopped');
+    })();
+    return closing;
+  };
+  return { port, url, transport: transport.kind, auth, index, supervisor, infrastructure: infra, close };
+}

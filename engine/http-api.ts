@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCodes, FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
+import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js';
+import type { StateIndex } from '../actors/ports/state-index.js';
+import { parseBBox } from '../actors/subscription.js';
+import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { bearerToken } from './auth.js';
+import { projectRoot } from './project-files.js';
+import type { TelemetryIntake } from './telemetry-intake.js';
+import type { HttpRequest, HttpResponse } from './transport.js';
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400,
+  NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, INTERNAL: 500,
+};
+
+export function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
+  return json(STATUS[code] ?? 400, { error: { code, message } });
+}
+
+export function json(status: number, body: unknown): HttpResponse {
+  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+export interface HttpApiDeps {
+  readonly intake: TelemetryIntake;
+  readonly index: StateIndex;
+  readonly verifier: TokenVerifier;
+  readonly snapshotLimit: number;
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  readonly readiness: () => { ready: boolean; components: Record<string, string> };
+  /** Demo mode only: issues an admin token for the demo page. */
+  readonly demoToken: (() => Promise<string>) | null;
+}
+
+interface StaticFile {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+function loadStatic(): Map<string, StaticFile> {
+  const root = projectRoot();
+  const files = new Map<string, StaticFile>();
+  const add = (route: string, path: string, type: string) => {
+    try {
+      files.set(route, { type, body: readFileSync(path) });
+    } catch {
+      // A missing asset only disables that route; the API keeps working.
+    }
+  };
+  add('/', join(root, 'engine/public/index.html'), 'text/html; charset=utf-8');
+  add('/map.js', join(root, 'engine/public/map.js'), 'text/javascript; charset=utf-8');
+  add('/map.css', join(root, 'engine/public/map.css'), 'text/css; charset=utf-8');
+  add('/vendor/msgpackr.js', join(root, 'node_modules/msgpackr/dist/index.js'), 'text/javascript; charset=utf-8');
+  return files;
+}
+
+/** Routes every HTTP request of the engine. */
+export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<HttpResponse> {
+  const statics = loadStatic();
+
+  const grantOf = async (req: HttpRequest): Promise<Grant> => {
+    const token = bearerToken(req.header('authorization'), req.query);
+    if (token === undefined) throw new FleetlineError('UNAUTHORIZED');
+    return deps.verifier.verify(token);
+  };
+
+  const reply = (req: HttpRequest, status: number, body: unknown): HttpResponse => {
+    if ((req.header('accept') ?? '').includes('application/msgpack')) {
+      return { status, headers: { 'content-type': 'application/msgpack' }, body: encodeMsgpack(body) };
+    }
+    return json(status, body);
+  };
+
+  const listVehicles = async (req: HttpRequest): Promise<HttpResponse> => {
+    const grant = await grantOf(req);
+    const bboxText = req.query.get('bbox');
+    let bbox;
+    if (bboxText !== null) {
+      const parts = bboxText.split(',').map(Number);
+      try {
+        bbox = parseBBox(parts);
+      } catch (e) {
+        throw new FleetlineError('BAD_QUERY', `bbox: ${(e as Error).message}`);
+      }
+    }
+    const company = req.query.get('company');
+    const ids = req.query.get('ids');
+    const limitText = req.query.get('limit');
+    const limit = limitText === null ? deps.snapshotLimit : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > deps.snapshotLimit) throw new FleetlineError('BAD_QUERY', `limit must be an integer in [1, ${deps.snapshotLimit}]`);
+    const vehicles = deps.index.query({
+      grant, bbox, limit,
+      companies: company ? company.split(',') : undefined,
+      ids: ids ? ids.split(',').slice(0, 10_000) : undefined,
+    });
+    return reply(req, 200, { vehicles, count: vehicles.length });
+  };
+
+  const getVehicle = async (req: HttpRequest, id: string): Promise<HttpResponse> => {
+    const grant = await grantOf(req);
+    const v = deps.index.query({ grant, ids: [id], limit: 1 })[0];
+    // Another tenant's vehicle answers 404 like a missing one: its existence is not disclosed.
+    if (!v) throw new FleetlineError('NOT_FOUND', `no vehicle ${id}`);
+    return reply(req, 200, v);
+  };
+
+  const postTelemetry = async (req: HttpRequest): Promise<HttpResponse> => {
+    const records = deps.intake.decodeBody(req.body, req.header('content-type'));
+    const result = await deps.intake.ingest(records, 'http');
+    return json(202, result);
+  };
+
+  return async (req) => {
+    try {
+      const { method, path } = req;
+      if (method === 'GET') {
+        const file = statics.get(path);
+        if (file) return { status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body };
+        if (path === '/healthz') return json(200, { status: 'ok' });
+        if (path === '/readyz') {
+          const r = deps.readiness();
+          return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', components: r.components });
+        }
+        if (path === '/metrics') {
+          const m = await deps.metrics();
+          return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
+        }
+        if (path === '/v1/vehicles') return await listVehicles(req);
+        if (path.startsWith('/v1/vehicles/')) return await getVehicle(req, decodeURIComponent(path.slice('/v1/vehicles/'.length)));
+        if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
+      } else if (method === 'POST' && path === '/v1/telemetry') {
+        if (!deps.readiness().ready) throw new FleetlineError('NOT_READY');
+        return await postTelemetry(req);
+      }
+      return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
+    } catch (e) {
+      if (e instanceof FleetlineError) return errorResponse(e.code, e.message);
+      throw e;
+    }
+  };
+}

@@ -1,0 +1,48 @@
+import { pino } from 'pino';
+import { ConfigError, isDemo, loadConfig } from './config.js';
+import { startNode } from './fleetline-node.js';
+
+/** Entry point: `npm start` (demo on the embedded default) or `node dist/engine/main.js`. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`fleetline: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = pino({ level: config.logLevel, base: { node: config.nodeId } });
+  const node = await startNode(config, log);
+  if (isDemo(config)) {
+    const token = await node.auth.sign({ role: 'admin', sub: 'demo' });
+    process.stdout.write(
+      `\nFleetline demo is running: open ${node.url}/ in a browser (${config.demoDevices} simulated vehicles).\n` +
+      `Admin token for API calls (demo mode only):\n  curl -H 'Authorization: Bearer ${token}' '${node.url}/v1/vehicles?limit=5'\n\n`,
+    );
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    node.close().then(() => process.exit(0), (e: Error) => {
+      log.error({ err: e.message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`fleetline: failed to start: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

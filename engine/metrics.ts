@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
+
+export interface GaugeSources {
+  actors(): number;
+  mailboxDepth(): number;
+  connections(): number;
+  consumerLag(): Map<number, number>;
+}
+
+/** Prometheus metrics of one node (`GET /metrics`). */
+export class PrometheusMetrics implements EngineMetrics {
+  readonly registry = new Registry();
+  private readonly accepted: Counter;
+  private readonly rejected: Counter<'reason' | 'source'>;
+  private readonly eventsTotal: Counter;
+  private readonly frames: Counter<'type'>;
+  private readonly bytes: Counter;
+  private readonly latency: Histogram;
+  private readonly deferred: Counter;
+  private readonly clientErrors: Counter<'code'>;
+  private readonly checkpointSeconds: Histogram;
+  private readonly checkpointSnapshots: Counter;
+  private readonly checkpointFailures: Counter<'stage'>;
+  private readonly fenced: Counter;
+
+  constructor(nodeId: string, transportKind: string, sources: GaugeSources) {
+    this.registry.setDefaultLabels({ node: nodeId });
+    collectDefaultMetrics({ register: this.registry, prefix: 'fleetline_process_' });
+    const r = [this.registry];
+    this.accepted = new Counter({ name: 'fleetline_points_accepted_total', help: 'Points accepted by vehicle actors.', registers: r });
+    this.rejected = new Counter({ name: 'fleetline_points_rejected_total', help: 'Points rejected, by reason code and where.', labelNames: ['reason', 'source'], registers: r });
+    this.eventsTotal = new Counter({ name: 'fleetline_events_total', help: 'Vehicle events emitted.', registers: r });
+    this.frames = new Counter({ name: 'fleetline_ws_frames_sent_total', help: 'WebSocket frames sent, by type.', labelNames: ['type'], registers: r });
+    this.bytes = new Counter({ name: 'fleetline_ws_bytes_sent_total', help: 'WebSocket payload bytes sent.', registers: r });
+    this.latency = new Histogram({
+      name: 'fleetline_delivery_latency_seconds', help: 'From a point entering the engine to its delta leaving in a frame.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5], registers: r,
+    });
+    this.deferred = new Counter({ name: 'fleetline_ws_flushes_deferred_total', help: 'Flushes held back because a client was slow (its deltas kept coalescing).', registers: r });
+    this.clientErrors = new Counter({ name: 'fleetline_ws_client_errors_total', help: 'Error frames sent to clients, by code.', labelNames: ['code'], registers: r });
+    this.checkpointSeconds = new Histogram({ name: 'fleetline_checkpoint_seconds', help: 'Time to flush one partition and commit its offset.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
+    this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
+    this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
+    this.fenced = new Counter({ name: 'fleetline_fenced_writes_total', help: 'Snapshot writes rejected because another node owns the partition now.', registers: r });
+    new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
+    new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
+    new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
+    new Gauge({
+      name: 'fleetline_consumer_lag', help: 'Records of telemetry.raw not yet consumed, per partition.', labelNames: ['partition'], registers: r,
+      collect() {
+        this.reset();
+        for (const [p, lag] of sources.consumerLag()) this.set({ partition: String(p) }, lag);
+      },
+    });
+    const info = new Gauge({ name: 'fleetline_transport_info', help: 'The HTTP/WebSocket server in use (uws = native uWebSockets.js, ws = portable).', labelNames: ['kind'], registers: r });
+    info.set({ kind: transportKind }, 1);
+  }
+
+  pointsAccepted(n: number): void { this.accepted.inc(n); }
+  pointRejected(reason: string, source: string): void { this.rejected.inc({ reason, source }); }
+  eventsEmitted(n: number): void { this.eventsTotal.inc(n); }
+  frameSent(type: string, bytes: number): void {
+    this.frames.inc({ type });
+    this.bytes.inc(bytes);
+  }
+  deliveryLatency(seconds: number): void { this.latency.observe(seconds); }
+  flushDeferred(): void { this.deferred.inc(); }
+  clientError(code: string): void { this.clientErrors.inc({ code }); }
+  checkpoint(_partition: number, seconds: number, snapshots: number): void {
+    this.checkpointSeconds.observe(seconds);
+    this.checkpointSnapshots.inc(snapshots);
+  }
+  checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
+  fencedWrite(): void { this.fenced.inc(); }
+}

@@ -1,0 +1,66 @@
+import { FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
+import { validatePoint, type TelemetryPoint } from '../actors/domain/telemetry-point.js';
+import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
+import { Topics, type OutgoingRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
+import { decodeJson, decodeMsgpack, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+
+export interface IntakeResult {
+  readonly accepted: number;
+  readonly rejected: { index: number; reason: ErrorCode }[];
+}
+
+/**
+ * The ingestion gateway: validates records and appends the good ones to telemetry.raw. It
+ * answers only after the log acknowledged them, so an accepted point is never lost.
+ */
+export class TelemetryIntake {
+  constructor(
+    private readonly bus: PartitionedLog,
+    private readonly metrics: EngineMetrics,
+    private readonly maxRecords: number,
+  ) {}
+
+  /** Decodes an HTTP body by content type. Throws FleetlineError (MALFORMED_BODY, UNSUPPORTED_MEDIA_TYPE, TOO_MANY_RECORDS). */
+  decodeBody(body: Uint8Array, contentType: string | undefined): unknown[] {
+    const type = (contentType ?? 'application/json').split(';')[0].trim().toLowerCase();
+    let doc: unknown;
+    try {
+      if (type === 'application/json' || type === 'text/json' || type === '') doc = decodeJson(body);
+      else if (type === 'application/msgpack' || type === 'application/x-msgpack' || type === 'application/vnd.msgpack') doc = decodeMsgpack(body);
+      else throw new FleetlineError('UNSUPPORTED_MEDIA_TYPE');
+    } catch (e) {
+      if (e instanceof FleetlineError) throw e;
+      throw new FleetlineError('MALFORMED_BODY', (e as Error).message);
+    }
+    const records = Array.isArray(doc) ? doc : [doc];
+    if (records.length > this.maxRecords) {
+      throw new FleetlineError('TOO_MANY_RECORDS', `at most ${this.maxRecords} records per request, got ${records.length}`);
+    }
+    return records;
+  }
+
+  /** Validates every record; a bad one never rejects the good ones beside it. */
+  async ingest(records: readonly unknown[], source: 'http' | 'osmand' = 'http'): Promise<IntakeResult> {
+    const now = Date.now();
+    const rejected: { index: number; reason: ErrorCode }[] = [];
+    const good: TelemetryPoint[] = [];
+    records.forEach((raw, index) => {
+      const v = validatePoint(raw, now);
+      if (v.ok) good.push(v.point);
+      else {
+        rejected.push({ index, reason: v.reason });
+        this.metrics.pointRejected(v.reason, source);
+      }
+    });
+    await this.publish(good);
+    return { accepted: good.length, rejected };
+  }
+
+  /** Appends already-validated points (the demo simulator, OsmAnd). */
+  async publish(points: readonly TelemetryPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const out: OutgoingRecord[] = new Array(points.length);
+    for (let i = 0; i < points.length; i++) out[i] = { key: points[i].deviceId, value: encodeMsgpack(points[i]) };
+    await this.bus.publish(Topics.telemetryRaw, out);
+  }
+}

@@ -1,0 +1,83 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyPoint, diff, fromSnapshot, newVehicleState, RECENT_WINDOW, toSnapshot, type VehicleProfile } from '../../actors/vehicle-logic.js';
+import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
+import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
+
+const profile: VehicleProfile = { vehicleId: 'veh-1', company: 'acme', name: 'Truck 1', plate: 'B-AC 1', speedLimit: 50 };
+const t0 = 1_700_000_000_000;
+const pt = (i: number, extra: Partial<TelemetryPoint> = {}): TelemetryPoint => ({ deviceId: 'dev-1', ts: t0 + i * 1000, lat: 52.5 + i * 0.0001, lon: 13.4, ...extra });
+
+describe('vehicle actor logic', () => {
+  it('first point yields the full view as delta', () => {
+    const s = newVehicleState(profile, 'dev-1', 3);
+    const out = applyPoint(s, pt(0, { speed: 20 }), []);
+    assert.equal(out.accepted, true);
+    if (!out.accepted) return;
+    assert.equal(out.delta.id, 'veh-1');
+    assert.equal(out.delta.lat, 52.5);
+    assert.equal(out.delta.company, 'acme');
+    assert.equal(out.delta.name, 'Truck 1');
+    assert.equal(out.delta.moving, true);
+  });
+
+  it('later points carry only the changed fields', () => {
+    const s = newVehicleState(profile, 'dev-1', 3);
+    applyPoint(s, pt(0, { speed: 20, ignition: true }), []);
+    const out = applyPoint(s, pt(1, { speed: 20, ignition: true }), []);
+    assert.ok(out.accepted);
+    if (!out.accepted) return;
+    assert.deepEqual(Object.keys(out.delta).sort(), ['id', 'lat', 'ts'].sort().concat(out.delta.course !== undefined ? ['course'] : []).sort());
+  });
+
+  it('drops duplicates and out-of-order points and keeps state', () => {
+    const s = newVehicleState(profile, 'dev-1', 3);
+    applyPoint(s, pt(5), []);
+    const dup = applyPoint(s, pt(5, { lat: 10 }), []);
+    const old = applyPoint(s, pt(4, { lat: 11 }), []);
+    assert.deepEqual(dup, { accepted: false, reason: 'DUPLICATE' });
+    assert.deepEqual(old, { accepted: false, reason: 'OUT_OF_ORDER' });
+    assert.equal(s.view?.lat, pt(5).lat);
+    assert.equal(s.accepted, 1);
+  });
+
+  it('derives speed, course and odometer when the device does not send them', () => {
+    const s = newVehicleState(profile, 'dev-1', 0);
+    applyPoint(s, { deviceId: 'dev-1', ts: t0, lat: 52.5, lon: 13.4, odometer: 100 }, []);
+    // ~111 m north in 10 s ≈ 40 km/h
+    applyPoint(s, { deviceId: 'dev-1', ts: t0 + 10_000, lat: 52.501, lon: 13.4 }, []);
+    assert.ok(s.view && Math.abs(s.view.speed - 40) < 1, `speed ${s.view?.speed}`);
+    assert.ok(s.view && (s.view.course === 0 || s.view.course === 360 || (s.view.course ?? 99) < 0.5));
+    assert.ok(s.view && Math.abs((s.view.odometer ?? 0) - 100.111) < 0.002);
+  });
+
+  it('keeps a bounded rolling window of recent points', () => {
+    const s = newVehicleState(profile, 'dev-1', 0);
+    for (let i = 0; i < RECENT_WINDOW * 3; i++) applyPoint(s, pt(i), []);
+    assert.equal(s.recent.length, RECENT_WINDOW);
+    assert.equal(s.recent[RECENT_WINDOW - 1].ts, pt(RECENT_WINDOW * 3 - 1).ts);
+  });
+
+  it('emits overspeed once per episode, trips and ignition with deterministic ids', () => {
+    const s = newVehicleState(profile, 'dev-1', 0);
+    const events: VehicleEvent[] = [];
+    applyPoint(s, pt(0, { speed: 0, ignition: false }), events);
+    applyPoint(s, pt(1, { speed: 30, ignition: true }), events);
+    applyPoint(s, pt(2, { speed: 70, ignition: true }), events);
+    applyPoint(s, pt(3, { speed: 75, ignition: true }), events);
+    applyPoint(s, pt(4, { speed: 0, ignition: false }), events);
+    assert.deepEqual(events.map((e) => e.type), ['trip_start', 'ignition_on', 'overspeed', 'trip_end', 'ignition_off']);
+    assert.equal(events[2].id, `veh-1:overspeed:${pt(2).ts}`);
+    // A replay of the same points after a restore yields no new events (timestamp guard).
+    const replay: VehicleEvent[] = [];
+    const restored = fromSnapshot(toSnapshot(s)!, profile);
+    for (let i = 0; i <= 4; i++) applyPoint(restored, pt(i, { speed: 0 }), replay);
+    assert.equal(replay.length, 0);
+  });
+
+  it('diff of identical views is the id alone', () => {
+    const s = newVehicleState(profile, 'dev-1', 0);
+    applyPoint(s, pt(0), []);
+    assert.deepEqual(diff(s.view, { ...s.view! }), { id: 'veh-1' });
+  });
+});
