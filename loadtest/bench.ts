@@ -1,0 +1,111 @@
+import { Agent, request } from 'node:http';
+import { pino } from 'pino';
+import { start as startActorSystem, stop as stopActor } from 'nact';
+import { loadConfig } from '../engine/config.js';
+import { startNode } from '../engine/fleetline-node.js';
+import { PartitionShard } from '../actors/partition-shard.js';
+import { FleetDirectory } from '../actors/fleet-directory.js';
+import { SpatialStateIndex } from '../actors/spatial-state-index.js';
+import { DeliveryHub } from '../actors/delivery-hub.js';
+import { noMetrics } from '../actors/ports/engine-metrics.js';
+import type { LogRecord } from '../actors/ports/partitioned-log.js';
+import { decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { RouteSimulator } from './route-simulator.js';
+
+/**
+ * `npm run bench`: prints
+ *  1. points/s one node accepts through POST /v1/telemetry on the embedded default, and how
+ *     fast its vehicle actors apply them;
+ *  2. heap per resident vehicle actor at 100k vehicles (actor + state + index entry).
+ * Numbers, not assertions: run it on the machine you want to know about.
+ */
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const RESIDENT = Number(process.env.BENCH_RESIDENT ?? 100_000);
+
+function post(agent: Agent, port: number, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/msgpack', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function httpIntake(): Promise<void> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', TRANSPORT: process.env.TRANSPORT ?? 'auto' });
+  const node = await startNode(config, pino({ level: 'warn' }));
+  const sim = new RouteSimulator({ devices: DEVICES, seed: 7 });
+  // Pre-encode request bodies so the client's own cost stays small next to the engine's.
+  const bodies: Buffer[] = [];
+  let t = Date.now() - 3_600_000;
+  // Enough distinct points for the whole run at up to ~150k points/s.
+  const rounds = Math.ceil((150_000 * SECONDS) / DEVICES);
+  for (let round = 0; round < rounds; round++) {
+    const points = sim.tick((t += 1000));
+    for (let i = 0; i < points.length; i += BATCH) bodies.push(Buffer.from(encodeMsgpack(points.slice(i, i + BATCH))));
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let sent = 0;
+  let next = 0;
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  // Each body is sent once: a point never repeats (a repeat would be a counted duplicate).
+  const worker = async () => {
+    while (performance.now() < deadline && next < bodies.length) {
+      const body = bodies[next++];
+      const status = await post(agent, node.port, body);
+      if (status !== 202) throw new Error(`POST answered ${status}`);
+      sent += BATCH;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const ackSeconds = (performance.now() - started) / 1000;
+  const metric = async () => Number(/fleetline_points_accepted_total\{[^}]*\} (\d+)/.exec(await (await fetch(`${node.url}/metrics`)).text())?.[1] ?? 0);
+  while ((await metric()) < sent) await new Promise((r) => setTimeout(r, 20));
+  const appliedSeconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  await node.close();
+  console.log(`HTTP intake (${node.transport}, MessagePack, ${BATCH}/request, ${CONCURRENCY} connections, ${DEVICES} devices):`);
+  console.log(`  acknowledged: ${sent} points in ${ackSeconds.toFixed(2)} s = ${Math.round(sent / ackSeconds)} points/s`);
+  console.log(`  applied by actors: ${Math.round(sent / appliedSeconds)} points/s (all ${sent} applied after ${appliedSeconds.toFixed(2)} s)`);
+}
+
+async function heapPerActor(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with node --expose-gc (npm run bench does)');
+  const system = startActorSystem();
+  const index = new SpatialStateIndex();
+  const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, true);
+  const shards = Array.from({ length: 24 }, (_, p) => new PartitionShard(p, 1, {
+    system, directory, index, hub: new DeliveryHub(), metrics: noMetrics, decodeRecord: decodeRecordValue,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  }));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const sim = new RouteSimulator({ devices: RESIDENT, seed: 3 });
+  let offset = 0;
+  const now = Date.now() - 600_000;
+  for (let round = 0; round < 3; round++) {
+    const points = sim.tick(now + round * 1000);
+    const perShard: LogRecord[][] = shards.map(() => []);
+    points.forEach((p, i) => perShard[i % 24].push({ topic: 't', partition: i % 24, offset: offset++, key: p.deviceId, value: encodeMsgpack(p), timestamp: Date.now() }));
+    await Promise.all(shards.map((s, i) => s.apply(perShard[i])));
+    for (const s of shards) s.takeCheckpoint();
+  }
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  const resident = shards.reduce((n, s) => n + s.size, 0);
+  console.log(`Heap per resident vehicle actor: ${Math.round((after - before) / resident)} bytes at ${resident} vehicles ` +
+    `(actor, state with a 3-point window, view, spatial index entry; heap ${(after / 2 ** 20).toFixed(0)} MiB)`);
+  stopActor(system);
+}
+
+console.log(`fleetline bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? ''}`);
+await httpIntake();
+await heapPerActor();
+process.exit(0);
