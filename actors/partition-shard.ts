@@ -23,6 +23,14 @@ export interface ShardDeps {
   readonly decodeRecord: (bytes: Uint8Array) => unknown;
 }
 
+/** Messages queued at this shard's actors above which apply() waits. */
+const MAX_IN_FLIGHT = 50_000;
+
+interface PendingBatch {
+  readonly nextOffset: number;
+  outstanding: number;
+}
+
 interface Resident {
   readonly ref: Ref<VehicleMsg>;
   readonly state: VehicleState;
@@ -53,6 +61,8 @@ export class PartitionShard implements VehicleOutbox {
   appliedOffset = -1;
   committedOffset = -1;
   inFlight = 0;
+  private readonly batches: PendingBatch[] = [];
+  private drained: (() => void)[] = [];
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
@@ -80,7 +90,10 @@ export class PartitionShard implements VehicleOutbox {
     return restored;
   }
 
-  /** Applies a batch; resolves once every vehicle actor has processed its points. */
+  /**
+   * Dispatches a batch to its vehicle actors without waiting for them (batches pipeline);
+   * appliedOffset advances as they finish. Resolves early unless too much is in flight.
+   */
   async apply(records: readonly LogRecord[]): Promise<void> {
     if (records.length === 0) return;
     const byVehicle = new Map<string, { profile: VehicleProfile; deviceId: string; points: TelemetryPoint[] }>();
@@ -99,21 +112,39 @@ export class PartitionShard implements VehicleOutbox {
         slot.points.push(point);
       }
     }
-    const last = records[records.length - 1];
-    if (byVehicle.size > 0) {
-      await new Promise<void>((resolve) => {
-        let outstanding = byVehicle.size;
-        const done = () => {
-          this.inFlight--;
-          if (--outstanding === 0) resolve();
-        };
-        for (const [id, slot] of byVehicle) {
-          this.inFlight++;
-          dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, done });
-        }
-      });
+    const batch: PendingBatch = { nextOffset: records[records.length - 1].offset + 1, outstanding: byVehicle.size };
+    this.batches.push(batch);
+    for (const [id, slot] of byVehicle) {
+      this.inFlight++;
+      dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, done: () => this.done(batch) });
     }
-    this.appliedOffset = last.offset + 1;
+    this.advance();
+    // Backpressure: the caller's next batch waits while too many messages are queued at actors.
+    if (this.inFlight > MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+
+  /** A vehicle actor finished its part of a batch. */
+  private done(batch: PendingBatch): void {
+    this.inFlight--;
+    batch.outstanding--;
+    this.advance();
+    if (this.inFlight <= MAX_IN_FLIGHT / 2 && this.drained.length > 0) {
+      const waiters = this.drained;
+      this.drained = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** appliedOffset moves past a batch only when it and every batch before it are fully applied. */
+  private advance(): void {
+    while (this.batches.length > 0 && this.batches[0].outstanding === 0) {
+      this.appliedOffset = (this.batches.shift() as PendingBatch).nextOffset;
+    }
+  }
+
+  /** Resolves once every batch handed to apply() so far is applied. */
+  async settled(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
   private decode(r: LogRecord): TelemetryPoint[] {

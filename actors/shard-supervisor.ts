@@ -88,6 +88,7 @@ export class ShardSupervisor {
     const shard = this.shards.get(partition);
     if (!shard) return;
     await this.checkpointing;
+    await shard.settled();
     await this.checkpoint(shard);
     shard.close();
     this.shards.delete(partition);
@@ -182,6 +183,7 @@ export class ShardSupervisor {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.consumer?.stop();
+    for (const shard of this.shards.values()) await shard.settled();
     await this.checkpointAll();
     for (const shard of this.shards.values()) shard.close();
     this.shards.clear();

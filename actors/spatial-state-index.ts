@@ -10,6 +10,13 @@ interface Entry {
   view: VehicleView;
 }
 
+/**
+ * Tree entries are boxes of ±SLACK_DEG around a position, and a vehicle is re-inserted only when
+ * it leaves its box: a moving vehicle touches the R-tree every few hundred metres instead of on
+ * every point. Queries search the tree, then test the exact current position.
+ */
+const SLACK_DEG = 0.002;
+
 /** The node-local StateIndex: current views by id plus an R-tree over positions. */
 export class SpatialStateIndex implements StateIndex {
   private readonly tree = new RBush<Entry>(16);
@@ -22,18 +29,18 @@ export class SpatialStateIndex implements StateIndex {
   upsert(view: VehicleView, moved: boolean): void {
     const e = this.entries.get(view.id);
     if (e === undefined) {
-      const entry: Entry = { minX: view.lon, minY: view.lat, maxX: view.lon, maxY: view.lat, view };
+      const entry: Entry = { minX: 0, minY: 0, maxX: 0, maxY: 0, view };
+      box(entry, view);
       this.entries.set(view.id, entry);
       this.tree.insert(entry);
       return;
     }
-    if (moved && (e.minX !== view.lon || e.minY !== view.lat)) {
+    e.view = view;
+    if (moved && (view.lon < e.minX || view.lon > e.maxX || view.lat < e.minY || view.lat > e.maxY)) {
       this.tree.remove(e);
-      e.minX = e.maxX = view.lon;
-      e.minY = e.maxY = view.lat;
+      box(e, view);
       this.tree.insert(e);
     }
-    e.view = view;
   }
 
   remove(id: string): void {
@@ -82,4 +89,11 @@ export class SpatialStateIndex implements StateIndex {
     }
     return out;
   }
+}
+
+function box(e: Entry, v: VehicleView): void {
+  e.minX = v.lon - SLACK_DEG;
+  e.maxX = v.lon + SLACK_DEG;
+  e.minY = v.lat - SLACK_DEG;
+  e.maxY = v.lat + SLACK_DEG;
 }

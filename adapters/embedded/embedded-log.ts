@@ -159,32 +159,38 @@ class EmbeddedConsumer implements LogConsumer {
     });
   }
 
+  /** Every ready partition is consumed concurrently (each one in order), like kafkajs's partitionsConsumedConcurrently. */
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      for (const partition of [...this.ready]) {
-        if (this.stopped || this.paused) break;
-        this.ready.delete(partition);
-        const p = this.topic.partitions[partition];
-        const from = this.position[partition];
-        const end = p.base + p.records.length;
-        if (from >= end) continue;
-        const to = Math.min(end, from + this.maxBatch);
-        const records = p.records.slice(from - p.base, to - p.base);
-        try {
-          await this.options.onBatch({ topic: this.topic.spec.name, partition, records, heartbeat: async () => {} });
-        } catch {
-          // Like Kafka: a failed batch is delivered again from the same offset, after a pause.
-          setTimeout(() => this.wake([partition]), 200).unref();
-          continue;
-        }
-        this.position[partition] = to;
-        if (to < end) this.ready.add(partition);
-      }
+      const partitions = [...this.ready];
+      this.ready.clear();
+      await Promise.all(partitions.map((p) => this.drainPartition(p)));
     } finally {
       this.running = false;
       this.schedule();
     }
+  }
+
+  private async drainPartition(partition: number): Promise<void> {
+    const p = this.topic.partitions[partition];
+    while (!this.stopped && !this.paused) {
+      const from = this.position[partition];
+      const end = p.base + p.records.length;
+      if (from >= end) return;
+      const to = Math.min(end, from + this.maxBatch);
+      const records = p.records.slice(from - p.base, to - p.base);
+      try {
+        await this.options.onBatch({ topic: this.topic.spec.name, partition, records, heartbeat: async () => {} });
+      } catch {
+        // Like Kafka: a failed batch is delivered again from the same offset, after a pause.
+        setTimeout(() => this.wake([partition]), 200).unref();
+        return;
+      }
+      this.position[partition] = to;
+    }
+    // Paused or stopped with records left: resume() / a later wake picks the partition up again.
+    if (this.position[partition] < p.base + p.records.length) this.ready.add(partition);
   }
 
   async commit(partition: number, nextOffset: number): Promise<void> {

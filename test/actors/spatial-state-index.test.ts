@@ -1,0 +1,46 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { SpatialStateIndex } from '../../actors/spatial-state-index.js';
+import type { VehicleView } from '../../actors/domain/vehicle-state.js';
+
+const view = (id: string, lat: number, lon: number, company: string | null = 'A'): VehicleView => ({ id, company, lat, lon, ts: 1, speed: 0, moving: false });
+
+describe('spatial state index', () => {
+  it('bbox queries follow moving vehicles exactly, small moves and large', () => {
+    const index = new SpatialStateIndex();
+    index.upsert(view('v1', 52.5, 13.4), true);
+    const box = [13.39, 52.49, 13.41, 52.51] as const;
+    assert.deepEqual(index.query({ grant: null, bbox: box }).map((v) => v.id), ['v1']);
+    // A small move inside the tree slack but out of the query box must leave the answer.
+    index.upsert(view('v1', 52.5, 13.4105), true);
+    assert.deepEqual(index.query({ grant: null, bbox: box }), []);
+    index.upsert(view('v1', 48.1, 11.5), true);
+    assert.deepEqual(index.query({ grant: null, bbox: box }), []);
+    assert.deepEqual(index.query({ grant: null, bbox: [11, 48, 12, 49] }).map((v) => v.id), ['v1']);
+  });
+
+  it('matches a linear scan over random data, with grants and the antimeridian', () => {
+    const index = new SpatialStateIndex();
+    const views = new Map<string, VehicleView>();
+    let seed = 1;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 2000; i++) {
+        const v = view(`v${i}`, rnd() * 170 - 85, rnd() * 360 - 180, i % 3 === 0 ? null : i % 2 ? 'A' : 'B');
+        views.set(v.id, v);
+        index.upsert(v, true);
+      }
+      for (let q = 0; q < 20; q++) {
+        const w = rnd() * 360 - 180, e = rnd() * 360 - 180, s = rnd() * 100 - 60, n = s + rnd() * 40;
+        const grant = q % 2 ? new Set(['A']) : null;
+        const got = index.query({ grant, bbox: [w, s, e, n] }).map((v) => v.id).sort();
+        const want = [...views.values()].filter((v) => (grant === null || (v.company !== null && grant.has(v.company))) &&
+          v.lat >= s && v.lat <= n && (w <= e ? v.lon >= w && v.lon <= e : v.lon >= w || v.lon <= e)).map((v) => v.id).sort();
+        assert.deepEqual(got, want);
+      }
+    }
+    index.remove('v1');
+    assert.equal(index.get('v1'), undefined);
+    assert.equal(index.size, 1999);
+  });
+});
