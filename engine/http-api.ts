@@ -6,6 +6,7 @@ import type { StateIndex } from '../actors/ports/state-index.js';
 import { parseBBox } from '../actors/subscription.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
+import { osmandRecord } from './osmand.js';
 import { projectRoot } from './project-files.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
 import type { HttpRequest, HttpResponse } from './transport.js';
@@ -112,6 +113,15 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return json(202, result);
   };
 
+  const postOsmand = async (req: HttpRequest): Promise<HttpResponse> => {
+    const params = new URLSearchParams(req.query);
+    const form = (req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
+    if (form && req.body.length > 0) for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.set(k, v);
+    const result = await deps.intake.ingest([osmandRecord(params)], 'osmand');
+    if (result.rejected.length > 0) return errorResponse('BAD_QUERY', `rejected: ${result.rejected[0].reason}`);
+    return { status: 200, body: '' };
+  };
+
   return async (req) => {
     try {
       const { method, path } = req;
@@ -130,9 +140,10 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
         if (path === '/v1/vehicles') return await listVehicles(req);
         if (path.startsWith('/v1/vehicles/')) return await getVehicle(req, decodeURIComponent(path.slice('/v1/vehicles/'.length)));
         if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
-      } else if (method === 'POST' && path === '/v1/telemetry') {
+        if (path === '/v1/osmand') return await postOsmand(req);
+      } else if (method === 'POST' && (path === '/v1/telemetry' || path === '/v1/osmand')) {
         if (!deps.readiness().ready) throw new FleetlineError('NOT_READY');
-        return await postTelemetry(req);
+        return path === '/v1/telemetry' ? await postTelemetry(req) : await postOsmand(req);
       }
       return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
     } catch (e) {

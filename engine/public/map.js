@@ -4,9 +4,11 @@
  * One <canvas>, a basemap drawn procedurally (no tiles, no network besides the engine), Web
  * Mercator, pan/zoom, vehicles as arrows. Data arrives over a binary WebSocket at /v1/stream,
  * one standard MessagePack map per frame (msgpackr's browser bundle, global `msgpackr`):
- *   server → client: {t:"snap", seq, vehicles:[view…]} · {t:"d", seq, u:[{id, …changed}]}
- *                    {t:"gone", seq, ids:[…]} · {t:"err", code, msg} · {t:"pong"}
+ *   server → client: {t:"ready", companies} · {t:"snap", seq, vehicles:[view…]}
+ *                    {t:"d", seq, u:[{id, …changed}]} · {t:"gone", seq, ids:[…]} · {t:"ev", seq, e:[event…]}
+ *                    {t:"err", code, msg} · {t:"pong", ts} · {t:"unsubbed", seq}
  *   client → server: {t:"sub", bbox?:[w,s,e,n], vehicles?, companies?} · {t:"unsub"} · {t:"ping"}
+ * (docs/protocol.md has the whole protocol.)
  * Rendering happens in requestAnimationFrame, and only when something changed.
  */
 (function () {
@@ -34,6 +36,18 @@
   const PING_EVERY_MS = 15_000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 15_000;
+  const MAX_EVENTS_SHOWN = 40;
+  const CLOSE_CODES = {
+    1000: 'normal closure',
+    1001: 'going away',
+    1006: 'connection lost',
+    1009: 'frame too big',
+    4001: 'no auth in time',
+    4003: 'token refused',
+    4400: 'protocol error',
+    4429: 'too many frames',
+    4503: 'node shutting down',
+  };
   const TOKEN_KEY = 'fleetline.token';
   const FOLLOW_KEY = 'fleetline.followBbox';
 
@@ -51,6 +65,7 @@
   const canvas = $('map');
   const ctx = canvas.getContext('2d', { alpha: false });
   const tooltip = $('tooltip');
+  const mapWrap = $('map-wrap');
   const el = {
     status: $('status'),
     statusText: $('status-text'),
@@ -72,6 +87,9 @@
     selTable: $('sel-table'),
     selClear: $('sel-clear'),
     log: $('log'),
+    events: $('events'),
+    evRate: $('st-events'),
+    scope: $('scope'),
   };
 
   // ------------------------------------------------------------------ state
@@ -93,13 +111,13 @@
   let hoverId = null;
   let selectedId = null;
   let tooltipDirty = false;
-  let pointer = null; // {x, y} in CSS px over the canvas
+  let pointer = null; // {x, y} in CSS px over the canvas, while the pointer is over it
 
   // hit-test arrays filled by draw()
   let hitN = 0;
   let hitX = new Float32Array(1024);
   let hitY = new Float32Array(1024);
-  let hitV = [];
+  const hitV = [];
   let markerSize = 5;
   let visibleCount = 0;
 
@@ -112,6 +130,10 @@
   let framesInWindow = 0;
   let updatesInWindow = 0;
   let lastSeq = null;
+  let seqGaps = 0;
+  let eventsInWindow = 0;
+  const eventQueue = []; // newest last, rendered once a second
+  let clockSkew = null; // server clock − local clock (ms), from pong
   let lastLatency = null;
   let avgLatency = null;
   let pingSentAt = 0;
@@ -215,6 +237,7 @@
 
   function setStatus(kind, text) {
     el.status.className = `status ${kind}`;
+    mapWrap.classList.toggle('offline', kind !== 'live');
     el.statusText.textContent = text;
   }
 
@@ -307,6 +330,48 @@
       tooltipDirty = true;
       requestRender();
     }
+  }
+
+  function applyEvents(msg) {
+    const list = Array.isArray(msg.e) ? msg.e : [];
+    eventsInWindow += list.length;
+    for (const e of list) if (e && typeof e.type === 'string') eventQueue.push(e);
+    if (eventQueue.length > MAX_EVENTS_SHOWN) eventQueue.splice(0, eventQueue.length - MAX_EVENTS_SHOWN);
+  }
+
+  /** Moves queued events into the list (once a second, however many arrive). */
+  function renderEvents() {
+    if (eventQueue.length === 0) return;
+    for (const e of eventQueue) {
+      const li = document.createElement('li');
+      li.className = `ev-${e.type}`;
+      const v = vehicles.get(e.vehicleId);
+      const time = document.createElement('time');
+      time.textContent = typeof e.ts === 'number' ? new Date(e.ts).toLocaleTimeString() : '';
+      const type = document.createElement('b');
+      type.textContent = e.type.replace(/_/g, ' ');
+      const who = document.createElement('span');
+      who.textContent = ` ${v && v.name ? v.name : e.vehicleId}`;
+      let extra = '';
+      if (e.data && typeof e.data === 'object') {
+        extra = Object.entries(e.data)
+          .slice(0, 3)
+          .map(([k, val]) => `${k} ${typeof val === 'number' ? Math.round(val * 10) / 10 : val}`)
+          .join(', ');
+      }
+      li.append(time, type, who);
+      if (extra) {
+        const x = document.createElement('span');
+        x.className = 'muted';
+        x.textContent = ` (${extra})`;
+        li.append(x);
+      }
+      li.title = 'show on the map';
+      li.dataset.vehicle = e.vehicleId;
+      el.events.prepend(li);
+    }
+    eventQueue.length = 0;
+    while (el.events.childElementCount > MAX_EVENTS_SHOWN) el.events.lastElementChild.remove();
   }
 
   // ------------------------------------------------------------------ drawing
@@ -515,22 +580,35 @@
     }
     visibleCount = hitN;
 
-    // one path per (colour, kind): a few dozen fill/stroke calls however many vehicles there are
+    // Markers are blitted from pre-rendered sprites (one per colour, kind and 5° of course):
+    // one unscaled drawImage per vehicle rasterises faster than filling and stroking one path per
+    // colour (~30% in software canvas, more with GPU canvas), and costs little JS.
     for (const kind of DRAW_ORDER) {
       const base = kind % STALE;
       ctx.globalAlpha = kind >= STALE ? 0.35 : 1;
       for (let ci = 0; ci <= PALETTE.length; ci++) {
         const arr = groups[ci * KINDS + kind];
         if (arr.length === 0) continue;
-        ctx.beginPath();
-        for (let i = 0; i < arr.length; i += 3) pathMarker(arr[i], arr[i + 1], arr[i + 2], base, size);
-        paintMarker(base, colourOf(ci));
+        const sp = sprite(ci, base, size);
+        const cellPx = sp.cellPx;
+        const cell = sp.cell;
+        const half = cell / 2;
+        const img = sp.canvas;
+        for (let i = 0; i < arr.length; i += 3) {
+          const rad = arr[i + 2];
+          let k = 0;
+          if (base === K_MOVING) k = rad === rad ? Math.round(rad / ROT_STEP) % ROT_STEPS : ROT_STEPS;
+          // whole device pixels: an unscaled copy, much cheaper than resampling
+          const dx = Math.round((arr[i] - half) * dpr) / dpr;
+          const dy = Math.round((arr[i + 1] - half) * dpr) / dpr;
+          ctx.drawImage(img, k * cellPx, 0, cellPx, cellPx, dx, dy, cell, cell);
+        }
       }
     }
     ctx.globalAlpha = 1;
 
     // names at street level
-    if (view.zoom >= 14.5 && hitN <= 400) {
+    if (view.zoom >= 15 && hitN <= 250) {
       ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
       ctx.textAlign = 'left';
       ctx.textBaseline = 'middle';
@@ -546,7 +624,36 @@
     }
   }
 
-  function pathMarker(x, y, rad, kind, s) {
+  const ROT_STEPS = 72;
+  const ROT_STEP = (2 * Math.PI) / ROT_STEPS;
+  const sprites = new Map(); // `${ci}|${kind}|${size}|${dpr}` → {canvas, cell, cellPx}
+
+  /** A strip of marker images: for K_MOVING one arrow per 5° of course plus a diamond (no course). */
+  function sprite(ci, kind, size) {
+    const s = Math.round(size * 4) / 4;
+    const key = `${ci}|${kind}|${s}|${dpr}`;
+    let sp = sprites.get(key);
+    if (sp) return sp;
+    if (sprites.size > 2000) sprites.clear();
+    const cellPx = Math.ceil((s * 3.6 + 4) * dpr);
+    const cell = cellPx / dpr;
+    const n = kind === K_MOVING ? ROT_STEPS + 1 : 1;
+    const canvasEl = document.createElement('canvas');
+    canvasEl.width = cellPx * n;
+    canvasEl.height = cellPx;
+    const g = canvasEl.getContext('2d');
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (let k = 0; k < n; k++) {
+      g.beginPath();
+      pathMarker(g, (k + 0.5) * cell, cell / 2, k < ROT_STEPS && kind === K_MOVING ? k * ROT_STEP : NaN, kind, s);
+      paintMarker(g, kind, colourOf(ci));
+    }
+    sp = { canvas: canvasEl, cell, cellPx };
+    sprites.set(key, sp);
+    return sp;
+  }
+
+  function pathMarker(g, x, y, rad, kind, s) {
     if (kind === K_MOVING && rad === rad) {
       const c = Math.cos(rad);
       const n = Math.sin(rad);
@@ -555,38 +662,38 @@
       const backY = 1.1 * s;
       const notchY = 0.45 * s;
       const side = 1.05 * s;
-      ctx.moveTo(x - tipY * n, y + tipY * c);
-      ctx.lineTo(x + side * c - backY * n, y + side * n + backY * c);
-      ctx.lineTo(x - notchY * n, y + notchY * c);
-      ctx.lineTo(x - side * c - backY * n, y - side * n + backY * c);
-      ctx.closePath();
+      g.moveTo(x - tipY * n, y + tipY * c);
+      g.lineTo(x + side * c - backY * n, y + side * n + backY * c);
+      g.lineTo(x - notchY * n, y + notchY * c);
+      g.lineTo(x - side * c - backY * n, y - side * n + backY * c);
+      g.closePath();
     } else if (kind === K_MOVING) {
       // moving without a course: a diamond
-      ctx.moveTo(x, y - 1.3 * s);
-      ctx.lineTo(x + 1.3 * s, y);
-      ctx.lineTo(x, y + 1.3 * s);
-      ctx.lineTo(x - 1.3 * s, y);
-      ctx.closePath();
+      g.moveTo(x, y - 1.3 * s);
+      g.lineTo(x + 1.3 * s, y);
+      g.lineTo(x, y + 1.3 * s);
+      g.lineTo(x - 1.3 * s, y);
+      g.closePath();
     } else {
       const r = s * 0.72;
-      ctx.moveTo(x + r, y);
-      ctx.arc(x, y, r, 0, Math.PI * 2);
+      g.moveTo(x + r, y);
+      g.arc(x, y, r, 0, Math.PI * 2);
     }
   }
 
-  function paintMarker(kind, colour) {
+  function paintMarker(g, kind, colour) {
     if (kind === K_PARKED) {
-      ctx.fillStyle = '#ffffff';
-      ctx.fill();
-      ctx.lineWidth = 1.6;
-      ctx.strokeStyle = colour;
-      ctx.stroke();
+      g.fillStyle = '#ffffff';
+      g.fill();
+      g.lineWidth = 1.6;
+      g.strokeStyle = colour;
+      g.stroke();
     } else {
-      ctx.fillStyle = colour;
-      ctx.fill();
-      ctx.lineWidth = 0.9;
-      ctx.strokeStyle = 'rgba(255,255,255,0.95)';
-      ctx.stroke();
+      g.fillStyle = colour;
+      g.fill();
+      g.lineWidth = 0.9;
+      g.strokeStyle = 'rgba(255,255,255,0.95)';
+      g.stroke();
     }
   }
 
@@ -973,6 +1080,22 @@
     fitAll();
   });
   el.selClear.addEventListener('click', () => select(null));
+  el.events.addEventListener('click', (e) => {
+    const li = e.target.closest('li[data-vehicle]');
+    if (!li) return;
+    const v = vehicles.get(li.dataset.vehicle);
+    select(li.dataset.vehicle);
+    if (v && v.mx === v.mx) {
+      view.cx = v.mx;
+      view.cy = v.my;
+      if (view.zoom < 14) view.zoom = 14;
+      onViewChanged(true);
+    }
+  });
+
+  window.addEventListener('hashchange', () => {
+    if (readHash()) onViewChanged(true);
+  });
 
   window.addEventListener('resize', () => {
     resize();
@@ -1048,6 +1171,7 @@
         if (sock !== ws) return;
         openedAt = Date.now();
         lastSubKey = '';
+        lastSeq = null;
         setStatus('live', 'connected');
         log('connected');
         sendSub();
@@ -1065,8 +1189,11 @@
         stopPing();
         if (openedAt && Date.now() - openedAt > 10_000) backoff = BACKOFF_MIN_MS;
         openedAt = 0;
-        const why = `closed (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`;
+        const what = CLOSE_CODES[ev.code] ? ` ${CLOSE_CODES[ev.code]}` : '';
+        const why = `closed (code ${ev.code}${what}${ev.reason ? `: ${ev.reason}` : ''})`;
         log(why, ev.code !== 1000);
+        // a node going away is routine: come back at once (to any node)
+        if (ev.code === 4503 || ev.code === 1001) backoff = BACKOFF_MIN_MS;
         scheduleReconnect(why);
       };
     });
@@ -1085,7 +1212,7 @@
   function showRetry() {
     if (!retryAt) return;
     const s = Math.max(0, (retryAt - Date.now()) / 1000);
-    setStatus('closed', `${retryReason} — retry in ${s.toFixed(0)} s`);
+    setStatus('closed', `${retryReason} — retry in ${s.toFixed(s < 10 ? 1 : 0)} s`);
   }
 
   function reconnectNow() {
@@ -1097,12 +1224,14 @@
     connect();
   }
 
+  function ping() {
+    pingSentAt = performance.now();
+    send({ t: 'ping' });
+  }
   function startPing() {
     stopPing();
-    pingTimer = window.setInterval(() => {
-      pingSentAt = performance.now();
-      send({ t: 'ping' });
-    }, PING_EVERY_MS);
+    ping();
+    pingTimer = window.setInterval(ping, PING_EVERY_MS);
   }
   function stopPing() {
     window.clearInterval(pingTimer);
@@ -1119,7 +1248,11 @@
     }
     if (!msg || typeof msg !== 'object') return;
     framesInWindow++;
-    if (typeof msg.seq === 'number') lastSeq = msg.seq;
+    if (typeof msg.seq === 'number') {
+      // seq grows by one per snap/d/gone/ev/unsubbed frame of a connection: a jump means we missed frames
+      if (lastSeq !== null && msg.seq !== lastSeq + 1) seqGaps++;
+      lastSeq = msg.seq;
+    }
     switch (msg.t) {
       case 'snap':
         applySnap(msg);
@@ -1130,11 +1263,28 @@
       case 'gone':
         applyGone(msg);
         break;
+      case 'ev':
+        applyEvents(msg);
+        break;
+      case 'ready':
+        el.scope.textContent = Array.isArray(msg.companies)
+          ? `token grants: ${msg.companies.join(', ') || 'nothing'}`
+          : 'token grants: every vehicle (admin)';
+        log(`authenticated (${Array.isArray(msg.companies) ? msg.companies.join(', ') : 'admin'})`);
+        break;
       case 'err':
         log(`error ${msg.code ?? ''}: ${msg.msg ?? ''}`, true);
         break;
       case 'pong':
-        if (pingSentAt) lastRtt = performance.now() - pingSentAt;
+        if (pingSentAt) {
+          const now = performance.now();
+          lastRtt = now - pingSentAt;
+          // NTP-style: the server read its clock about half a round trip ago
+          if (typeof msg.ts === 'number') clockSkew = msg.ts - (Date.now() - lastRtt / 2);
+          pingSentAt = 0;
+        }
+        break;
+      case 'unsubbed':
         break;
       default:
         log(`unknown frame type ${JSON.stringify(msg.t)}`, true);
@@ -1147,6 +1297,16 @@
   el.follow.addEventListener('change', () => {
     localStorage.setItem(FOLLOW_KEY, el.follow.checked ? '1' : '0');
     sendSub();
+  });
+
+  // A hidden tab needs no updates: drop the subscription, take a fresh snapshot when visible again.
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) {
+      if (send({ t: 'unsub' })) {
+        lastSubKey = '';
+        el.subDesc.textContent = 'subscription: paused while the tab is hidden';
+      }
+    } else sendSub();
   });
 
   el.token.value = localStorage.getItem(TOKEN_KEY) || '';
@@ -1172,8 +1332,12 @@
     el.total.textContent = String(vehicles.size);
     el.visible.textContent = String(visibleCount);
     el.latency.textContent = lastLatency === null ? '–' : `${fmtMs(lastLatency)} (avg ${fmtMs(avgLatency)})`;
-    el.ping.textContent = lastRtt === null ? '–' : fmtMs(lastRtt);
-    el.seq.textContent = lastSeq === null ? '–' : String(lastSeq);
+    el.ping.textContent =
+      lastRtt === null ? '–' : `${fmtMs(lastRtt)}${clockSkew === null ? '' : ` · server clock ${clockSkew >= 0 ? '+' : ''}${fmtMs(clockSkew)}`}`;
+    el.seq.textContent = lastSeq === null ? '–' : `${lastSeq}${seqGaps ? ` (${seqGaps} gaps)` : ''}`;
+    el.evRate.textContent = String(eventsInWindow);
+    eventsInWindow = 0;
+    renderEvents();
     el.render.textContent = renderMs ? `${renderMs.toFixed(1)} ms / frame` : '–';
     refreshLegend();
     if (hoverId !== null || selectedId !== null) refreshTooltip(); // ages move with time
