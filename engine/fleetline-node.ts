@@ -6,6 +6,7 @@ import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import { Topics } from '../actors/ports/partitioned-log.js';
+import type { ReferenceChange } from '../actors/domain/reference-data.js';
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
@@ -14,6 +15,7 @@ import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi } from './http-api.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
+import { followReferenceTopic } from './reference-feed.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
 import type { Transport } from './transport.js';
@@ -66,7 +68,15 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
   });
   await supervisor.start();
-  const stopFollowing = await infra.reference.follow((change) => void supervisor?.applyReference(change));
+  const applyChange = (change: ReferenceChange) => {
+    supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
+  };
+  const stopSource = await infra.reference.follow(applyChange);
+  const stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
+  const stopFollowing = async () => {
+    await stopTopic();
+    await stopSource();
+  };
 
   stream = new StreamEndpoint(system, {
     index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,

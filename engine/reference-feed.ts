@@ -1,0 +1,64 @@
+import type { Company, DeviceBinding, ReferenceChange, Vehicle } from '../actors/domain/reference-data.js';
+import type { Logger } from '../actors/ports/logger.js';
+import { Topics, type LogRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
+import { decodeRecordValue } from '../adapters/codec/msgpack-codec.js';
+
+/**
+ * Follows the compacted topic fleet.reference: key `company:<id>`, `vehicle:<id>` or
+ * `device:<deviceId>`, value the entity as JSON or MessagePack, null (tombstone) deletes it.
+ * Every node reads the whole topic (its own consumer group, from the beginning) and never commits.
+ */
+export async function followReferenceTopic(
+  bus: PartitionedLog, nodeId: string, log: Logger, onChange: (change: ReferenceChange) => void,
+): Promise<() => Promise<void>> {
+  const consumer = await bus.consume({
+    groupId: `fleetline-reference-${nodeId}-${process.pid}-${Date.now()}`,
+    topic: Topics.fleetReference,
+    fromBeginning: true,
+    onBatch: async (batch) => {
+      for (const r of batch.records) {
+        const change = parseReferenceRecord(r);
+        if (change === null) log.warn({ partition: r.partition, offset: r.offset, key: r.key }, 'fleet.reference record skipped: unknown key or bad value');
+        else onChange(change);
+      }
+    },
+  });
+  return () => consumer.stop();
+}
+
+function str(o: Record<string, unknown>, k: string): string | undefined {
+  return typeof o[k] === 'string' && (o[k] as string).length > 0 ? (o[k] as string) : undefined;
+}
+
+/** Parses one fleet.reference record; null when it is not understood. */
+export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
+  const m = /^(company|vehicle|device):(.+)$/.exec(r.key ?? '');
+  if (!m) return null;
+  const [, kind, id] = m;
+  if (r.value === null) return { kind, id, value: null } as ReferenceChange;
+  let o: Record<string, unknown>;
+  try {
+    const v = decodeRecordValue(r.value);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+    o = v as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (kind === 'company') {
+    const value: Company = { id, name: str(o, 'name') ?? id, active: o.active !== false };
+    return { kind, id, value };
+  }
+  if (kind === 'vehicle') {
+    const companyId = str(o, 'companyId');
+    if (companyId === undefined) return null;
+    const value: Vehicle = {
+      id, companyId, ...(str(o, 'name') ? { name: str(o, 'name') } : {}), ...(str(o, 'plate') ? { plate: str(o, 'plate') } : {}),
+      ...(typeof o.speedLimit === 'number' ? { speedLimit: o.speedLimit } : {}),
+    };
+    return { kind, id, value };
+  }
+  const vehicleId = str(o, 'vehicleId');
+  if (vehicleId === undefined) return null;
+  const value: DeviceBinding = { deviceId: id, vehicleId };
+  return { kind: 'device', id, value };
+}
