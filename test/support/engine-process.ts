@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TEST_SECRET } from './engine.js';
+
+/** An engine node in its own process, for tests that kill -9 it or restart it. */
+export class EngineProcess {
+  port = 0;
+  private child: ChildProcess | null = null;
+  readonly logs: string[] = [];
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the node and resolves once it listens (and has acquired its partitions). */
+  async start(timeoutMs = 60_000): Promise<void> {
+    const main = fileURLToPath(new URL('../../engine/main.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+      env: {
+        ...process.env, PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...this.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    let buffer = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`engine did not start within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
+      child.stdout?.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.logs.push(line);
+          if (this.logs.length > 2000) this.logs.shift();
+          if (line.includes('"fleetline node listening"')) {
+            this.port = (JSON.parse(line) as { port: number }).port;
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      });
+      child.stderr?.on('data', (d: Buffer) => this.logs.push(d.toString()));
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`engine exited (${code ?? signal}) before listening:\n${this.logs.slice(-30).join('\n')}`));
+      });
+    });
+  }
+
+  /** kill -9: no shutdown hook runs, nothing is flushed. */
+  async kill9(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  /** Graceful shutdown (SIGTERM); resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    return this.signal('SIGTERM');
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill(sig);
+    const code = await exited;
+    this.child = null;
+    return code;
+  }
+}
