@@ -1,0 +1,33 @@
+# Fleetline engine (and the load-test tools, same image).
+#   docker build -t fleetline .
+#   docker run -p 8080:8080 fleetline                 # embedded default + demo map
+# docker-compose.yml runs three of these against Kafka, Redis and PostgreSQL.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY engine ./engine
+COPY actors ./actors
+COPY adapters ./adapters
+COPY cluster ./cluster
+COPY loadtest ./loadtest
+COPY scripts ./scripts
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Static files the engine serves (demo map) and the example fleet; found via package.json's folder.
+COPY engine/public ./engine/public
+COPY demo ./demo
+USER node
+EXPOSE 8080
+# No curl in the slim image: Node 20's fetch does the probe.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/engine/main.js"]
