@@ -19,6 +19,8 @@ export interface ShardSupervisorDeps extends ShardDeps {
   readonly snapshots: SnapshotStore;
   readonly history: HistoryStore;
   readonly currentState: CurrentStateStore | null;
+  /** Encodes values for the output topics vehicle.updates and vehicle.events. */
+  readonly encodeRecord: (value: unknown) => Uint8Array;
   readonly options: ShardSupervisorOptions;
 }
 
@@ -66,6 +68,10 @@ export class ShardSupervisor {
     let n = 0;
     for (const s of this.shards.values()) n += s.size;
     return n;
+  }
+
+  consumerLag(): Map<number, number> {
+    return this.consumer?.lag?.() ?? new Map();
   }
 
   get mailboxDepth(): number {
@@ -163,6 +169,10 @@ export class ShardSupervisor {
     if (data.snapshots.length > 0) await this.deps.snapshots.save(shard.partition, shard.epoch, data.snapshots);
     stage.name = 'current-state';
     if (this.deps.currentState && data.views.length > 0) await this.deps.currentState.write(data.views);
+    stage.name = 'outputs';
+    const encode = this.deps.encodeRecord;
+    if (data.views.length > 0) await this.deps.bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) })));
+    if (data.events.length > 0) await this.deps.bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) })));
   }
 
   /** Applies a reference-data change to the directory and to the actors it concerns. */

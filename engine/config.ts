@@ -54,6 +54,7 @@ export const options = {
   snapshotLimit: { env: 'SNAPSHOT_LIMIT', default: 100_000, doc: 'Most vehicles in one `snap` frame or one GET /v1/vehicles answer.', parse: int(1, 10_000_000) },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', default: 15_000, doc: 'Longest graceful shutdown before the process exits anyway.', parse: int(100, 600_000) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', default: null as string | null, doc: 'Comma-separated Kafka brokers; unset keeps the embedded in-process log.', parse: optionalText },
+  kafkaTopicPrefix: { env: 'KAFKA_TOPIC_PREFIX', default: '', doc: 'Prefix of every topic and consumer group of this deployment (several deployments or test runs on one cluster).', parse: text },
   redisUrl: { env: 'REDIS_URL', default: null as string | null, doc: 'Redis for hot snapshots and current state; unset keeps them in memory.', parse: optionalText },
   redisPrefix: { env: 'REDIS_PREFIX', default: 'fleetline:', doc: 'Key prefix of this deployment in Redis.', parse: text },
   databaseUrl: { env: 'DATABASE_URL', default: null as string | null, doc: 'PostgreSQL for reference data, durable snapshots and history; unset keeps the embedded stores.', parse: optionalText },
@@ -99,7 +100,7 @@ export function isDemo(config: Config): boolean {
 /** The Markdown reference (docs/configuration.md). */
 export function configurationReference(): string {
   const rows = Object.values(options).map((o: Option<unknown>) => {
-    const def = o.env === 'NODE_ID' ? 'host name' : o.default === null ? '(unset)' : `\`${String(o.default)}\``;
+    const def = o.env === 'NODE_ID' ? 'host name' : o.default === null ? '(unset)' : o.default === '' ? '(empty)' : `\`${String(o.default)}\``;
     return `| \`${o.env}\` | ${def} | ${o.doc} |`;
   });
   return [

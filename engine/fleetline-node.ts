@@ -40,6 +40,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   await infra.bus.ensureTopics([
     { name: Topics.telemetryRaw, partitions: config.partitions },
     { name: Topics.fleetReference, partitions: 1, compacted: true },
+    { name: Topics.vehicleUpdates, partitions: config.partitions },
+    { name: Topics.vehicleEvents, partitions: config.partitions },
   ]);
 
   const demo = isDemo(config) ? new DemoFleet(config) : null;
@@ -59,12 +61,12 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     actors: () => supervisor?.actors ?? 0,
     mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
     connections: () => stream?.connections ?? 0,
-    consumerLag: () => infra.consumerLag(),
+    consumerLag: () => supervisor?.consumerLag() ?? new Map(),
   });
 
   supervisor = new ShardSupervisor({
     system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
-    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState,
+    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
     options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
   });
   await supervisor.start();

@@ -53,6 +53,8 @@ export interface LogConsumer {
   /** Pauses/resumes delivery (backpressure). */
   pause(): void;
   resume(): void;
+  /** Records not yet consumed per partition (high watermark - position), when the log knows it. */
+  lag?(): Map<number, number>;
 }
 
 export interface TopicSpec {

@@ -47,6 +47,7 @@ interface ResState {
 }
 
 const EMPTY = Buffer.alloc(0);
+const CLOSE_GRACE_MS = 1000;
 const UPGRADE_NOT_FOUND = toWire({ status: 404 });
 
 class UwsConnection implements WsConnection {
@@ -75,6 +76,7 @@ export class UwsTransport implements Transport {
   private handler?: HttpHandler;
   private wsPath?: string;
   private wsHandlers?: WsHandlers;
+  private app?: Uws.TemplatedApp;
   private listenSocket?: Uws.us_listen_socket;
   private readonly conns = new Set<UwsConnection>();
 
@@ -99,6 +101,7 @@ export class UwsTransport implements Transport {
 
   listen(host: string, port: number): Promise<number> {
     const app = this.uws.App();
+    this.app = app;
     if (this.wsPath !== undefined && this.wsHandlers) this.routeWebSocket(app, this.wsPath, this.wsHandlers);
     app.any('/*', (res, req) => this.onHttp(res, req));
     return new Promise((resolve, reject) => {
@@ -114,12 +117,22 @@ export class UwsTransport implements Transport {
   }
 
   async close(code: number, reason: string): Promise<void> {
+    const app = this.app;
+    if (!app) return;
+    this.app = undefined;
+    let backlogged = false;
     // end() runs the close handler synchronously, which removes the connection from the set.
-    for (const conn of [...this.conns]) conn.close(code, reason);
-    if (this.listenSocket) {
-      this.uws.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = undefined;
+    for (const conn of [...this.conns]) {
+      backlogged ||= conn.bufferedAmount() > 0;
+      conn.close(code, reason);
     }
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    // A close frame queued behind backpressure needs time to leave before its socket is cut.
+    if (backlogged) await new Promise((resolve) => setTimeout(resolve, CLOSE_GRACE_MS));
+    // Keep-alive HTTP sockets outlive the listen socket (and keep the process alive) until closed here.
+    // App.close() exists in this build but is missing from its typings.
+    (app as Uws.TemplatedApp & { close?: () => void }).close?.();
   }
 
   private onHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
@@ -176,13 +189,14 @@ export class UwsTransport implements Transport {
   private reply(res: Uws.HttpResponse, state: ResState, method: string, wire: WireResponse, closeConnection: boolean): void {
     if (state.aborted || state.done) return;
     state.done = true;
+    // Bodiless answers never close the connection here (413 and the upgrade 404 carry a body).
     res.cork(() => {
       res.writeStatus(wire.statusLine);
       for (const [name, value] of wire.headers) res.writeHeader(name, value);
       const noBody = bodiless(method, wire.status);
       // endWithoutBody(length) never completes the response in this uWS build; write the header ourselves.
       if (noBody === 'head') res.writeHeader('content-length', String(wire.body.length));
-      if (noBody) res.endWithoutBody(undefined, closeConnection);
+      if (noBody) res.endWithoutBody(); // an explicit `undefined` length is sent as 2^63
       else res.end(wire.body, closeConnection);
     });
   }

@@ -239,9 +239,10 @@ export class WsTransport implements Transport {
       remoteAddress: upgrade.remoteAddress,
       send(frame) {
         if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > limit) return false;
-        // ws writes `frame` itself (no copy) when the kernel cannot take it all at once.
+        // ws queues `frame` itself (no copy) when the kernel cannot take it all at once.
         ws.send(frame, { binary: true });
-        return !socket.writableNeedDrain;
+        // Any write over 16 KiB sets writableNeedDrain even when the kernel took it all; false must mean a drain() follows.
+        return socket.writableLength === 0 || !socket.writableNeedDrain;
       },
       bufferedAmount: () => ws.bufferedAmount,
       close(code, reason) {

@@ -1,0 +1,114 @@
+/**
+ * Schema migrations, in order. Kept as TypeScript strings (not .sql files) so the compiled
+ * dist/ needs no copied assets. Never edit a migration that has shipped: add a new one.
+ * docs/storage.md describes the resulting schema.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'reference',
+    sql: `
+CREATE TABLE companies (
+  id     text PRIMARY KEY,
+  name   text NOT NULL,
+  active boolean NOT NULL DEFAULT true
+);
+
+CREATE TABLE vehicles (
+  id          text PRIMARY KEY,
+  company_id  text NOT NULL REFERENCES companies (id),
+  name        text,
+  plate       text,
+  speed_limit double precision CHECK (speed_limit IS NULL OR speed_limit > 0)
+);
+CREATE INDEX vehicles_company_idx ON vehicles (company_id);
+
+CREATE TABLE device_bindings (
+  device_id  text PRIMARY KEY,
+  vehicle_id text NOT NULL REFERENCES vehicles (id) ON DELETE CASCADE
+);
+CREATE INDEX device_bindings_vehicle_idx ON device_bindings (vehicle_id);
+
+CREATE TABLE drivers (
+  id         text PRIMARY KEY,
+  company_id text NOT NULL REFERENCES companies (id),
+  name       text NOT NULL
+);
+CREATE INDEX drivers_company_idx ON drivers (company_id);
+
+CREATE TABLE geofences (
+  id         text PRIMARY KEY,
+  company_id text NOT NULL REFERENCES companies (id),
+  name       text NOT NULL,
+  polygon    jsonb NOT NULL
+);
+CREATE INDEX geofences_company_idx ON geofences (company_id);
+`,
+  },
+  {
+    version: 2,
+    name: 'history',
+    sql: `
+-- One partition per UTC day, named positions_YYYYMMDD, created on demand by the engine
+-- (ensurePartitions) and dropped by retention (dropExpiredPartitions). There is no default
+-- partition: a row for a missing day fails loudly instead of piling up somewhere unseen.
+CREATE TABLE positions (
+  vehicle_id text NOT NULL,
+  device_id  text NOT NULL,
+  ts         timestamptz NOT NULL,
+  lat        double precision NOT NULL,
+  lon        double precision NOT NULL,
+  speed      real,
+  course     real,
+  alt        real,
+  ignition   boolean,
+  fuel       real,
+  odometer   double precision,
+  attrs      jsonb,
+  -- A replayed position is not written twice (ON CONFLICT DO NOTHING). The key includes the
+  -- partition key ts, as unique indexes on partitioned tables must.
+  PRIMARY KEY (vehicle_id, ts)
+) PARTITION BY RANGE (ts);
+
+-- Event ids are deterministic (vehicleId:type:ts), so a replay never duplicates an event.
+CREATE TABLE events (
+  id         text PRIMARY KEY,
+  vehicle_id text NOT NULL,
+  company_id text,
+  type       text NOT NULL,
+  ts         timestamptz NOT NULL,
+  lat        double precision NOT NULL,
+  lon        double precision NOT NULL,
+  data       jsonb
+);
+CREATE INDEX events_vehicle_ts_idx ON events (vehicle_id, ts);
+CREATE INDEX events_company_ts_idx ON events (company_id, ts);
+`,
+  },
+  {
+    version: 3,
+    name: 'snapshots',
+    sql: `
+-- The fencing epoch of each partition: incremented by every owner that acquires it.
+CREATE TABLE partition_epochs (
+  partition int PRIMARY KEY,
+  epoch     bigint NOT NULL
+);
+
+-- Durable actor snapshots: MessagePack of VehicleSnapshot (the same bytes as the Redis tier).
+CREATE TABLE vehicle_snapshots (
+  vehicle_id text PRIMARY KEY,
+  partition  int NOT NULL,
+  snapshot   bytea NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX vehicle_snapshots_partition_idx ON vehicle_snapshots (partition, vehicle_id);
+`,
+  },
+];

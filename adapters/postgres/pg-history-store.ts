@@ -1,0 +1,148 @@
+import type pg from 'pg';
+import type { HistoryStore, PositionRow } from '../../actors/ports/history-store.js';
+import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
+import { DAY_MS, dayStart, dropExpiredPartitions, ensureDayPartitions } from './position-partitions.js';
+
+export interface PgHistoryStoreOptions {
+  /** Rows per INSERT statement (default 5000). */
+  readonly chunkSize?: number;
+  /**
+   * When set, positions older than this many days are not written: retention would drop them,
+   * and writing them would only recreate a partition that was just dropped.
+   */
+  readonly retentionDays?: number;
+  /** close() ends the pool (default false: the caller owns it). */
+  readonly ownsPool?: boolean;
+}
+
+const INSERT_POSITIONS = `
+INSERT INTO positions (vehicle_id, device_id, ts, lat, lon, speed, course, alt, ignition, fuel, odometer, attrs)
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[],
+                     $7::real[], $8::real[], $9::boolean[], $10::real[], $11::float8[], $12::jsonb[])
+ON CONFLICT (vehicle_id, ts) DO NOTHING`;
+
+const INSERT_EVENTS = `
+INSERT INTO events (id, vehicle_id, company_id, type, ts, lat, lon, data)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::jsonb[])
+ON CONFLICT (id) DO NOTHING`;
+
+/** SQLSTATE 23514 "no partition of relation ... found for row": the day's partition is gone. */
+const NO_PARTITION = '23514';
+
+/**
+ * Position history and events in PostgreSQL. Positions go to daily partitions (created on
+ * demand, cached per day) with one multi-row INSERT ... SELECT FROM unnest(arrays) per chunk;
+ * the (vehicle_id, ts) key with ON CONFLICT DO NOTHING makes a replayed batch write nothing
+ * twice. Events are unique by their deterministic id.
+ */
+export class PgHistoryStore implements HistoryStore {
+  readonly kind = 'postgres';
+  private readonly chunkSize: number;
+  /** UTC day starts whose partition this process has seen exist. */
+  private readonly knownDays = new Set<number>();
+
+  constructor(private readonly pool: pg.Pool, private readonly options: PgHistoryStoreOptions = {}) {
+    this.chunkSize = Math.max(1, options.chunkSize ?? 5000);
+  }
+
+  async appendPositions(rows: readonly PositionRow[]): Promise<void> {
+    const cutoff = this.options.retentionDays === undefined ? -Infinity : Date.now() - this.options.retentionDays * DAY_MS;
+    const keep = cutoff === -Infinity ? rows : rows.filter((r) => r.point.ts >= cutoff);
+    if (keep.length === 0) return;
+    await this.ensureDays(keep);
+    for (let start = 0; start < keep.length; start += this.chunkSize) {
+      const chunk = keep.slice(start, start + this.chunkSize);
+      const params = positionParams(chunk);
+      try {
+        await this.pool.query(INSERT_POSITIONS, params);
+      } catch (e) {
+        if ((e as { code?: string }).code !== NO_PARTITION) throw e;
+        // A partition this process cached was dropped (retention on another node): recreate, retry once.
+        this.knownDays.clear();
+        await this.ensureDays(chunk);
+        await this.pool.query(INSERT_POSITIONS, params);
+      }
+    }
+  }
+
+  async appendEvents(events: readonly VehicleEvent[]): Promise<void> {
+    for (let start = 0; start < events.length; start += this.chunkSize) {
+      const chunk = events.slice(start, start + this.chunkSize);
+      const n = chunk.length;
+      const id = new Array<string>(n);
+      const vehicle = new Array<string>(n);
+      const company = new Array<string | null>(n);
+      const type = new Array<string>(n);
+      const ts = new Array<string>(n);
+      const lat = new Array<number>(n);
+      const lon = new Array<number>(n);
+      const data = new Array<string | null>(n);
+      for (let i = 0; i < n; i++) {
+        const e = chunk[i];
+        id[i] = e.id;
+        vehicle[i] = e.vehicleId;
+        company[i] = e.company;
+        type[i] = e.type;
+        ts[i] = new Date(e.ts).toISOString();
+        lat[i] = e.lat;
+        lon[i] = e.lon;
+        data[i] = e.data === undefined ? null : JSON.stringify(e.data);
+      }
+      await this.pool.query(INSERT_EVENTS, [id, vehicle, company, type, ts, lat, lon, data]);
+    }
+  }
+
+  /** Retention (see dropExpiredPartitions); forgets the dropped days. */
+  async dropExpiredPartitions(retentionDays: number, now: number = Date.now()): Promise<string[]> {
+    const dropped = await dropExpiredPartitions(this.pool, retentionDays, now);
+    if (dropped.length > 0) this.knownDays.clear();
+    return dropped;
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsPool) await this.pool.end();
+  }
+
+  private async ensureDays(rows: readonly PositionRow[]): Promise<void> {
+    const missing = new Set<number>();
+    for (const r of rows) {
+      const day = dayStart(r.point.ts);
+      if (!this.knownDays.has(day)) missing.add(day);
+    }
+    if (missing.size === 0) return;
+    await ensureDayPartitions(this.pool, missing);
+    for (const d of missing) this.knownDays.add(d);
+  }
+}
+
+function positionParams(rows: readonly PositionRow[]): unknown[] {
+  const n = rows.length;
+  const vehicle = new Array<string>(n);
+  const device = new Array<string>(n);
+  const ts = new Array<string>(n);
+  const lat = new Array<number>(n);
+  const lon = new Array<number>(n);
+  const speed = new Array<number | null>(n);
+  const course = new Array<number | null>(n);
+  const alt = new Array<number | null>(n);
+  const ignition = new Array<boolean | null>(n);
+  const fuel = new Array<number | null>(n);
+  const odometer = new Array<number | null>(n);
+  const attrs = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const { vehicleId, point: p } = rows[i];
+    vehicle[i] = vehicleId;
+    device[i] = p.deviceId;
+    ts[i] = new Date(p.ts).toISOString();
+    lat[i] = p.lat;
+    lon[i] = p.lon;
+    speed[i] = p.speed ?? null;
+    course[i] = p.course ?? null;
+    alt[i] = p.alt ?? null;
+    ignition[i] = p.ignition ?? null;
+    fuel[i] = p.fuel ?? null;
+    odometer[i] = p.odometer ?? null;
+    attrs[i] = p.attrs === undefined ? null : JSON.stringify(p.attrs);
+  }
+  return [vehicle, device, ts, lat, lon, speed, course, alt, ignition, fuel, odometer, attrs];
+}

@@ -1,0 +1,164 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import { Packr } from 'msgpackr';
+import { FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
+import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
+import { closeRedis } from './redis-connection.js';
+
+/**
+ * Standard MessagePack only (no records, no msgpackr extensions); undefined properties are
+ * left out so a snapshot round-trips to an equal object. PgSnapshotStore uses the same options,
+ * so the bytes of one tier decode in the other.
+ */
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  encodeUndefinedAsNil: true,
+  int64AsType: 'number',
+  skipValues: [undefined],
+} as ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] });
+
+export function packSnapshot(s: VehicleSnapshot): Buffer {
+  return packr.pack(s);
+}
+
+export function unpackSnapshot(bytes: Uint8Array): VehicleSnapshot {
+  return packr.unpack(bytes) as VehicleSnapshot;
+}
+
+/**
+ * Fenced batch write. KEYS[1] = epoch key, KEYS[2] = snapshot hash; ARGV[1] = the writer's
+ * epoch, ARGV[2..] = vehicleId, snapshot, vehicleId, snapshot, ...
+ * Returns {1, epoch} when written, {0, currentEpoch} when fenced (nothing written).
+ * HSET is called per 500 pairs so `unpack` stays far below Lua's C-stack limit.
+ */
+const SAVE_LUA = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+local n = #ARGV
+for i = 2, n, 1000 do
+  redis.call('HSET', KEYS[2], unpack(ARGV, i, math.min(i + 999, n)))
+end
+return {1, current}
+`;
+
+const SAVE_COMMAND = 'fleetlineSnapshotSave';
+
+type SaveResult = [number, number];
+type SaveArgs = [epochKey: string, hashKey: string, epoch: string, ...pairs: (string | Buffer)[]];
+interface WithSaveCommand {
+  fleetlineSnapshotSave(...args: SaveArgs): Promise<SaveResult>;
+}
+interface PipelineWithSaveCommand {
+  fleetlineSnapshotSave(...args: SaveArgs): ChainableCommander;
+}
+
+export interface RedisSnapshotStoreOptions {
+  /** Key prefix (default `fleetline:`). */
+  readonly prefix?: string;
+  /** Snapshots per fenced script call (default 5000). */
+  readonly chunkSize?: number;
+  /** HSCAN COUNT hint when loading (default 1000). */
+  readonly scanCount?: number;
+  /** close() quits the client (default false: the caller owns it). */
+  readonly ownsClient?: boolean;
+}
+
+/**
+ * Hot snapshot tier in Redis.
+ *   {prefix}epoch:{partition}  string, INCR on acquire: the partition's fencing epoch
+ *   {prefix}snap:{partition}   hash vehicleId -> MessagePack(VehicleSnapshot)
+ * Every write goes through one Lua script that compares the epoch and HSETs the whole chunk
+ * atomically, so a node that lost the partition can never overwrite the new owner's state.
+ */
+export class RedisSnapshotStore implements SnapshotStore {
+  readonly kind = 'redis';
+  readonly prefix: string;
+  private readonly chunkSize: number;
+  private readonly scanCount: number;
+
+  constructor(private readonly redis: Redis, private readonly options: RedisSnapshotStoreOptions = {}) {
+    this.prefix = options.prefix ?? 'fleetline:';
+    this.chunkSize = Math.max(1, options.chunkSize ?? 5000);
+    this.scanCount = Math.max(10, options.scanCount ?? 1000);
+    if (!(SAVE_COMMAND in redis)) redis.defineCommand(SAVE_COMMAND, { numberOfKeys: 2, lua: SAVE_LUA });
+  }
+
+  epochKey(partition: number): string {
+    return `${this.prefix}epoch:${partition}`;
+  }
+
+  snapshotKey(partition: number): string {
+    return `${this.prefix}snap:${partition}`;
+  }
+
+  async acquire(partition: number): Promise<number> {
+    checkPartition(partition);
+    return this.redis.incr(this.epochKey(partition));
+  }
+
+  async save(partition: number, epoch: number, snapshots: readonly VehicleSnapshot[]): Promise<void> {
+    checkPartition(partition);
+    const epochKey = this.epochKey(partition);
+    const hashKey = this.snapshotKey(partition);
+    const epochArg = String(epoch);
+    if (snapshots.length === 0) {
+      // Still fenced: an empty save by a stale owner must fail like any other.
+      const [ok, current] = await (this.redis as unknown as WithSaveCommand).fleetlineSnapshotSave(epochKey, hashKey, epochArg);
+      if (ok !== 1) throw new FencedWriteError(partition, epoch, current);
+      return;
+    }
+    // All chunks go out in one pipeline (one round trip); each is its own fenced script call,
+    // so a takeover between two chunks fences every chunk after it.
+    const pipeline = this.redis.pipeline();
+    for (let start = 0; start < snapshots.length; start += this.chunkSize) {
+      const end = Math.min(start + this.chunkSize, snapshots.length);
+      const args: SaveArgs = [epochKey, hashKey, epochArg];
+      for (let i = start; i < end; i++) {
+        const s = snapshots[i];
+        args.push(s.vehicleId, packSnapshot(s));
+      }
+      (pipeline as unknown as PipelineWithSaveCommand).fleetlineSnapshotSave(...args);
+    }
+    const results = await pipeline.exec();
+    if (results === null) throw new Error('redis snapshot save: pipeline aborted');
+    let fenced: number | undefined;
+    for (const [err, value] of results) {
+      if (err) throw err;
+      const [ok, current] = value as SaveResult;
+      if (ok !== 1) fenced = current;
+    }
+    if (fenced !== undefined) throw new FencedWriteError(partition, epoch, fenced);
+  }
+
+  async load(partition: number): Promise<VehicleSnapshot[]> {
+    checkPartition(partition);
+    const key = this.snapshotKey(partition);
+    // HSCAN, not HGETALL: a partition can hold 100k snapshots, too big for one reply.
+    // HSCAN may return a field twice; the map keeps one.
+    const raw = new Map<string, Buffer>();
+    let cursor = '0';
+    do {
+      const [next, elements] = await this.redis.hscanBuffer(key, cursor, 'COUNT', this.scanCount);
+      for (let i = 0; i + 1 < elements.length; i += 2) raw.set(elements[i].toString('utf8'), elements[i + 1]);
+      cursor = next.toString('utf8');
+    } while (cursor !== '0');
+    const out: VehicleSnapshot[] = [];
+    for (const bytes of raw.values()) out.push(unpackSnapshot(bytes));
+    return out;
+  }
+
+  /** Vehicles in the hot copy of a partition (HLEN). */
+  count(partition: number): Promise<number> {
+    return this.redis.hlen(this.snapshotKey(partition));
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsClient) await closeRedis(this.redis);
+  }
+}
+
+function checkPartition(partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`);
+}
