@@ -1,4 +1,4 @@
-import { FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
+import { ErrorCodes, FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
 import { validatePoint, type TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
 import { Topics, type OutgoingRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
@@ -61,6 +61,10 @@ export class TelemetryIntake {
     if (points.length === 0) return;
     const out: OutgoingRecord[] = new Array(points.length);
     for (let i = 0; i < points.length; i++) out[i] = { key: points[i].deviceId, value: encodeMsgpack(points[i]) };
-    await this.bus.publish(Topics.telemetryRaw, out);
+    try {
+      await this.bus.publish(Topics.telemetryRaw, out);
+    } catch (e) {
+      throw new FleetlineError('BUS_UNAVAILABLE', `${ErrorCodes.BUS_UNAVAILABLE} (${(e as Error).message})`);
+    }
   }
 }

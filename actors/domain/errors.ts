@@ -32,6 +32,7 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'a valid token is required',
   FORBIDDEN: 'the token does not grant access to this resource',
   NOT_READY: 'the engine is not ready to accept input',
+  BUS_UNAVAILABLE: 'the log did not acknowledge the records: none of them was accepted; retry later',
   INTERNAL: 'internal error',
   // WebSocket protocol
   BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',

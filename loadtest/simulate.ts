@@ -1,0 +1,71 @@
+import { Agent, request } from 'node:http';
+import { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { RouteSimulator } from './route-simulator.js';
+
+/**
+ * Device simulator: N trackers driving around a city, each reporting every --interval ms,
+ * posted as MessagePack batches to one or more engines (round-robin). Prints what was
+ * accepted and rejected. Stops by itself after --duration seconds.
+ *
+ *   node dist/loadtest/simulate.js --devices 20000 --interval 1000 --duration 60 --engines http://127.0.0.1:8080
+ */
+const program = new Command()
+  .name('fleetline-simulate')
+  .option('--engines <urls>', 'comma-separated engine base URLs', process.env.ENGINE_URLS ?? 'http://127.0.0.1:8080')
+  .option('--devices <n>', 'simulated devices', (v) => Number(v), Number(process.env.SIM_DEVICES ?? 10_000))
+  .option('--interval <ms>', 'report interval per device', (v) => Number(v), Number(process.env.SIM_INTERVAL_MS ?? 1000))
+  .option('--duration <s>', 'stop after this many seconds', (v) => Number(v), Number(process.env.SIM_DURATION_S ?? 60))
+  .option('--batch <n>', 'points per request', (v) => Number(v), 500)
+  .option('--seed <n>', 'random seed', (v) => Number(v), 1)
+  .parse();
+
+const opts = program.opts<{ engines: string; devices: number; interval: number; duration: number; batch: number; seed: number }>();
+const engines = opts.engines.split(',').map((u) => new URL(u.trim()));
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+const sim = new RouteSimulator({ devices: opts.devices, seed: opts.seed });
+let accepted = 0;
+let rejected = 0;
+let failed = 0;
+let next = 0;
+
+function post(body: Buffer): Promise<void> {
+  const url = engines[next++ % engines.length];
+  return new Promise((resolve) => {
+    const req = request({ host: url.hostname, port: url.port || 80, path: '/v1/telemetry', method: 'POST', agent,
+      headers: { 'content-type': 'application/msgpack', 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('end', () => {
+        if (res.statusCode === 202) {
+          const r = JSON.parse(text) as { accepted: number; rejected: unknown[] };
+          accepted += r.accepted;
+          rejected += r.rejected.length;
+        } else failed++;
+        resolve();
+      });
+    });
+    req.on('error', () => { failed++; resolve(); });
+    req.end(body);
+  });
+}
+
+const ticks = Math.max(1, Math.round((opts.duration * 1000) / opts.interval));
+const bar = new SingleBar({ format: 'simulate |{bar}| {value}/{total} ticks | {accepted} accepted, {rejected} rejected, {failed} failed requests' }, Presets.shades_classic);
+bar.start(ticks, 0, { accepted, rejected, failed });
+const started = Date.now();
+for (let t = 0; t < ticks; t++) {
+  const due = started + t * opts.interval;
+  await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now())));
+  const points = sim.tick(Date.now());
+  const posts: Promise<void>[] = [];
+  for (let i = 0; i < points.length; i += opts.batch) posts.push(post(Buffer.from(encodeMsgpack(points.slice(i, i + opts.batch)))));
+  await Promise.all(posts);
+  bar.update(t + 1, { accepted, rejected, failed });
+}
+bar.stop();
+const seconds = (Date.now() - started) / 1000;
+console.log(`${accepted} points accepted in ${seconds.toFixed(1)} s (${Math.round(accepted / seconds)} points/s), ${rejected} rejected, ${failed} failed requests`);
+agent.destroy();
+process.exit(failed > 0 ? 1 : 0);
