@@ -13,6 +13,11 @@ export interface SubscriberOptions {
   readonly flushMs: number;
   /** Above this many unsent bytes, flushes wait and deltas keep coalescing. */
   readonly maxBufferedBytes: number;
+  /**
+   * Above this many unsent bytes (events and snapshots still go out to a slow client) the
+   * connection is closed with SLOW_CLIENT rather than letting the transport drop frames silently.
+   */
+  readonly maxQueuedBytes: number;
   readonly maxFramesPerSecond: number;
   readonly authTimeoutMs: number;
   /** Most vehicles one `snap` frame carries. */
@@ -72,7 +77,12 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
     if (s.closed) return;
     const bytes = deps.encode(frame);
-    conn.send(bytes);
+    if (!conn.send(bytes) && conn.bufferedAmount() > deps.options.maxQueuedBytes) {
+      deps.metrics.clientError('SLOW_CLIENT');
+      conn.close(CloseCodes.SLOW_CLIENT, 'SLOW_CLIENT');
+      shutdown(s);
+      return;
+    }
     deps.metrics.frameSent(type, bytes.byteLength);
   };
   const fail = (s: SubscriberState, code: ErrorCode, msg: string, close?: number): void => {

@@ -48,6 +48,7 @@ export const options = {
   wsMaxFrameBytes: { env: 'WS_MAX_FRAME_BYTES', default: 64 * 1024, doc: 'Largest client → server WebSocket frame; larger ones close the connection.', parse: int(256, 16 * 1024 * 1024) },
   wsFlushMs: { env: 'WS_FLUSH_MS', default: 30, doc: 'How long deltas coalesce per client before a `d` frame goes out.', parse: int(1, 10_000) },
   wsMaxBufferedBytes: { env: 'WS_MAX_BUFFERED_BYTES', default: 1024 * 1024, doc: 'Unsent bytes above which a client is slow: flushes wait and deltas keep coalescing.', parse: int(1024, 1024 * 1024 * 1024) },
+  wsMaxQueuedBytes: { env: 'WS_MAX_QUEUED_BYTES', default: 8 * 1024 * 1024, doc: 'Unsent bytes above which a slow client is disconnected (4408) instead of frames being dropped; keep below the transport limit (16 MiB).', parse: int(64 * 1024, 15 * 1024 * 1024) },
   wsMaxFramesPerSecond: { env: 'WS_MAX_FRAMES_PER_SEC', default: 50, doc: 'Client frames per second above which the connection is closed (4429).', parse: int(1, 100_000) },
   wsAuthTimeoutMs: { env: 'WS_AUTH_TIMEOUT_MS', default: 10_000, doc: 'Time a connection without ?token= has to send its auth frame.', parse: int(100, 600_000) },
   wsIdleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT_S', default: 120, doc: 'Silent connections are closed after this long (clients ping).', parse: int(8, 3600) },

@@ -83,7 +83,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   stream = new StreamEndpoint(system, {
     index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
     options: {
-      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
     },
   });

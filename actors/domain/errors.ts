@@ -41,6 +41,7 @@ export const ErrorCodes = {
   BAD_TOKEN: 'the token is invalid or expired',
   BAD_SUBSCRIPTION: 'the subscription is malformed',
   RATE_LIMITED: 'too many frames from this client',
+  SLOW_CLIENT: 'the client did not read its frames: too much unsent data queued',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -62,5 +63,7 @@ export const CloseCodes = {
   BAD_TOKEN: 4003,
   PROTOCOL_ERROR: 4400,
   RATE_LIMITED: 4429,
+  /** The client read so slowly that its unsent frames passed WS_MAX_QUEUED_BYTES. */
+  SLOW_CLIENT: 4408,
   SHUTTING_DOWN: 4503,
 } as const;

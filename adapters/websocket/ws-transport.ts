@@ -3,8 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
-import type { RawData } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type {
   HttpHandler, HttpRequest, HttpResponse, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../engine/transport.js';
@@ -51,7 +50,7 @@ export function tooLarge(maxBodyBytes: number): WireResponse {
   return toWire({
     status: 413,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` } }),
+    body: JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` } }),
   });
 }
 
@@ -261,8 +260,7 @@ export class WsTransport implements Transport {
       link.alive = true;
       guard(log, 'message', () => link.session?.message(toBuffer(data), isBinary));
     });
-    ws.on('pong', () => { link.alive = true; });
-    ws.on('ping', () => { link.alive = true; });
+    for (const event of ['pong', 'ping'] as const) ws.on(event, () => { link.alive = true; });
     // 'drain' only fires after a write returned false, which is exactly when send() returned false.
     socket.on('drain', () => guard(log, 'drain', () => link.session?.drain()));
     ws.on('close', (code) => {
