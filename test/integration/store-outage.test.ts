@@ -67,7 +67,13 @@ describe('Redis and PostgreSQL outages of 10 s (real servers stopped)', () => {
     await loop;
   }
 
-  const readiness = async () => ((await (await fetch(`${engine.url}/readyz`)).json()) as { components: Record<string, string> }).components;
+  const readiness = async () => {
+    try {
+      return ((await (await fetch(`${engine.url}/readyz`)).json()) as { components: Record<string, string> }).components;
+    } catch (e) {
+      throw new Error(`engine not answering (${(e as Error).message}); its last log lines:\n${engine.logs.slice(-25).join('\n')}`);
+    }
+  };
 
   async function outage(stopIt: () => void): Promise<{ degraded: boolean; servedDuring: boolean }> {
     stopIt();
