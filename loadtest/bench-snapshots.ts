@@ -1,0 +1,152 @@
+/**
+ * Snapshot store benchmark: how long a checkpoint of N dirty vehicle snapshots takes against
+ * the real Redis and PostgreSQL, and how long restoring them (acquire + load) takes.
+ *
+ *   tsx loadtest/bench-snapshots.ts [--count 100000] [--chunk 5000]
+ *
+ * Uses its own Redis key prefix (bench:<random>:) and its own database (fleetline_bench_<random>)
+ * and removes both at the end, so it can run next to the tests and other benchmarks.
+ * Environment: FLEETLINE_BENCH_REDIS_URL (default redis://127.0.0.1:6379),
+ * FLEETLINE_BENCH_PG_URL (admin connection, default postgres://postgres@127.0.0.1:5432/postgres).
+ * Prints numbers; asserts nothing but that what was loaded is what was saved.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Redis } from 'ioredis';
+import type { VehicleSnapshot } from '../actors/domain/vehicle-state.js';
+import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
+import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
+import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
+import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
+import { RedisSnapshotStore, packSnapshot } from '../adapters/redis/redis-snapshot-store.js';
+import { createPgPool } from '../adapters/postgres/pg-pool.js';
+import { migrate } from '../adapters/postgres/migrate.js';
+import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
+
+const REDIS_URL = process.env.FLEETLINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PG_ADMIN_URL = process.env.FLEETLINE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} needs a positive integer`);
+  return v;
+}
+
+/** A snapshot as a vehicle actor writes it: full view and a 16-point window. */
+function snapshot(i: number, partition: number, round: number): VehicleSnapshot {
+  const ts = 1_700_000_000_000 + round * 60_000 + i;
+  const recent: TelemetryPoint[] = [];
+  for (let k = 15; k >= 0; k--) {
+    recent.push({
+      deviceId: `dev-${i}`,
+      ts: ts - k * 5000,
+      lat: 55.5 + (i % 997) * 0.0007 + k * 0.00011,
+      lon: 37.3 + (i % 991) * 0.0009 - k * 0.00013,
+      speed: (i + k + round) % 95,
+      course: (i * 13 + k) % 360,
+      ignition: true,
+      fuel: 40 + (i % 20) + k * 0.01,
+      odometer: 10_000 + i + round + k * 0.07,
+    });
+  }
+  const last = recent[recent.length - 1];
+  return {
+    vehicleId: `veh-${i}`,
+    deviceId: `dev-${i}`,
+    partition,
+    view: {
+      id: `veh-${i}`, company: `co-${i % 50}`, name: `Truck ${i}`, plate: `A${i % 1000}BC${i % 99}`,
+      lat: last.lat, lon: last.lon, ts, speed: last.speed ?? 0, course: last.course, ignition: true,
+      fuel: last.fuel, odometer: last.odometer, moving: true,
+    },
+    recent,
+    accepted: 1000 + round,
+    overspeeding: false,
+  };
+}
+
+function batch(n: number, partition: number, round: number): VehicleSnapshot[] {
+  const out = new Array<VehicleSnapshot>(n);
+  for (let i = 0; i < n; i++) out[i] = snapshot(i, partition, round);
+  return out;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const result = await fn();
+  return [result, performance.now() - started];
+}
+
+function fmt(ms: number, n: number): string {
+  return `${(ms / 1000).toFixed(2).padStart(6)} s  ${Math.round((n / ms) * 1000).toLocaleString('en-US').padStart(9)} snapshots/s`;
+}
+
+async function benchStore(label: string, store: SnapshotStore, n: number, partition: number): Promise<void> {
+  const epoch = await store.acquire(partition);
+  const first = batch(n, partition, 1);
+  const [, insertMs] = await timed(() => store.save(partition, epoch, first));
+  console.log(`${label.padEnd(22)} save ${n} (first write)   ${fmt(insertMs, n)}`);
+  const second = batch(n, partition, 2);
+  const [, updateMs] = await timed(() => store.save(partition, epoch, second));
+  console.log(`${label.padEnd(22)} save ${n} (all dirty)     ${fmt(updateMs, n)}`);
+  const [loaded, loadMs] = await timed(async () => {
+    await store.acquire(partition); // as a node taking the partition over does
+    return store.load(partition);
+  });
+  console.log(`${label.padEnd(22)} acquire + load ${n}       ${fmt(loadMs, n)}`);
+  if (loaded.length !== n || loaded.some((s) => s.accepted !== 1002)) throw new Error(`${label}: loaded ${loaded.length} snapshots, not the ${n} saved`);
+}
+
+async function main(): Promise<void> {
+  const n = arg('count', 100_000);
+  const chunk = arg('chunk', 5000);
+  const id = randomBytes(5).toString('hex');
+  const prefix = `bench:${id}:`;
+  const dbName = `fleetline_bench_${id}`;
+  const bytes = packSnapshot(snapshot(1, 0, 1)).length;
+  console.log(`snapshot benchmark: ${n} snapshots of ~${bytes} B MessagePack (16-point window), chunk ${chunk}`);
+  console.log(`redis ${REDIS_URL} prefix ${prefix}; postgres database ${dbName}`);
+
+  let redis: Redis | undefined;
+  let pool: pg.Pool | undefined;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  try {
+    redis = await connectRedis({ url: REDIS_URL, commandTimeoutMs: 120_000 });
+    const url = new URL(PG_ADMIN_URL);
+    url.pathname = `/${dbName}`;
+    pool = createPgPool({ connectionString: url.toString(), statementTimeoutMs: 120_000 });
+    await migrate(pool);
+
+    const hot = new RedisSnapshotStore(redis, { prefix, chunkSize: chunk });
+    const durable = new PgSnapshotStore(pool, { chunkSize: chunk });
+    await benchStore('redis', hot, n, 0);
+    const mem = (await redis.call('MEMORY', 'USAGE', hot.snapshotKey(0), 'SAMPLES', '0')) as number | null;
+    if (mem !== null) console.log(`${''.padEnd(22)} redis memory for the partition hash: ${(mem / 1024 / 1024).toFixed(1)} MiB`);
+    await benchStore('postgres', durable, n, 0);
+    const { rows } = await pool.query<{ size: string }>(`SELECT pg_size_pretty(pg_total_relation_size('vehicle_snapshots')) AS size`);
+    console.log(`${''.padEnd(22)} postgres vehicle_snapshots size: ${rows[0].size}`);
+    await benchStore('tiered (pg then redis)', new TieredSnapshotStore(hot, durable), n, 1);
+  } finally {
+    if (redis) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await closeRedis(redis);
+    }
+    await pool?.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,56 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { migrate } from '../../adapters/postgres/migrate.js';
+import { PgReferenceSource } from '../../adapters/postgres/pg-reference-source.js';
+import { createTestDatabase, type TestDatabase } from './pg-test-db.js';
+
+describe('PgReferenceSource (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+    await migrate(db.pool);
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  it('loads an empty fleet', async () => {
+    assert.deepEqual(await new PgReferenceSource(db.pool).load(), { companies: [], vehicles: [], devices: [] });
+  });
+
+  it('loads what was inserted', async () => {
+    await db.pool.query(`INSERT INTO companies (id, name, active) VALUES ('co-1', 'Acme Logistics', true), ('co-2', 'Gone Ltd', false)`);
+    await db.pool.query(`INSERT INTO vehicles (id, company_id, name, plate, speed_limit) VALUES
+      ('veh-1', 'co-1', 'Truck 1', 'A001AA', 90), ('veh-2', 'co-1', NULL, NULL, NULL), ('veh-3', 'co-2', 'Van', 'B777BB', 72.5)`);
+    await db.pool.query(`INSERT INTO device_bindings (device_id, vehicle_id) VALUES ('imei-1', 'veh-1'), ('imei-2', 'veh-2'), ('imei-3b', 'veh-3')`);
+    await db.pool.query(`INSERT INTO drivers (id, company_id, name) VALUES ('drv-1', 'co-1', 'Ivan')`);
+    await db.pool.query(`INSERT INTO geofences (id, company_id, name, polygon) VALUES ('gf-1', 'co-1', 'Depot', '[[37.6,55.7],[37.7,55.7],[37.7,55.8]]')`);
+
+    const source = new PgReferenceSource(db.pool);
+    assert.equal(source.kind, 'postgres');
+    const fleet = await source.load();
+    const sortById = <T extends { id: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => a.id.localeCompare(b.id));
+    assert.deepEqual(sortById(fleet.companies), [
+      { id: 'co-1', name: 'Acme Logistics', active: true },
+      { id: 'co-2', name: 'Gone Ltd', active: false },
+    ]);
+    assert.deepEqual(sortById(fleet.vehicles), [
+      { id: 'veh-1', companyId: 'co-1', name: 'Truck 1', plate: 'A001AA', speedLimit: 90 },
+      { id: 'veh-2', companyId: 'co-1' },
+      { id: 'veh-3', companyId: 'co-2', name: 'Van', plate: 'B777BB', speedLimit: 72.5 },
+    ]);
+    assert.deepEqual([...fleet.devices].sort((a, b) => a.deviceId.localeCompare(b.deviceId)), [
+      { deviceId: 'imei-1', vehicleId: 'veh-1' },
+      { deviceId: 'imei-2', vehicleId: 'veh-2' },
+      { deviceId: 'imei-3b', vehicleId: 'veh-3' },
+    ]);
+  });
+
+  it('follow() is a no-op whose stopper resolves (changes come from fleet.reference)', async () => {
+    const changes: unknown[] = [];
+    const stop = await new PgReferenceSource(db.pool).follow((c) => changes.push(c));
+    await db.pool.query(`UPDATE companies SET active = false WHERE id = 'co-1'`);
+    await stop();
+    assert.deepEqual(changes, []);
+  });
+});

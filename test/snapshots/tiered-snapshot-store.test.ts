@@ -1,0 +1,182 @@
+import { once } from 'node:events';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TieredSnapshotStore, type HotOperation } from '../../actors/tiered-snapshot-store.js';
+import { FencedWriteError } from '../../actors/ports/snapshot-store.js';
+import { RedisSnapshotStore } from '../../adapters/redis/redis-snapshot-store.js';
+import { connectRedis, createRedis } from '../../adapters/redis/redis-connection.js';
+import { TcpProxy } from '../redis/tcp-proxy.js';
+import { PgSnapshotStore } from '../../adapters/postgres/pg-snapshot-store.js';
+import { migrate } from '../../adapters/postgres/migrate.js';
+import { createTestDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
+import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../redis/redis-test-prefix.js';
+import { byVehicle, makeSnapshots } from './snapshot-fixtures.js';
+
+interface Failure {
+  readonly operation: HotOperation;
+  readonly partition: number;
+  readonly message: string;
+}
+
+describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
+  let db: TestDatabase;
+  let t: TestRedis;
+  let hot: RedisSnapshotStore;
+  let durable: PgSnapshotStore;
+
+  before(async () => {
+    [db, t] = await Promise.all([createTestDatabase(), createTestRedis()]);
+    await migrate(db.pool);
+    hot = new RedisSnapshotStore(t.redis, { prefix: t.prefix });
+    durable = new PgSnapshotStore(db.pool);
+  });
+  after(async () => {
+    await Promise.allSettled([t.cleanup(), db.drop()]);
+  });
+
+  function tiered(failures: Failure[] = [], loadMode?: 'hot-first' | 'freshest'): TieredSnapshotStore {
+    return new TieredSnapshotStore(hot, durable, {
+      onHotFailure: (e, operation, partition) => failures.push({ operation, partition, message: e.message }),
+      ...(loadMode ? { loadMode } : {}),
+    });
+  }
+
+  it('writes both tiers; the durable epoch is the one handed out', async () => {
+    const store = tiered();
+    assert.equal(store.kind, 'tiered(redis+postgres)');
+    const epoch = await store.acquire(1);
+    assert.equal(epoch, await durable.currentEpoch(1));
+    const snaps = makeSnapshots(100, 1);
+    await store.save(1, epoch, snaps);
+    assert.equal((await durable.load(1)).length, 100);
+    assert.equal(await hot.count(1), 100);
+    const loaded = byVehicle(await store.load(1));
+    for (const s of snaps) assert.deepEqual(loaded.get(s.vehicleId), s);
+  });
+
+  it('Redis key prefix emptied: load falls back to PostgreSQL', async () => {
+    const store = tiered();
+    const epoch = await store.acquire(2);
+    const snaps = makeSnapshots(300, 2);
+    await store.save(2, epoch, snaps);
+    assert.ok((await t.empty()) > 0);
+    assert.deepEqual(await hot.load(2), []);
+    const loaded = byVehicle(await store.load(2));
+    assert.equal(loaded.size, 300);
+    for (const s of snaps) assert.deepEqual(loaded.get(s.vehicleId), s);
+
+    // The hot epoch restarted at 1 with the flush, the durable one did not: both still fence.
+    const next = await store.acquire(2);
+    assert.equal(next, epoch + 1);
+    await store.save(2, next, snaps.slice(0, 10));
+    assert.equal(await hot.count(2), 10);
+  });
+
+  it('fences node A in both tiers after node B acquired', async () => {
+    const failures: Failure[] = [];
+    const nodeA = tiered(failures);
+    const nodeB = tiered(failures);
+    const epochA = await nodeA.acquire(3);
+    await nodeA.save(3, epochA, makeSnapshots(5, 3, { tag: 'A' }));
+    const epochB = await nodeB.acquire(3);
+    assert.equal(epochB, epochA + 1);
+    await nodeB.save(3, epochB, makeSnapshots(5, 3, { tag: 'B', accepted: 7 }));
+    await assert.rejects(nodeA.save(3, epochA, makeSnapshots(5, 3, { tag: 'A-late', accepted: 1 })), FencedWriteError);
+    for (const state of [await hot.load(3), await durable.load(3), await nodeB.load(3)]) {
+      assert.equal(state.length, 5);
+      for (const s of state) assert.equal(s.accepted, 7);
+    }
+    // The hot tier fences on its own too: a stale hot epoch cannot write there.
+    await assert.rejects(hot.save(3, 1, makeSnapshots(1, 3)), FencedWriteError);
+    assert.deepEqual(failures, []);
+  });
+
+  it('Redis down: acquire and save succeed on PostgreSQL, failures are reported, Redis catches up when back', async () => {
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 6379));
+    await proxy.start();
+    const redis = await connectRedis({ url: `redis://127.0.0.1:${proxy.port}`, maxReconnectDelayMs: 50 });
+    const proxiedHot = new RedisSnapshotStore(redis, { prefix: t.prefix });
+    const failures: Failure[] = [];
+    const store = new TieredSnapshotStore(proxiedHot, durable, {
+      onHotFailure: (e, operation, partition) => failures.push({ operation, partition, message: e.message }),
+    });
+    try {
+      await proxy.stop(); // Redis "goes down"
+      const epoch = await store.acquire(4);
+      assert.equal(epoch, await durable.currentEpoch(4));
+      assert.deepEqual(failures.map((f) => f.operation), ['acquire']);
+      const first = makeSnapshots(50, 4, { accepted: 1 });
+      const started = Date.now();
+      await store.save(4, epoch, first);
+      assert.ok(Date.now() - started < 2000, 'a down hot tier fails fast');
+      assert.deepEqual(failures.map((f) => f.operation), ['acquire', 'save']);
+      assert.equal(store.hotBacklog(4), 50);
+      assert.equal((await durable.load(4)).length, 50);
+      assert.equal((await store.load(4)).length, 50); // hot load fails -> durable
+      assert.equal(failures[2].operation, 'load');
+
+      await proxy.start(); // back on the same port
+      await once(redis, 'ready');
+      const second = makeSnapshots(10, 4, { accepted: 2 }); // vehicles 0..9 changed again
+      await store.save(4, epoch, second);
+      assert.equal(failures.length, 3);
+      assert.equal(store.hotBacklog(4), 0);
+      const inHot = byVehicle(await hot.load(4));
+      assert.equal(inHot.size, 50, 'the snapshots the hot tier missed were written with the next save');
+      assert.equal(inHot.get('veh-5')!.accepted, 2);
+      assert.equal(inHot.get('veh-20')!.accepted, 1);
+    } finally {
+      redis.disconnect();
+      await proxy.stop();
+    }
+  });
+
+  it('a failing onHotFailure callback does not fail the save', async () => {
+    const redis = createRedis({ url: 'redis://127.0.0.1:1' }); // nothing listens there
+    const store = new TieredSnapshotStore(new RedisSnapshotStore(redis, { prefix: t.prefix }), durable, {
+      onHotFailure: () => {
+        throw new Error('callback bug');
+      },
+    });
+    const epoch = await store.acquire(5);
+    await store.save(5, epoch, makeSnapshots(3, 5));
+    assert.equal((await durable.load(5)).length, 3);
+    redis.disconnect();
+  });
+
+  it('a hot epoch taken from under the owner is re-taken after its next durable write succeeds', async () => {
+    const failures: Failure[] = [];
+    const store = tiered(failures);
+    const epoch = await store.acquire(7);
+    await store.save(7, epoch, makeSnapshots(5, 7, { accepted: 1 }));
+    await hot.acquire(7); // e.g. a stale owner's late lazy hot acquire
+    await store.save(7, epoch, makeSnapshots(5, 7, { accepted: 2 }));
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0].operation, 'save');
+    assert.match(failures[0].message, /fenced/);
+    assert.equal(store.hotBacklog(7), 5);
+    await store.save(7, epoch, makeSnapshots(1, 7, { accepted: 3 }));
+    assert.equal(failures.length, 1);
+    assert.equal(store.hotBacklog(7), 0);
+    const inHot = byVehicle(await hot.load(7));
+    assert.equal(inHot.get('veh-0')!.accepted, 3);
+    assert.equal(inHot.get('veh-4')!.accepted, 2);
+  });
+
+  it("loadMode 'freshest' keeps the newer snapshot of each vehicle when the hot tier is stale", async () => {
+    const hotFirst = tiered();
+    const freshest = tiered([], 'freshest');
+    const epoch = await hotFirst.acquire(6);
+    await hotFirst.save(6, epoch, makeSnapshots(20, 6, { ts: 1_700_000_000_000, accepted: 1 }));
+    // The durable tier moves on without the hot one (as when a hot write was lost).
+    await durable.save(6, epoch, makeSnapshots(5, 6, { ts: 1_700_000_100_000, accepted: 2 }));
+    const stale = byVehicle(await hotFirst.load(6));
+    assert.equal(stale.get('veh-0')!.accepted, 1);
+    const fresh = byVehicle(await freshest.load(6));
+    assert.equal(fresh.size, 20);
+    assert.equal(fresh.get('veh-0')!.accepted, 2);
+    assert.equal(fresh.get('veh-4')!.accepted, 2);
+    assert.equal(fresh.get('veh-5')!.accepted, 1);
+  });
+});
