@@ -18,6 +18,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
+  },
+  {
     files: ['engine/public/**/*.js'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', fetch: 'readonly', requestAnimationFrame: 'readonly', location: 'readonly', msgpackr: 'readonly', performance: 'readonly', console: 'readonly', localStorage: 'readonly' } },
   },
