@@ -10,7 +10,7 @@ import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicl
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { FleetDirectory } from './fleet-directory.js';
-import { spawnVehicle, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { spawnVehicle, type Completion, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
 import { fromSnapshot, newVehicleState, toSnapshot, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
 export interface ShardDeps {
@@ -26,9 +26,12 @@ export interface ShardDeps {
 /** Messages queued at this shard's actors above which apply() waits. */
 const MAX_IN_FLIGHT = 50_000;
 
-interface PendingBatch {
-  readonly nextOffset: number;
-  outstanding: number;
+class PendingBatch implements Completion {
+  constructor(readonly nextOffset: number, public outstanding: number, private readonly shard: PartitionShard) {}
+
+  done(): void {
+    this.shard.batchPartDone(this);
+  }
 }
 
 interface Resident {
@@ -112,11 +115,11 @@ export class PartitionShard implements VehicleOutbox {
         slot.points.push(point);
       }
     }
-    const batch: PendingBatch = { nextOffset: records[records.length - 1].offset + 1, outstanding: byVehicle.size };
+    const batch = new PendingBatch(records[records.length - 1].offset + 1, byVehicle.size, this);
     this.batches.push(batch);
     for (const [id, slot] of byVehicle) {
       this.inFlight++;
-      dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, done: () => this.done(batch) });
+      dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, completion: batch });
     }
     this.advance();
     // Backpressure: the caller's next batch waits while too many messages are queued at actors.
@@ -124,7 +127,7 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   /** A vehicle actor finished its part of a batch. */
-  private done(batch: PendingBatch): void {
+  batchPartDone(batch: PendingBatch): void {
     this.inFlight--;
     batch.outstanding--;
     this.advance();
@@ -188,7 +191,7 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.inFlight++;
-    await new Promise<void>((done) => dispatch(r.ref, { kind: 'profile', profile, done: () => { this.inFlight--; done(); } }));
+    await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
   }
 
   /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */

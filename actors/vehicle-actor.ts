@@ -4,15 +4,20 @@ import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import { applyPoint, applyProfile, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
+/** Told once the actor has handled a message (one object per batch, not a closure per message). */
+export interface Completion {
+  done(): void;
+}
+
 export type VehicleMsg =
   | {
       readonly kind: 'points';
       readonly points: readonly TelemetryPoint[];
       /** When the records entered the engine (ms). */
       readonly receivedAt: number;
-      readonly done: () => void;
+      readonly completion: Completion;
     }
-  | { readonly kind: 'profile'; readonly profile: VehicleProfile; readonly done: () => void };
+  | { readonly kind: 'profile'; readonly profile: VehicleProfile; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
@@ -21,6 +26,9 @@ export interface VehicleOutbox {
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
   events(events: VehicleEvent[]): void;
 }
+
+/** Scratch list for a message's events: actors run one message at a time, so one list serves all. */
+const NO_EVENTS: VehicleEvent[] = [];
 
 /**
  * One actor per vehicle. Its state never leaves it except as copies (snapshots, views), and
@@ -32,7 +40,7 @@ export function spawnVehicle(parent: Ref<unknown>, state: VehicleState, outbox: 
       if (msg.kind === 'points') {
         let delta: VehicleDelta | null = null;
         let moved = false;
-        const events: VehicleEvent[] = [];
+        const events: VehicleEvent[] = NO_EVENTS;
         for (const p of msg.points) {
           const out = applyPoint(s, p, events);
           if (!out.accepted) {
@@ -44,14 +52,17 @@ export function spawnVehicle(parent: Ref<unknown>, state: VehicleState, outbox: 
           moved ||= out.moved;
         }
         if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
-        if (events.length > 0) outbox.events(events);
+        if (events.length > 0) {
+          outbox.events(events.slice());
+          events.length = 0;
+        }
       } else {
         const previousCompany = s.profile.company;
         const delta = applyProfile(s, msg.profile);
         if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
       }
     } finally {
-      msg.done();
+      msg.completion.done();
     }
     return s;
   }, state.vehicleId, { initialState: state });

@@ -2,6 +2,7 @@ import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import { eventId, type VehicleEvent, type VehicleEventType } from './domain/vehicle-event.js';
 import { bearingDeg, haversineKm } from './domain/geo.js';
+import { RecentTrack } from './recent-track.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
 export interface VehicleProfile {
@@ -20,7 +21,7 @@ export interface VehicleState {
   profile: VehicleProfile;
   view: VehicleView | null;
   /** Rolling window of recently accepted points, oldest first, at most RECENT_WINDOW long. */
-  recent: TelemetryPoint[];
+  recent: RecentTrack;
   accepted: number;
   overspeeding: boolean;
 }
@@ -36,7 +37,7 @@ export type ApplyOutcome =
   | { readonly accepted: false; readonly reason: 'DUPLICATE' | 'OUT_OF_ORDER' };
 
 export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
-  return { vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: [], accepted: 0, overspeeding: false };
+  return { vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0, overspeeding: false };
 }
 
 /**
@@ -81,20 +82,30 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
 
   state.view = next;
   state.deviceId = p.deviceId;
-  if (state.recent.length >= RECENT_WINDOW) state.recent.shift();
   state.recent.push(p);
   state.accepted++;
   return { accepted: true, delta, moved: prev === null || prev.lat !== next.lat || prev.lon !== next.lon };
 }
 
-const VIEW_FIELDS = ['company', 'name', 'plate', 'lat', 'lon', 'ts', 'speed', 'course', 'alt', 'ignition', 'fuel', 'odometer', 'moving'] as const;
-
 /** The fields of `next` that differ from `prev` (everything for a first point), always with the id. */
 export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta {
   if (prev === null) return { ...next };
-  const d: Record<string, unknown> = { id: next.id };
-  for (const f of VIEW_FIELDS) if (prev[f] !== next[f]) d[f] = next[f];
-  return d as VehicleDelta;
+  // Spelled out rather than looped over a key list: this runs for every accepted point.
+  const d: VehicleDelta = { id: next.id };
+  if (prev.company !== next.company) d.company = next.company;
+  if (prev.name !== next.name) d.name = next.name;
+  if (prev.plate !== next.plate) d.plate = next.plate;
+  if (prev.lat !== next.lat) d.lat = next.lat;
+  if (prev.lon !== next.lon) d.lon = next.lon;
+  if (prev.ts !== next.ts) d.ts = next.ts;
+  if (prev.speed !== next.speed) d.speed = next.speed;
+  if (prev.course !== next.course) d.course = next.course;
+  if (prev.alt !== next.alt) d.alt = next.alt;
+  if (prev.ignition !== next.ignition) d.ignition = next.ignition;
+  if (prev.fuel !== next.fuel) d.fuel = next.fuel;
+  if (prev.odometer !== next.odometer) d.odometer = next.odometer;
+  if (prev.moving !== next.moving) d.moving = next.moving;
+  return d;
 }
 
 function emit(state: VehicleState, events: VehicleEvent[], type: VehicleEventType, v: VehicleView, data?: Record<string, string | number | boolean>): void {
@@ -138,7 +149,7 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     deviceId: state.deviceId,
     partition: state.partition,
     view: { ...state.view },
-    recent: state.recent.slice(),
+    recent: state.recent.toPoints(state.deviceId),
     accepted: state.accepted,
     overspeeding: state.overspeeding,
   };
@@ -151,7 +162,7 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     partition: s.partition,
     profile,
     view: { ...s.view, company: profile.company },
-    recent: s.recent.slice(-RECENT_WINDOW),
+    recent: RecentTrack.from(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
     overspeeding: s.overspeeding ?? false,
   };

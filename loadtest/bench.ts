@@ -5,6 +5,7 @@ import { start as startActorSystem, stop as stopActor } from 'nact';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
 import { PartitionShard } from '../actors/partition-shard.js';
+import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
 import { FleetDirectory } from '../actors/fleet-directory.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import { DeliveryHub } from '../actors/delivery-hub.js';
@@ -60,8 +61,9 @@ async function heapPerActor(): Promise<void> {
   const before = process.memoryUsage().heapUsed;
   const sim = new RouteSimulator({ devices: RESIDENT, seed: 3 });
   let offset = 0;
-  const now = Date.now() - 600_000;
-  for (let round = 0; round < 3; round++) {
+  const now = Date.now() - 3_600_000;
+  // Enough rounds to fill every vehicle's recent-points window: the steady state, not a fresh actor.
+  for (let round = 0; round < RECENT_WINDOW + 1; round++) {
     const points = sim.tick(now + round * 1000);
     const perShard: LogRecord[][] = shards.map(() => []);
     points.forEach((p, i) => perShard[i % 24].push({ topic: 't', partition: i % 24, offset: offset++, key: p.deviceId, value: encodeMsgpack(p), timestamp: Date.now() }));
@@ -73,7 +75,7 @@ async function heapPerActor(): Promise<void> {
   const after = process.memoryUsage().heapUsed;
   const resident = shards.reduce((n, s) => n + s.size, 0);
   console.log(`Heap per resident vehicle actor: ${Math.round((after - before) / resident)} bytes at ${resident} vehicles ` +
-    `(actor, state with a 3-point window, view, spatial index entry; heap ${(after / 2 ** 20).toFixed(0)} MiB)`);
+    `(nact actor, state with a full ${RECENT_WINDOW}-point window, view, spatial index entry; heap ${(after / 2 ** 20).toFixed(0)} MiB)`);
   stopActor(system);
 }
 

@@ -55,7 +55,14 @@ describe('vehicle actor logic', () => {
     const s = newVehicleState(profile, 'dev-1', 0);
     for (let i = 0; i < RECENT_WINDOW * 3; i++) applyPoint(s, pt(i), []);
     assert.equal(s.recent.length, RECENT_WINDOW);
-    assert.equal(s.recent[RECENT_WINDOW - 1].ts, pt(RECENT_WINDOW * 3 - 1).ts);
+    const points = s.recent.toPoints('dev-1');
+    assert.equal(points.length, RECENT_WINDOW);
+    assert.equal(points[0].ts, pt(RECENT_WINDOW * 2).ts);
+    assert.equal(points[RECENT_WINDOW - 1].ts, pt(RECENT_WINDOW * 3 - 1).ts);
+    assert.equal(points[RECENT_WINDOW - 1].lat, pt(RECENT_WINDOW * 3 - 1).lat);
+    // Round trip through a snapshot keeps the window.
+    const back = fromSnapshot(toSnapshot(s)!, profile).recent.toPoints('dev-1');
+    assert.deepEqual(back, points);
   });
 
   it('emits overspeed once per episode, trips and ignition with deterministic ids', () => {
