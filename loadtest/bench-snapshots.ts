@@ -18,7 +18,7 @@ import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
 import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
-import { RedisSnapshotStore, packSnapshot } from '../adapters/redis/redis-snapshot-store.js';
+import { RedisSnapshotStore, packSnapshot, unpackSnapshot } from '../adapters/redis/redis-snapshot-store.js';
 import { createPgPool } from '../adapters/postgres/pg-pool.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
@@ -120,6 +120,13 @@ async function main(): Promise<void> {
     url.pathname = `/${dbName}`;
     pool = createPgPool({ connectionString: url.toString(), statementTimeoutMs: 120_000 });
     await migrate(pool);
+
+    // CPU cost of the MessagePack codec alone, part of every save and load below.
+    const sample = batch(n, 0, 0);
+    const [packed, packMs] = await timed(async () => sample.map(packSnapshot));
+    console.log(`${'codec only'.padEnd(22)} pack ${n}                ${fmt(packMs, n)}`);
+    const [, unpackMs] = await timed(async () => packed.map(unpackSnapshot));
+    console.log(`${'codec only'.padEnd(22)} unpack ${n}              ${fmt(unpackMs, n)}`);
 
     const hot = new RedisSnapshotStore(redis, { prefix, chunkSize: chunk });
     const durable = new PgSnapshotStore(pool, { chunkSize: chunk });
