@@ -33,7 +33,7 @@ export class RecentTrack {
       const i = ((this.head + k) % this.capacity) * FIELDS;
       const d = this.data as number[];
       const speed = d[i + 3];
-      out.push({ deviceId, ts: d[i], lat: d[i + 1], lon: d[i + 2], ...(Number.isNaN(speed) ? {} : { speed }) });
+      out.push(Number.isNaN(speed) ? { deviceId, ts: d[i], lat: d[i + 1], lon: d[i + 2] } : { deviceId, ts: d[i], lat: d[i + 1], lon: d[i + 2], speed });
     }
     return out;
   }

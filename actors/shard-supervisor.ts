@@ -37,6 +37,7 @@ export class ShardSupervisor {
   private timer: NodeJS.Timeout | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
   private paused = false;
+  private checkpointRunning = false;
   private lastFailure: string | null = null;
 
   constructor(private readonly deps: ShardSupervisorDeps) {}
@@ -56,7 +57,11 @@ export class ShardSupervisor {
         },
       },
     });
-    this.timer = setInterval(() => void this.checkpointAll(), this.deps.options.checkpointIntervalMs);
+    // A checkpoint still running when the next is due is not queued behind: the next tick takes
+    // everything that became dirty meanwhile in one go.
+    this.timer = setInterval(() => {
+      if (!this.checkpointRunning) void this.checkpointAll();
+    }, this.deps.options.checkpointIntervalMs);
     this.timer.unref();
   }
 
@@ -114,6 +119,7 @@ export class ShardSupervisor {
 
   /** Runs one checkpoint of every partition (also used on shutdown). */
   checkpointAll(): Promise<void> {
+    this.checkpointRunning = true;
     this.checkpointing = this.checkpointing.then(async () => {
       let failed = false;
       for (const shard of [...this.shards.values()]) {
@@ -127,6 +133,10 @@ export class ShardSupervisor {
           this.deps.logger.info({}, 'intake resumed');
         }
       }
+    }).catch((e: Error) => {
+      this.deps.logger.error({ err: e.message }, 'checkpoint round failed');
+    }).finally(() => {
+      this.checkpointRunning = false;
     });
     return this.checkpointing;
   }
