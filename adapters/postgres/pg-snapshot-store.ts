@@ -1,17 +1,8 @@
 import type pg from 'pg';
-import { Packr } from 'msgpackr';
 import { FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { withTransaction } from './pg-pool.js';
-
-/** Same MessagePack options as RedisSnapshotStore: standard types, undefined properties left out. */
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  encodeUndefinedAsNil: true,
-  int64AsType: 'number',
-  skipValues: [undefined],
-} as ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] });
+import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
 
 export interface PgSnapshotStoreOptions {
   /** Rows per upsert statement (default 5000). */
@@ -77,7 +68,7 @@ export class PgSnapshotStore implements SnapshotStore {
         const blobs = new Array<Buffer>(end - start);
         for (let i = start; i < end; i++) {
           ids[i - start] = batch[i].vehicleId;
-          blobs[i - start] = packr.pack(batch[i]);
+          blobs[i - start] = packSnapshot(batch[i]);
         }
         await client.query(UPSERT, [partition, ids, byteaArray(blobs)]);
       }
@@ -91,7 +82,7 @@ export class PgSnapshotStore implements SnapshotStore {
     let after = '';
     for (;;) {
       const { rows } = await this.pool.query<{ vehicle_id: string; snapshot: Buffer }>(PAGE, [partition, after, this.pageSize]);
-      for (const r of rows) out.push(packr.unpack(r.snapshot) as VehicleSnapshot);
+      for (const r of rows) out.push(unpackSnapshot(r.snapshot));
       if (rows.length < this.pageSize) return out;
       after = rows[rows.length - 1].vehicle_id;
     }

@@ -1,29 +1,10 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { Packr } from 'msgpackr';
 import { FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { closeRedis } from './redis-connection.js';
+import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
 
-/**
- * Standard MessagePack only (no records, no msgpackr extensions); undefined properties are
- * left out so a snapshot round-trips to an equal object. PgSnapshotStore uses the same options,
- * so the bytes of one tier decode in the other.
- */
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  encodeUndefinedAsNil: true,
-  int64AsType: 'number',
-  skipValues: [undefined],
-} as ConstructorParameters<typeof Packr>[0] & { skipValues: unknown[] });
-
-export function packSnapshot(s: VehicleSnapshot): Buffer {
-  return packr.pack(s);
-}
-
-export function unpackSnapshot(bytes: Uint8Array): VehicleSnapshot {
-  return packr.unpack(bytes) as VehicleSnapshot;
-}
+export { packSnapshot, unpackSnapshot };
 
 /**
  * Fenced batch write. KEYS[1] = epoch key, KEYS[2] = snapshot hash; ARGV[1] = the writer's
