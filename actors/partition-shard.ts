@@ -80,17 +80,17 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   restore(snapshots: readonly VehicleSnapshot[]): number {
-    let restored = 0;
+    const views: VehicleView[] = [];
     for (const snap of snapshots) {
       if (this.residents.has(snap.vehicleId)) continue;
       const route = this.deps.directory.route(snap.deviceId);
       if (!route.ok) continue;
       const state = fromSnapshot(snap, route.profile);
       this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
-      if (state.view) this.deps.index.upsert(state.view, true);
-      restored++;
+      if (state.view) views.push(state.view);
     }
-    return restored;
+    this.deps.index.upsertMany(views);
+    return views.length;
   }
 
   /**

@@ -43,6 +43,21 @@ export class SpatialStateIndex implements StateIndex {
     }
   }
 
+  upsertMany(views: readonly VehicleView[]): void {
+    const fresh: Entry[] = [];
+    for (const view of views) {
+      if (this.entries.has(view.id)) {
+        this.upsert(view, true);
+        continue;
+      }
+      const entry: Entry = { minX: 0, minY: 0, maxX: 0, maxY: 0, view };
+      box(entry, view);
+      this.entries.set(view.id, entry);
+      fresh.push(entry);
+    }
+    this.tree.load(fresh);
+  }
+
   remove(id: string): void {
     const e = this.entries.get(id);
     if (e === undefined) return;

@@ -39,6 +39,12 @@ describe('spatial state index', () => {
         assert.deepEqual(got, want);
       }
     }
+    // Bulk loading answers exactly like one upsert at a time.
+    const bulk = new SpatialStateIndex();
+    bulk.upsertMany([...views.values()]);
+    for (const box of [[13, 50, 14, 53], [-10, -10, 10, 10], [170, -50, -170, 50]] as const) {
+      assert.deepEqual(bulk.query({ grant: null, bbox: box }).map((v) => v.id).sort(), index.query({ grant: null, bbox: box }).map((v) => v.id).sort());
+    }
     index.remove('v1');
     assert.equal(index.get('v1'), undefined);
     assert.equal(index.size, 1999);
