@@ -15,6 +15,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = pino({ level: config.logLevel, base: { node: config.nodeId } });
+  // A promise nobody awaited failing (a store call during an outage, say) is a bug to log
+  // loudly, not a reason to take every vehicle on this node down with it.
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled promise rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: err.stack }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   const node = await startNode(config, log);
   if (isDemo(config)) {
     const token = await node.auth.sign({ role: 'admin', sub: 'demo' });
