@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { ErrorCodes, FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
 import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js';
 import type { StateIndex } from '../actors/ports/state-index.js';
@@ -40,20 +40,32 @@ interface StaticFile {
   readonly body: Buffer;
 }
 
+const STATIC_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** The demo page (every file of engine/public, read once at start) and msgpackr's browser build. */
 function loadStatic(): Map<string, StaticFile> {
   const root = projectRoot();
   const files = new Map<string, StaticFile>();
-  const add = (route: string, path: string, type: string) => {
-    try {
-      files.set(route, { type, body: readFileSync(path) });
-    } catch {
-      // A missing asset only disables that route; the API keeps working.
+  const publicDir = join(root, 'engine/public');
+  try {
+    for (const name of readdirSync(publicDir)) {
+      const type = STATIC_TYPES[extname(name)];
+      if (type !== undefined) files.set(name === 'index.html' ? '/' : `/${name}`, { type, body: readFileSync(join(publicDir, name)) });
     }
-  };
-  add('/', join(root, 'engine/public/index.html'), 'text/html; charset=utf-8');
-  add('/map.js', join(root, 'engine/public/map.js'), 'text/javascript; charset=utf-8');
-  add('/map.css', join(root, 'engine/public/map.css'), 'text/css; charset=utf-8');
-  add('/vendor/msgpackr.js', join(root, 'node_modules/msgpackr/dist/index.js'), 'text/javascript; charset=utf-8');
+  } catch {
+    // No page to serve only disables the demo page; the API keeps working.
+  }
+  try {
+    files.set('/vendor/msgpackr.js', { type: STATIC_TYPES['.js'], body: readFileSync(join(root, 'node_modules/msgpackr/dist/index.js')) });
+  } catch {
+    // Same: without the bundle the page cannot decode frames, the API is unaffected.
+  }
   return files;
 }
 

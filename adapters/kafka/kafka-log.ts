@@ -1,50 +1,16 @@
 import {
   CompressionTypes, Kafka, Partitioners, logLevel,
-  type Admin, type Consumer, type EachBatchPayload, type ITopicConfig, type LogEntry, type Producer,
+  type Admin, type ITopicConfig, type Producer,
 } from 'kafkajs';
 import type { Logger } from '../../actors/ports/logger.js';
 import type {
-  ConsumerOptions, LogConsumer, LogRecord, OutgoingRecord, PartitionedLog, RecordBatch, TopicSpec,
+  ConsumerOptions, LogConsumer, OutgoingRecord, PartitionedLog, TopicSpec,
 } from '../../actors/ports/partitioned-log.js';
+import { KafkaLogConsumer } from './kafka-log-consumer.js';
+import { pinoLogCreator } from './kafka-logging.js';
 
-/**
- * PartitionedLog on a real Apache Kafka cluster, through kafkajs 2.2.
- *
- * What the engine must know about kafkajs (read from its source, v2.2.4):
- *
- * - Heartbeats are NOT sent from a background thread. kafkajs heartbeats only from its fetch
- *   loop (between batches) and when the batch handler calls `heartbeat()`. A batch (or an
- *   onAssigned/onRevoked callback) that runs longer than `sessionTimeoutMs` without calling
- *   `RecordBatch.heartbeat()` loses group membership. `heartbeat()` is cheap to call often: it
- *   only sends a request when `heartbeatIntervalMs` elapsed since the last one.
- * - `heartbeat()` rejects (KafkaJSProtocolError REBALANCE_IN_PROGRESS / ILLEGAL_GENERATION /
- *   UNKNOWN_MEMBER_ID) when the group rebalances. Let that rejection propagate out of onBatch:
- *   the adapter hands it back to kafkajs, which abandons the batch (its offsets are not
- *   resolved) and re-joins the group. Catching it and carrying on processes records of a
- *   partition that may be about to move.
- * - Rebalances are eager (stop-the-world) and kafkajs has no "before revoke" hook. The only
- *   signal is the GROUP_JOIN instrumentation event, emitted AFTER the new generation has been
- *   synced, i.e. the new owner may already be fetching a partition this member has lost. So
- *   `onRevoked` here runs after the fact; the adapter awaits it (and `onAssigned` for gained
- *   partitions) before it delivers any batch of the new generation. Because a commit made at
- *   that point would race the new owner's commits, `commit()` for a partition this consumer no
- *   longer owns is dropped with a warning: the new owner replays from the last commit made
- *   while this member still owned the partition, and the vehicle actor's timestamp guard makes
- *   that replay idempotent. Offsets are safe to commit before the rebalance completes: the
- *   eager protocol does not hand a partition to another member until this one re-joins, and
- *   kafkajs re-joins only after the running batch ended.
- * - After every re-join (even when this member keeps all of its partitions) kafkajs restarts
- *   fetching from the last COMMITTED offset: records processed but not committed yet are
- *   delivered again.
- * - Commit format: `commit(partition, next)` → `consumer.commitOffsets([{ topic, partition,
- *   offset: String(next) }])`, Kafka's convention (next offset to read = last processed + 1).
- *   Auto-commit is off; nothing is committed unless the engine commits.
- * - An error thrown by onBatch is not given to kafkajs (which would retry five times, then
- *   leave the group and restart the consumer, or stop for good on a TypeError): the adapter
- *   logs it, pauses that partition with a growing backoff (200 ms … 10 s) and delivers the
- *   same records again from the same offset, like the embedded log.
- * - `pause()` stops fetching for the whole topic; a batch already being processed completes.
- */
+export { KafkaLogConsumer, reportsLag, type LagReporting } from './kafka-log-consumer.js';
+export { pinoLogCreator } from './kafka-logging.js';
 
 export interface KafkaLogOptions {
   readonly brokers: readonly string[];
@@ -61,39 +27,14 @@ export interface KafkaLogOptions {
   readonly maxWaitTimeMs?: number;
 }
 
-/** Consumers that report per-partition lag (records behind the high watermark). */
-export interface LagReporting {
-  lag(): Map<number, number>;
-}
-
-export function reportsLag(consumer: LogConsumer): consumer is LogConsumer & LagReporting {
-  return typeof (consumer as Partial<LagReporting>).lag === 'function';
-}
-
-const KAFKA_TO_PINO: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
-/** kafkajs logCreator that forwards to a pino-style logger. */
-export function pinoLogCreator(log: Logger) {
-  return (_level: logLevel) => ({ namespace, level, log: entry }: LogEntry): void => {
-    const { message, timestamp: _ts, logger: _logger, ...extra } = entry;
-    let method = KAFKA_TO_PINO[level];
-    if (method === undefined) return;
-    // kafkajs's Connection logs every error response (REBALANCE_IN_PROGRESS during a rebalance,
-    // COORDINATOR_NOT_AVAILABLE while __consumer_offsets is created, ...) at ERROR although the
-    // caller retries it; what is not recovered surfaces as a rejection or a consumer crash.
-    if (method === 'error' && namespace === 'Connection' && message.startsWith('Response ')) method = 'warn';
-    log[method]({ kafkajs: namespace, ...extra }, message);
-  };
-}
-
 const toBuffer = (v: Uint8Array): Buffer =>
   Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 
+/**
+ * PartitionedLog on a real Apache Kafka cluster, through kafkajs 2.2: topics (admin), the
+ * producer, and a KafkaLogConsumer per consume(). What the engine must know about kafkajs's
+ * consumer group (heartbeats, eager rebalances, commits) is written at KafkaLogConsumer.
+ */
 export class KafkaLog implements PartitionedLog {
   readonly kind = 'kafka' as const;
   private readonly kafka: Kafka;
@@ -225,258 +166,5 @@ export class KafkaLog implements PartitionedLog {
       this.producerReady.catch(() => { this.producerReady = undefined; });
     }
     return this.producerReady;
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Marks a kafkajs heartbeat failure so onBatch errors can be told apart from group errors. */
-class GroupMembershipError extends Error {
-  constructor(readonly kafkaError: unknown) {
-    super(`kafka group membership: ${(kafkaError as Error)?.message ?? String(kafkaError)}`);
-  }
-}
-
-export class KafkaLogConsumer implements LogConsumer, LagReporting {
-  private readonly topic: string;
-  /** Partitions of the current generation (updated on GROUP_JOIN). */
-  private assigned = new Set<number>();
-  /** Assignment callbacks, chained (never rejects); every batch waits for them. */
-  private transitions: Promise<void> = Promise.resolve();
-  /** The first assignment's callbacks; consume() rejects when they fail. */
-  private firstTransition: Promise<void> | undefined;
-  private inFlight: Promise<void> = Promise.resolve();
-  private readonly lags = new Map<number, number>();
-  /** partition → consecutive onBatch failures. */
-  private readonly failures = new Map<number, number>();
-  /** partition → timer ending its backoff pause after a failed onBatch. */
-  private readonly backoff = new Map<number, NodeJS.Timeout>();
-  private paused = false;
-  private stopping = false;
-  private stopped: Promise<void> | undefined;
-  private joins = 0;
-  private readonly unsubscribe: (() => void)[] = [];
-
-  constructor(
-    private readonly consumer: Consumer,
-    private readonly options: ConsumerOptions,
-    private readonly log: Logger,
-    private readonly heartbeatIntervalMs: number,
-    private readonly onStopped: () => void,
-  ) {
-    this.topic = options.topic;
-  }
-
-  /** Number of GROUP_JOINs this member went through (1 = no rebalance since start). */
-  get groupJoins(): number {
-    return this.joins;
-  }
-
-  /** Partitions currently owned. */
-  assignment(): number[] {
-    return [...this.assigned].sort((a, b) => a - b);
-  }
-
-  /** Per partition: high watermark − (last delivered offset + 1), as of the last batch. */
-  lag(): Map<number, number> {
-    return new Map(this.lags);
-  }
-
-  async start(): Promise<void> {
-    const { events } = this.consumer;
-    this.unsubscribe.push(this.consumer.on(events.GROUP_JOIN, (e) => {
-      this.joins += 1;
-      this.onGroupJoin(e.payload.memberAssignment[this.topic] ?? []);
-    }));
-    this.unsubscribe.push(this.consumer.on(events.CRASH, (e) => {
-      // kafkajs left the group; if it restarts, the next GROUP_JOIN assigns again.
-      this.log.error({ topic: this.topic, groupId: this.options.groupId, err: e.payload.error?.message, restart: e.payload.restart }, 'kafka consumer crashed');
-      this.onGroupJoin([]);
-    }));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning });
-    // run() resolves once the first join + sync completed (GROUP_JOIN already emitted).
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.eachBatch(payload),
-    });
-    // Like the embedded log: consume() resolves after onAssigned of the first assignment.
-    await this.firstTransition;
-  }
-
-  private onGroupJoin(partitions: readonly number[]): void {
-    if (this.stopping) {
-      // stop() already revoked everything it owned; only forget what moved away meanwhile.
-      this.assigned = new Set(partitions.filter((p) => this.assigned.has(p)));
-      return;
-    }
-    const next = new Set(partitions);
-    const revoked = [...this.assigned].filter((p) => !next.has(p)).sort((a, b) => a - b);
-    const added = [...next].filter((p) => !this.assigned.has(p)).sort((a, b) => a - b);
-    this.assigned = next;
-    for (const p of revoked) {
-      this.lags.delete(p);
-      this.failures.delete(p);
-      clearTimeout(this.backoff.get(p));
-      this.backoff.delete(p);
-    }
-    // A crash-restart builds a new kafkajs consumer group, which forgets pauses.
-    if (this.paused) this.applyPause();
-    for (const p of this.backoff.keys()) this.setPartitionPaused(p, true);
-    const listener = this.options.listener;
-    if (!listener || (revoked.length === 0 && added.length === 0)) return;
-    this.log.info({ topic: this.topic, groupId: this.options.groupId, revoked, assigned: added }, 'kafka partition assignment changed');
-    const transition = this.transitions.then(async () => {
-      if (revoked.length > 0) await listener.onRevoked(this.topic, revoked);
-      if (added.length > 0) await listener.onAssigned(this.topic, added);
-    });
-    this.firstTransition ??= transition;
-    // A failed callback is logged and the chain goes on (the first one also fails consume()).
-    this.transitions = transition.catch((err: unknown) => {
-      this.log.error({ topic: this.topic, err: (err as Error)?.message ?? String(err), revoked, assigned: added }, 'kafka partition assignment callback failed');
-    });
-  }
-
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
-    // Assignment callbacks first, heartbeating while they run (kafkajs has no background heartbeat).
-    await this.waitTransitions(payload);
-    if (this.stopping || this.paused || !payload.isRunning() || payload.isStale()) return;
-    if (!this.assigned.has(batch.partition) || this.backoff.has(batch.partition)) return;
-    const last = batch.messages[batch.messages.length - 1];
-    if (!last) return;
-    const records: LogRecord[] = batch.messages.map((m) => ({
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: Number(m.offset),
-      key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
-      value: m.value === null ? null : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
-      timestamp: Number(m.timestamp),
-    }));
-    const recordBatch: RecordBatch = {
-      topic: batch.topic,
-      partition: batch.partition,
-      records,
-      heartbeat: async () => {
-        try {
-          await payload.heartbeat();
-        } catch (e) {
-          throw new GroupMembershipError(e);
-        }
-      },
-    };
-    let done!: () => void;
-    this.inFlight = new Promise<void>((r) => { done = r; });
-    try {
-      await this.options.onBatch(recordBatch);
-    } catch (e) {
-      if (e instanceof GroupMembershipError) throw e.kafkaError; // kafkajs re-joins the group
-      this.onBatchFailed(batch.partition, records[0].offset, e);
-      return; // not resolved: the same records are fetched again after the backoff
-    } finally {
-      done();
-    }
-    this.failures.delete(batch.partition);
-    // kafkajs maps the last message's offset to the batch's last offset (skips control records).
-    payload.resolveOffset(last.offset);
-    const highWatermark = Number(batch.highWatermark);
-    this.lags.set(batch.partition, Math.max(0, highWatermark - (Number(last.offset) + 1)));
-  }
-
-  private async waitTransitions(payload: EachBatchPayload): Promise<void> {
-    let settled = false;
-    const t = this.transitions.finally(() => { settled = true; });
-    while (!settled) {
-      await Promise.race([t, sleep(this.heartbeatIntervalMs)]);
-      if (!settled) await payload.heartbeat();
-    }
-  }
-
-  private onBatchFailed(partition: number, offset: number, err: unknown): void {
-    const n = (this.failures.get(partition) ?? 0) + 1;
-    this.failures.set(partition, n);
-    const delay = Math.min(10_000, 200 * 2 ** Math.min(n - 1, 6));
-    this.log.error({ topic: this.topic, partition, offset, attempt: n, retryInMs: delay, err: (err as Error)?.message ?? String(err) }, 'onBatch failed; the batch will be delivered again');
-    this.setPartitionPaused(partition, true);
-    clearTimeout(this.backoff.get(partition));
-    this.backoff.set(partition, setTimeout(() => {
-      this.backoff.delete(partition);
-      if (!this.paused && !this.stopping && this.assigned.has(partition)) this.setPartitionPaused(partition, false);
-    }, delay));
-  }
-
-  private setPartitionPaused(partition: number, pause: boolean): void {
-    try {
-      if (pause) this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
-      else this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
-    } catch {
-      // The kafkajs consumer group is being rebuilt (crash restart); GROUP_JOIN re-applies state.
-    }
-  }
-
-  private applyPause(): void {
-    try {
-      this.consumer.pause([{ topic: this.topic }]);
-    } catch {
-      // see setPartitionPaused
-    }
-  }
-
-  /**
-   * Commits `nextOffset` (last processed + 1) for `partition`. A partition this consumer no
-   * longer owns is skipped with a warning (see the class comment: its new owner replays).
-   */
-  async commit(partition: number, nextOffset: number): Promise<void> {
-    if (!this.assigned.has(partition)) {
-      this.log.warn({ topic: this.topic, groupId: this.options.groupId, partition, nextOffset }, 'kafka commit skipped: partition no longer owned by this consumer');
-      return;
-    }
-    await this.consumer.commitOffsets([{ topic: this.topic, partition, offset: String(nextOffset) }]);
-  }
-
-  pause(): void {
-    this.paused = true;
-    this.applyPause();
-  }
-
-  resume(): void {
-    this.paused = false;
-    if (this.stopping) return;
-    try {
-      this.consumer.resume([{ topic: this.topic }]);
-      for (const p of this.backoff.keys()) this.consumer.pause([{ topic: this.topic, partitions: [p] }]);
-    } catch {
-      // see setPartitionPaused
-    }
-  }
-
-  /**
-   * Stops intake, waits for the batch in progress, calls onRevoked for every owned partition
-   * while still a group member (so its commits go through), then leaves the group.
-   */
-  stop(): Promise<void> {
-    this.stopped ??= this.doStop();
-    return this.stopped;
-  }
-
-  private async doStop(): Promise<void> {
-    this.stopping = true;
-    this.applyPause();
-    for (const t of this.backoff.values()) clearTimeout(t);
-    this.backoff.clear();
-    await this.inFlight;
-    await this.transitions.catch(() => undefined);
-    const owned = this.assignment();
-    try {
-      if (owned.length > 0) await this.options.listener?.onRevoked(this.topic, owned);
-    } finally {
-      this.assigned.clear();
-      this.lags.clear();
-      for (const off of this.unsubscribe) off();
-      await this.consumer.disconnect();
-      this.onStopped();
-    }
   }
 }
