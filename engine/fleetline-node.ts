@@ -63,23 +63,6 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     connections: () => stream?.connections ?? 0,
     consumerLag: () => supervisor?.consumerLag() ?? new Map(),
   });
-
-  supervisor = new ShardSupervisor({
-    system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
-    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
-    options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
-  });
-  await supervisor.start();
-  const applyChange = (change: ReferenceChange) => {
-    supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
-  };
-  const stopSource = await infra.reference.follow(applyChange);
-  const stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
-  const stopFollowing = async () => {
-    await stopTopic();
-    await stopSource();
-  };
-
   stream = new StreamEndpoint(system, {
     index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
     options: {
@@ -88,24 +71,66 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     },
   });
   const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
+
+  // The port opens before the actors are restored (a restore of 1M vehicles takes over a
+  // minute, and an orchestrator must see a live process meanwhile): /healthz answers, /readyz
+  // says "starting", intake answers 503 NOT_READY and streams are closed with 1013 until then.
+  let started = false;
   let accepting = true;
+  const ready = () => started && accepting;
   transport.onRequest(createHttpApi({
     intake, index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     readiness: () => {
       const h = supervisor?.health;
       const components: Record<string, string> = {
-        bus: infra.bus.kind, snapshots: infra.snapshots.kind, history: infra.history.kind, checkpoints: h?.checkpoints ?? 'starting',
+        bus: infra.bus.kind, snapshots: infra.snapshots.kind, history: infra.history.kind,
+        checkpoints: started ? (h?.checkpoints ?? 'starting') : 'starting',
         ...(h?.lastFailure ? { lastCheckpointFailure: h.lastFailure } : {}),
       };
-      return { ready: accepting, components };
+      return { ready: ready(), components };
     },
     demoToken: demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null,
   }));
-  transport.websocket('/v1/stream', stream);
+  const streams = stream;
+  transport.websocket('/v1/stream', {
+    open: (conn, upgrade) => {
+      if (ready()) return streams.open(conn, upgrade);
+      conn.close(CloseCodes.NOT_READY, started ? 'shutting down' : 'starting: actors are being restored, try again');
+      return { message: () => {}, drain: () => {}, closed: () => {} };
+    },
+  });
   const port = await transport.listen(config.host, config.port);
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info({ port, transport: transport.kind, bus: infra.bus.kind, snapshots: infra.snapshots.kind }, 'fleetline node listening');
+
+  supervisor = new ShardSupervisor({
+    system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
+    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
+    options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
+  });
+  const applyChange = (change: ReferenceChange) => {
+    supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
+  };
+  let stopFollowing = async () => {};
+  try {
+    const restoreStarted = Date.now();
+    await supervisor.start();
+    const stopSource = await infra.reference.follow(applyChange);
+    const stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
+    stopFollowing = async () => {
+      await stopTopic();
+      await stopSource();
+    };
+    started = true;
+    log.info({ actors: supervisor.actors, restoreMs: Date.now() - restoreStarted }, 'fleetline node ready');
+  } catch (e) {
+    await supervisor.stop().catch(() => {});
+    await transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
+    stopActor(system);
+    await infra.close().catch(() => {});
+    throw e;
+  }
   if (demo) demo.start(intake, log);
 
   let closing: Promise<void> | null = null;
@@ -114,7 +139,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       accepting = false;
       demo?.stop();
       await stopFollowing();
-      await supervisor?.stop();
+      await supervisor.stop();
       await transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
       stopActor(system);
       await infra.close();

@@ -8,7 +8,8 @@
  *     ShardSupervisor.checkpoint writes: history, snapshots to Redis + PostgreSQL, current
  *     state), total and per store;
  *  3. restart-to-serving of a node with BENCH_RESIDENT vehicles in the snapshot stores: from
- *     startNode() until it listens, has restored every actor and answers GET /v1/vehicles/<id>.
+ *     startNode() until it has restored every actor, is ready and answers GET /v1/vehicles/<id>
+ *     (its port opens first and answers /healthz meanwhile).
  * Numbers, not assertions. Each part runs in a child process of its own (a clean heap, and a
  * larger heap limit for part 3) against a deployment of its own on the shared servers: database
  * fleetline_bench_<random>, Redis prefix bench:<random>:, Kafka topic prefix bench.<random>.;
@@ -569,8 +570,10 @@ async function partRestore(d: Deployment): Promise<void> {
   // The node logs at info into this sink (printed: warn and above) so the restore timeline is known.
   const acquired: { at: number; partition: number; restored: number }[] = [];
   let callAt = 0;
+  let portOpenAt = 0;
   const log = benchLogger('info', (line) => {
     if (line.msg === 'partition acquired') acquired.push({ at: now() - callAt, partition: Number(line.partition), restored: Number(line.restored) });
+    if (typeof line.msg === 'string' && line.msg.startsWith('fleetline node listening')) portOpenAt = now();
   });
   let node: FleetlineNode | undefined;
   try {
@@ -596,7 +599,7 @@ async function partRestore(d: Deployment): Promise<void> {
     const last = acquired[acquired.length - 1];
     const ready = Math.max(listeningAt, allAt, servingAt) - callAt;
     console.log(`3. Restart to serving with ${int(RESIDENT)} vehicles in Redis + PostgreSQL (${PARTITIONS} partitions, ${WINDOW}-point windows, snapshots ~${int(bytes)} B):`);
-    console.log(`   restart to serving: ${secs(ready)}  (startNode() → listening ${secs(listeningAt - callAt)}, all ${int(n.supervisor.actors)} actors restored ${secs(allAt - callAt)}, ` +
+    console.log(`   restart to serving: ${secs(ready)}  (startNode() → port open ${secs(portOpenAt - callAt)}, ready ${secs(listeningAt - callAt)}, all ${int(n.supervisor.actors)} actors restored ${secs(allAt - callAt)}, ` +
       `GET /v1/vehicles/<id> 200 ${secs(servingAt - callAt)}; fleetline_actors_alive ${int(gauge)})`);
     if (first && last) {
       const restored = acquired.reduce((a, x) => a + x.restored, 0);

@@ -66,4 +66,6 @@ export const CloseCodes = {
   /** The client read so slowly that its unsent frames passed WS_MAX_QUEUED_BYTES. */
   SLOW_CLIENT: 4408,
   SHUTTING_DOWN: 4503,
+  /** IANA "Try Again Later": the node is still restoring its actors. */
+  NOT_READY: 1013,
 } as const;

@@ -35,8 +35,9 @@ export class EngineProcess {
           buffer = buffer.slice(nl + 1);
           this.logs.push(line);
           if (this.logs.length > 2000) this.logs.shift();
-          if (line.includes('"fleetline node listening"')) {
-            this.port = (JSON.parse(line) as { port: number }).port;
+          // The port opens first; the node is usable once it has restored its actors.
+          if (line.includes('"fleetline node listening"')) this.port = (JSON.parse(line) as { port: number }).port;
+          if (line.includes('"fleetline node ready"')) {
             clearTimeout(timer);
             resolve();
           }
@@ -45,7 +46,7 @@ export class EngineProcess {
       child.stderr?.on('data', (d: Buffer) => this.logs.push(d.toString()));
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`engine exited (${code ?? signal}) before listening:\n${this.logs.slice(-30).join('\n')}`));
+        reject(new Error(`engine exited (${code ?? signal}) before it was ready:\n${this.logs.slice(-30).join('\n')}`));
       });
     });
   }
