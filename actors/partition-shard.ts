@@ -265,8 +265,13 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   /** Hands the partition off: stops every actor and removes its vehicles from the index. */
+  /** Ids of the vehicles this shard holds. */
+  vehicleIds(): IterableIterator<string> {
+    return this.residents.keys();
+  }
+
   close(): void {
-    for (const id of this.residents.keys()) this.deps.index.remove(id);
+    this.deps.index.removeMany(this.residents.keys());
     this.residents.clear();
     stop(this.parent);
   }

@@ -21,6 +21,8 @@ export interface StateIndex {
   /** Adds many vehicles at once (restoring a partition): much faster than one upsert each. */
   upsertMany(views: readonly VehicleView[]): void;
   remove(id: string): void;
+  /** Removes many vehicles at once (releasing a partition, stopping): much faster than one remove each. */
+  removeMany(ids: Iterable<string>): void;
   get(id: string): VehicleView | undefined;
   query(q: StateQuery): VehicleView[];
   readonly size: number;

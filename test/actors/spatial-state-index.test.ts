@@ -49,4 +49,32 @@ describe('spatial state index', () => {
     assert.equal(index.get('v1'), undefined);
     assert.equal(index.size, 1999);
   });
+
+  it('removeMany takes vehicles out exactly, a few at a time or most of them at once', () => {
+    const index = new SpatialStateIndex();
+    const all = Array.from({ length: 1000 }, (_, i) => view(`v${i}`, 50 + (i % 40) / 10, 10 + Math.floor(i / 40) / 10));
+    index.upsertMany(all);
+    const everywhere = [-180, -90, 180, 90] as const;
+    const ids = () => index.query({ grant: null, bbox: everywhere }).map((v) => v.id).sort();
+    const keep = new Set(all.map((v) => v.id));
+    // 10%: one tree removal each.
+    const few = all.filter((_, i) => i % 10 === 0).map((v) => v.id);
+    index.removeMany([...few, 'not-there']);
+    for (const id of few) keep.delete(id);
+    assert.deepEqual(ids(), [...keep].sort());
+    // 80% of the rest: the tree is rebuilt from what stays.
+    const most = [...keep].filter((_, i) => i % 5 !== 0);
+    index.removeMany(most);
+    for (const id of most) keep.delete(id);
+    assert.deepEqual(ids(), [...keep].sort());
+    assert.equal(index.size, keep.size);
+    assert.equal(index.get(most[0]), undefined);
+    // What stays still moves and answers box queries.
+    const [first] = keep;
+    index.upsert(view(first, -33.9, 151.2), true);
+    assert.deepEqual(index.query({ grant: null, bbox: [151, -34, 152, -33] }).map((v) => v.id), [first]);
+    index.removeMany(keep);
+    assert.equal(index.size, 0);
+    assert.deepEqual(ids(), []);
+  });
 });
