@@ -568,11 +568,16 @@ async function partRestore(d: Deployment): Promise<void> {
   gc();
   const heapBefore = process.memoryUsage().heapUsed;
   // The node logs at info into this sink (printed: warn and above) so the restore timeline is known.
-  const acquired: { at: number; partition: number; restored: number }[] = [];
+  const acquired: { at: number; partition: number; restored: number; epochMs: number; loadMs: number; restoreMs: number }[] = [];
   let callAt = 0;
   let portOpenAt = 0;
   const log = benchLogger('info', (line) => {
-    if (line.msg === 'partition acquired') acquired.push({ at: now() - callAt, partition: Number(line.partition), restored: Number(line.restored) });
+    if (line.msg === 'partition acquired') {
+      acquired.push({
+        at: now() - callAt, partition: Number(line.partition), restored: Number(line.restored),
+        epochMs: Number(line.epochMs), loadMs: Number(line.loadMs), restoreMs: Number(line.restoreMs),
+      });
+    }
     if (typeof line.msg === 'string' && line.msg.startsWith('fleetline node listening')) portOpenAt = now();
   });
   let node: FleetlineNode | undefined;
@@ -605,6 +610,9 @@ async function partRestore(d: Deployment): Promise<void> {
       const restored = acquired.reduce((a, x) => a + x.restored, 0);
       console.log(`   partitions acquired (acquire + load + restore, one after another): first at ${secs(first.at)}, last (${acquired.length}th) at ${secs(last.at)}; ` +
         `${int(restored)} actors restored = ${rate(restored, last.at)} counted from the call`);
+      const sum = (k: 'epochMs' | 'loadMs' | 'restoreMs') => acquired.reduce((a, x) => a + x[k], 0);
+      console.log(`   of which, summed over the partitions: epochs ${secs(sum('epochMs'))}, loading and decoding snapshots ${secs(sum('loadMs'))}, ` +
+        `respawning actors and indexing them ${secs(sum('restoreMs'))}`);
     }
     console.log(`   heap used afterwards: ${mib(mem.heapUsed)} (${int((mem.heapUsed - heapBefore) / RESIDENT)} B per restored vehicle after gc; rss ${mib(mem.rss)})`);
   } finally {

@@ -116,18 +116,18 @@ export class RedisSnapshotStore implements SnapshotStore {
   async load(partition: number): Promise<VehicleSnapshot[]> {
     checkPartition(partition);
     const key = this.snapshotKey(partition);
-    // HSCAN, not HGETALL: a partition can hold 100k snapshots, too big for one reply.
-    // HSCAN may return a field twice; the map keeps one.
-    const raw = new Map<string, Buffer>();
-    let cursor = '0';
-    do {
-      const [next, elements] = await this.redis.hscanBuffer(key, cursor, 'COUNT', this.scanCount);
-      for (let i = 0; i + 1 < elements.length; i += 2) raw.set(elements[i].toString('utf8'), elements[i + 1]);
-      cursor = next.toString('utf8');
-    } while (cursor !== '0');
-    const out: VehicleSnapshot[] = [];
-    for (const bytes of raw.values()) out.push(unpackSnapshot(bytes));
-    return out;
+    // HSCAN, not HGETALL: a partition can hold 100k snapshots, too big for one reply. The next
+    // page is requested before this one is decoded, so Redis and the decoding overlap. HSCAN
+    // may return a field twice; the map keeps one.
+    const out = new Map<string, VehicleSnapshot>();
+    let page = this.redis.hscanBuffer(key, '0', 'COUNT', this.scanCount);
+    for (;;) {
+      const [next, elements] = await page;
+      const cursor = next.toString('utf8');
+      if (cursor !== '0') page = this.redis.hscanBuffer(key, cursor, 'COUNT', this.scanCount);
+      for (let i = 0; i + 1 < elements.length; i += 2) out.set(elements[i].toString('utf8'), unpackSnapshot(elements[i + 1]));
+      if (cursor === '0') return [...out.values()];
+    }
   }
 
   /** Vehicles in the hot copy of a partition (HLEN). */
