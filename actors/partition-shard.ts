@@ -264,14 +264,12 @@ export class PartitionShard implements VehicleOutbox {
     return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.appliedOffset > this.committedOffset;
   }
 
-  /** Hands the partition off: stops every actor and removes its vehicles from the index. */
-  /** Ids of the vehicles this shard holds. */
-  vehicleIds(): IterableIterator<string> {
-    return this.residents.keys();
-  }
-
-  close(): void {
-    this.deps.index.removeMany(this.residents.keys());
+  /**
+   * Hands the partition off: stops every actor and removes its vehicles from the index
+   * (unless `keepIndexed`: a stopping node clears the whole index once instead).
+   */
+  close(options: { keepIndexed?: boolean } = {}): void {
+    if (!options.keepIndexed) this.deps.index.removeMany(this.residents.keys());
     this.residents.clear();
     stop(this.parent);
   }

@@ -84,6 +84,11 @@ export class SpatialStateIndex implements StateIndex {
     }
   }
 
+  clear(): void {
+    this.tree.clear();
+    this.entries.clear();
+  }
+
   get(id: string): VehicleView | undefined {
     return this.entries.get(id)?.view;
   }

@@ -112,19 +112,21 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const applyChange = (change: ReferenceChange) => {
     supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
   };
-  let stopFollowing = async () => {};
+  let stopSource = async () => {};
+  let stopTopic = async () => {};
+  const stopFollowing = async () => {
+    await stopTopic();
+    await stopSource();
+  };
   try {
     const restoreStarted = Date.now();
     await supervisor.start();
-    const stopSource = await infra.reference.follow(applyChange);
-    const stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
-    stopFollowing = async () => {
-      await stopTopic();
-      await stopSource();
-    };
+    stopSource = await infra.reference.follow(applyChange);
+    stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
     started = true;
     log.info({ actors: supervisor.actors, restoreMs: Date.now() - restoreStarted }, 'fleetline node ready');
   } catch (e) {
+    await stopFollowing().catch(() => {});
     await supervisor.stop().catch(() => {});
     await transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
     stopActor(system);

@@ -23,6 +23,8 @@ export interface StateIndex {
   remove(id: string): void;
   /** Removes many vehicles at once (releasing a partition, stopping): much faster than one remove each. */
   removeMany(ids: Iterable<string>): void;
+  /** Removes every vehicle (a stopping node). */
+  clear(): void;
   get(id: string): VehicleView | undefined;
   query(q: StateQuery): VehicleView[];
   readonly size: number;

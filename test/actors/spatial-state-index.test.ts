@@ -76,5 +76,10 @@ describe('spatial state index', () => {
     index.removeMany(keep);
     assert.equal(index.size, 0);
     assert.deepEqual(ids(), []);
+    index.upsertMany(all);
+    index.clear();
+    assert.equal(index.size, 0);
+    assert.deepEqual(ids(), []);
+    assert.equal(index.get('v1'), undefined);
   });
 });
