@@ -91,14 +91,26 @@ export class ShardSupervisor {
     const started = performance.now();
     const epoch = await this.deps.snapshots.acquire(partition);
     const acquiredAt = performance.now();
-    const snapshots = await this.deps.snapshots.load(partition);
-    const loadedAt = performance.now();
     const shard = new PartitionShard(partition, epoch, this.deps);
-    const restored = shard.restore(snapshots);
+    // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
+    // partition's snapshots living (and being copied by the GC) until the last one is read.
+    let restored = 0;
+    let restoreMs = 0;
+    try {
+      for await (const page of this.deps.snapshots.loadPages(partition)) {
+        const t = performance.now();
+        restored += shard.restore(page);
+        restoreMs += performance.now() - t;
+      }
+    } catch (e) {
+      shard.close();
+      throw e;
+    }
     this.shards.set(partition, shard);
     const ms = (t: number) => Math.round(t * 10) / 10;
+    const loadMs = performance.now() - acquiredAt - restoreMs;
     this.deps.logger.info({
-      partition, epoch, restored, epochMs: ms(acquiredAt - started), loadMs: ms(loadedAt - acquiredAt), restoreMs: ms(performance.now() - loadedAt),
+      partition, epoch, restored, epochMs: ms(acquiredAt - started), loadMs: ms(loadMs), restoreMs: ms(restoreMs),
     }, 'partition acquired');
   }
 

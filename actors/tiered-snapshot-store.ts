@@ -97,13 +97,34 @@ export class TieredSnapshotStore implements SnapshotStore {
 
   async load(partition: number): Promise<VehicleSnapshot[]> {
     if (this.options.loadMode === 'freshest') return this.loadFreshest(partition);
+    const out = new Map<string, VehicleSnapshot>();
+    for await (const page of this.loadPages(partition)) {
+      for (const s of page) if (!out.has(s.vehicleId)) out.set(s.vehicleId, s);
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * The hot tier's pages; the durable tier's when the hot one has nothing or fails. A hot
+   * failure after some pages is followed by every durable page: the vehicles already given
+   * keep their (newer or equal) hot snapshot, as the first one counts.
+   */
+  async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
+    if (this.options.loadMode === 'freshest') {
+      yield await this.loadFreshest(partition);
+      return;
+    }
+    let hotPages = 0;
     try {
-      const hot = await this.hot.load(partition);
-      if (hot.length > 0) return hot;
+      for await (const page of this.hot.loadPages(partition)) {
+        hotPages++;
+        yield page;
+      }
     } catch (e) {
       this.report(e, 'load', partition);
+      hotPages = 0;
     }
-    return this.durable.load(partition);
+    if (hotPages === 0) yield* this.durable.loadPages(partition);
   }
 
   async close(): Promise<void> {

@@ -386,6 +386,9 @@ class TimedStore implements SnapshotStore {
   load(partition: number): Promise<VehicleSnapshot[]> {
     return this.inner.load(partition);
   }
+  loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
+    return this.inner.loadPages(partition);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -13,8 +13,14 @@ export interface SnapshotStore {
    * longer the partition's current epoch.
    */
   save(partition: number, epoch: number, snapshots: readonly VehicleSnapshot[]): Promise<void>;
-  /** Every snapshot of a partition (restoring actors when the partition is acquired). */
+  /** Every snapshot of a partition, one vehicle once. */
   load(partition: number): Promise<VehicleSnapshot[]>;
+  /**
+   * The same snapshots page by page, for restoring a partition without holding all of them
+   * at once. A vehicle may come twice (a Redis HSCAN may return a field twice; a tier that
+   * fails mid-way is followed by the other tier's pages): the first one counts.
+   */
+  loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]>;
   close(): Promise<void>;
 }
 

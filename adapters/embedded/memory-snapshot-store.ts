@@ -26,5 +26,10 @@ export class MemorySnapshotStore implements SnapshotStore {
     return [...(this.data.get(partition)?.values() ?? [])];
   }
 
+  async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
+    const all = await this.load(partition);
+    if (all.length > 0) yield all;
+  }
+
   async close(): Promise<void> {}
 }

@@ -76,14 +76,19 @@ export class PgSnapshotStore implements SnapshotStore {
   }
 
   async load(partition: number): Promise<VehicleSnapshot[]> {
-    checkPartition(partition);
-    // Keyset pages over (partition, vehicle_id): bounded statements and result sets.
     const out: VehicleSnapshot[] = [];
+    for await (const page of this.loadPages(partition)) for (const s of page) out.push(s);
+    return out;
+  }
+
+  /** Keyset pages over (partition, vehicle_id): bounded statements and result sets. */
+  async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
+    checkPartition(partition);
     let after = '';
     for (;;) {
       const { rows } = await this.pool.query<{ vehicle_id: string; snapshot: Buffer }>(PAGE, [partition, after, this.pageSize]);
-      for (const r of rows) out.push(unpackSnapshot(r.snapshot));
-      if (rows.length < this.pageSize) return out;
+      if (rows.length > 0) yield rows.map((r) => unpackSnapshot(r.snapshot));
+      if (rows.length < this.pageSize) return;
       after = rows[rows.length - 1].vehicle_id;
     }
   }

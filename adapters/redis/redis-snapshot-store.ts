@@ -114,19 +114,31 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async load(partition: number): Promise<VehicleSnapshot[]> {
+    const out = new Map<string, VehicleSnapshot>();
+    for await (const page of this.loadPages(partition)) for (const s of page) out.set(s.vehicleId, s);
+    return [...out.values()];
+  }
+
+  /**
+   * HSCAN pages, not HGETALL: a partition can hold 100k snapshots, too big for one reply. The
+   * next page is requested before this one is decoded, so Redis and the decoding overlap.
+   */
+  async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
     checkPartition(partition);
     const key = this.snapshotKey(partition);
-    // HSCAN, not HGETALL: a partition can hold 100k snapshots, too big for one reply. The next
-    // page is requested before this one is decoded, so Redis and the decoding overlap. HSCAN
-    // may return a field twice; the map keeps one.
-    const out = new Map<string, VehicleSnapshot>();
-    let page = this.redis.hscanBuffer(key, '0', 'COUNT', this.scanCount);
-    for (;;) {
-      const [next, elements] = await page;
-      const cursor = next.toString('utf8');
-      if (cursor !== '0') page = this.redis.hscanBuffer(key, cursor, 'COUNT', this.scanCount);
-      for (let i = 0; i + 1 < elements.length; i += 2) out.set(elements[i].toString('utf8'), unpackSnapshot(elements[i + 1]));
-      if (cursor === '0') return [...out.values()];
+    let page: Promise<[Buffer, Buffer[]]> | null = this.redis.hscanBuffer(key, '0', 'COUNT', this.scanCount);
+    try {
+      while (page !== null) {
+        const [next, elements]: [Buffer, Buffer[]] = await page;
+        const cursor: string = next.toString('utf8');
+        page = cursor === '0' ? null : this.redis.hscanBuffer(key, cursor, 'COUNT', this.scanCount);
+        const snapshots = new Array<VehicleSnapshot>(elements.length >> 1);
+        for (let i = 1, j = 0; i < elements.length; i += 2, j++) snapshots[j] = unpackSnapshot(elements[i]);
+        if (snapshots.length > 0) yield snapshots;
+      }
+    } finally {
+      // A consumer that stops early leaves the prefetched page unread: its failure is nobody's.
+      page?.catch(() => {});
     }
   }
 

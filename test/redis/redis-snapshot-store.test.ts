@@ -56,6 +56,18 @@ describe('RedisSnapshotStore (real Redis)', () => {
     const loaded = byVehicle(await store.load(3));
     assert.equal(loaded.size, 20_000);
     for (const i of [0, 4999, 5000, 12_345, 19_999]) assert.deepEqual(loaded.get(`veh-${i}`), snaps[i]);
+
+    // Page by page (HSCAN COUNT 1000 by default): the same vehicles, never all in one page.
+    const pages: number[] = [];
+    const paged = new Map<string, unknown>();
+    for await (const page of store.loadPages(3)) {
+      pages.push(page.length);
+      for (const s of page) paged.set(s.vehicleId, s);
+    }
+    assert.ok(pages.length >= 10, `${pages.length} pages`);
+    assert.ok(Math.max(...pages) < 20_000);
+    assert.equal(paged.size, 20_000);
+    assert.deepEqual(paged.get('veh-12345'), snaps[12_345]);
   });
 
   it('fences a node that lost the partition: A (epoch 1) is rejected after B (epoch 2) acquired', async () => {

@@ -65,6 +65,17 @@ describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
     assert.equal(loaded.size, 300);
     for (const s of snaps) assert.deepEqual(loaded.get(s.vehicleId), s);
 
+    // Page by page, from the durable tier's keyset pages.
+    const paging = new TieredSnapshotStore(hot, new PgSnapshotStore(db.pool, { pageSize: 100 }));
+    const pages: number[] = [];
+    const paged = new Set<string>();
+    for await (const page of paging.loadPages(2)) {
+      pages.push(page.length);
+      for (const s of page) paged.add(s.vehicleId);
+    }
+    assert.deepEqual(pages, [100, 100, 100]);
+    assert.equal(paged.size, 300);
+
     // The hot epoch restarted at 1 with the flush, the durable one did not: both still fence.
     const next = await store.acquire(2);
     assert.equal(next, epoch + 1);
@@ -115,6 +126,11 @@ describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
       assert.equal((await durable.load(4)).length, 50);
       assert.equal((await store.load(4)).length, 50); // hot load fails -> durable
       assert.equal(failures[2].operation, 'load');
+      let paged = 0;
+      for await (const page of store.loadPages(4)) paged += page.length;
+      assert.equal(paged, 50, 'the pages come from the durable tier too');
+      assert.equal(failures[3].operation, 'load');
+      failures.length = 3;
 
       await proxy.start(); // back on the same port
       await once(redis, 'ready');
