@@ -1,7 +1,8 @@
 import type { TelemetryPoint } from './domain/telemetry-point.js';
+import { RECENT_FIELDS } from './domain/vehicle-state.js';
 
-/** ts, lat, lon, speed (NaN when the device sent none). */
-const FIELDS = 4;
+/** ts, lat, lon, speed (NaN when the device sent none), as in a snapshot. */
+const FIELDS = RECENT_FIELDS;
 
 /**
  * A vehicle's rolling window of recent points, as a ring of numbers rather than point objects:
@@ -26,21 +27,39 @@ export class RecentTrack {
     else this.head = (this.head + 1) % this.capacity;
   }
 
-  /** The window as points, oldest first (for snapshots). */
-  toPoints(deviceId: string): TelemetryPoint[] {
-    const out: TelemetryPoint[] = [];
+  /** The window, oldest first, in the snapshot's flat form (VehicleSnapshot.recent). */
+  toFlat(): (number | null)[] {
+    const out = new Array<number | null>(this.length * FIELDS);
+    const d = this.data;
+    if (d === null) return out;
     for (let k = 0; k < this.length; k++) {
       const i = ((this.head + k) % this.capacity) * FIELDS;
-      const d = this.data as number[];
-      const speed = d[i + 3];
-      out.push(Number.isNaN(speed) ? { deviceId, ts: d[i], lat: d[i + 1], lon: d[i + 2] } : { deviceId, ts: d[i], lat: d[i + 1], lon: d[i + 2], speed });
+      const o = k * FIELDS;
+      out[o] = d[i];
+      out[o + 1] = d[i + 1];
+      out[o + 2] = d[i + 2];
+      out[o + 3] = Number.isNaN(d[i + 3]) ? null : d[i + 3];
     }
     return out;
   }
 
-  static from(points: readonly TelemetryPoint[], capacity: number): RecentTrack {
+  /** A track from a snapshot's flat window, keeping its newest `capacity` points. */
+  static fromFlat(flat: readonly (number | null)[], capacity: number): RecentTrack {
     const t = new RecentTrack(capacity);
-    for (const p of points.slice(-capacity)) t.push(p);
+    const points = Math.floor(flat.length / FIELDS);
+    const first = Math.max(0, points - capacity);
+    if (points === first) return t;
+    const d = new Array<number>(capacity * FIELDS).fill(0.5);
+    for (let k = first; k < points; k++) {
+      const i = k * FIELDS;
+      const o = (k - first) * FIELDS;
+      d[o] = flat[i] ?? NaN;
+      d[o + 1] = flat[i + 1] ?? NaN;
+      d[o + 2] = flat[i + 2] ?? NaN;
+      d[o + 3] = flat[i + 3] ?? NaN;
+    }
+    t.data = d;
+    t.length = points - first;
     return t;
   }
 }

@@ -149,7 +149,7 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     deviceId: state.deviceId,
     partition: state.partition,
     view: { ...state.view },
-    recent: state.recent.toPoints(state.deviceId),
+    recent: state.recent.toFlat(),
     accepted: state.accepted,
     overspeeding: state.overspeeding,
   };
@@ -162,7 +162,7 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     partition: s.partition,
     profile,
     view: { ...s.view, company: profile.company },
-    recent: RecentTrack.from(s.recent, RECENT_WINDOW),
+    recent: RecentTrack.fromFlat(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
     overspeeding: s.overspeeding ?? false,
   };

@@ -14,7 +14,6 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Redis } from 'ioredis';
 import type { VehicleSnapshot } from '../actors/domain/vehicle-state.js';
-import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
 import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
@@ -37,29 +36,24 @@ function arg(name: string, fallback: number): number {
 /** A snapshot as a vehicle actor writes it: full view and a 16-point window. */
 function snapshot(i: number, partition: number, round: number): VehicleSnapshot {
   const ts = 1_700_000_000_000 + round * 60_000 + i;
-  const recent: TelemetryPoint[] = [];
+  const recent: number[] = [];
+  let lat = 0;
+  let lon = 0;
+  let speed = 0;
   for (let k = 15; k >= 0; k--) {
-    recent.push({
-      deviceId: `dev-${i}`,
-      ts: ts - k * 5000,
-      lat: 55.5 + (i % 997) * 0.0007 + k * 0.00011,
-      lon: 37.3 + (i % 991) * 0.0009 - k * 0.00013,
-      speed: (i + k + round) % 95,
-      course: (i * 13 + k) % 360,
-      ignition: true,
-      fuel: 40 + (i % 20) + k * 0.01,
-      odometer: 10_000 + i + round + k * 0.07,
-    });
+    lat = 55.5 + (i % 997) * 0.0007 + k * 0.00011;
+    lon = 37.3 + (i % 991) * 0.0009 - k * 0.00013;
+    speed = (i + k + round) % 95;
+    recent.push(ts - k * 5000, lat, lon, speed);
   }
-  const last = recent[recent.length - 1];
   return {
     vehicleId: `veh-${i}`,
     deviceId: `dev-${i}`,
     partition,
     view: {
       id: `veh-${i}`, company: `co-${i % 50}`, name: `Truck ${i}`, plate: `A${i % 1000}BC${i % 99}`,
-      lat: last.lat, lon: last.lon, ts, speed: last.speed ?? 0, course: last.course, ignition: true,
-      fuel: last.fuel, odometer: last.odometer, moving: true,
+      lat, lon, ts, speed, course: (i * 13) % 360, ignition: true,
+      fuel: 40 + (i % 20), odometer: 10_000 + i + round, moving: true,
     },
     recent,
     accepted: 1000 + round,

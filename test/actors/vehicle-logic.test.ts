@@ -55,14 +55,18 @@ describe('vehicle actor logic', () => {
     const s = newVehicleState(profile, 'dev-1', 0);
     for (let i = 0; i < RECENT_WINDOW * 3; i++) applyPoint(s, pt(i), []);
     assert.equal(s.recent.length, RECENT_WINDOW);
-    const points = s.recent.toPoints('dev-1');
-    assert.equal(points.length, RECENT_WINDOW);
-    assert.equal(points[0].ts, pt(RECENT_WINDOW * 2).ts);
-    assert.equal(points[RECENT_WINDOW - 1].ts, pt(RECENT_WINDOW * 3 - 1).ts);
-    assert.equal(points[RECENT_WINDOW - 1].lat, pt(RECENT_WINDOW * 3 - 1).lat);
-    // Round trip through a snapshot keeps the window.
-    const back = fromSnapshot(toSnapshot(s)!, profile).recent.toPoints('dev-1');
-    assert.deepEqual(back, points);
+    // Flat in the snapshot, oldest first: [ts, lat, lon, speed, …].
+    const flat = s.recent.toFlat();
+    assert.equal(flat.length, RECENT_WINDOW * 4);
+    const oldest = pt(RECENT_WINDOW * 2);
+    const newest = pt(RECENT_WINDOW * 3 - 1);
+    assert.deepEqual(flat.slice(0, 4), [oldest.ts, oldest.lat, oldest.lon, oldest.speed ?? null]);
+    assert.deepEqual(flat.slice(-4), [newest.ts, newest.lat, newest.lon, newest.speed ?? null]);
+    // Round trip through a snapshot keeps the window, and the ring goes on from it.
+    const back = fromSnapshot(toSnapshot(s)!, profile);
+    assert.deepEqual(back.recent.toFlat(), flat);
+    applyPoint(back, pt(RECENT_WINDOW * 3), []);
+    assert.deepEqual(back.recent.toFlat(), [...flat.slice(4), pt(RECENT_WINDOW * 3).ts, pt(RECENT_WINDOW * 3).lat, pt(RECENT_WINDOW * 3).lon, pt(RECENT_WINDOW * 3).speed ?? null]);
   });
 
   it('emits overspeed once per episode, trips and ignition with deterministic ids', () => {

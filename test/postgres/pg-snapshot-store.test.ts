@@ -86,7 +86,7 @@ describe('PgSnapshotStore (real PostgreSQL)', () => {
     assert.equal(state.length, 5);
     for (const s of state) {
       assert.equal(s.accepted, 7);
-      assert.equal(s.recent[s.recent.length - 1].attrs?.note, 'B');
+      assert.equal(s.view.name, 'B');
     }
   });
 

@@ -96,7 +96,7 @@ describe('RedisSnapshotStore (real Redis)', () => {
     assert.equal(state.length, 5);
     for (const s of state) {
       assert.equal(s.accepted, 7);
-      assert.equal(s.recent[s.recent.length - 1].attrs?.note, 'B');
+      assert.equal(s.view.name, 'B');
     }
   });
 

@@ -1,25 +1,20 @@
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
-import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 
-/** A realistic snapshot: full view, a 16-point window, optional fields both set and unset. */
+/** A realistic snapshot: full view, a 16-point window, optional fields both set and unset; `tag` becomes the view's name. */
 export function makeSnapshot(i: number, partition: number, opts: { ts?: number; accepted?: number; tag?: string } = {}): VehicleSnapshot {
   const ts = opts.ts ?? 1_700_000_000_000 + i * 1000;
   const deviceId = `dev-${i}`;
-  const recent: TelemetryPoint[] = [];
+  const recent: (number | null)[] = [];
+  let lat = 0;
+  let lon = 0;
+  let speed = 0;
   for (let k = 15; k >= 0; k--) {
-    const p: { deviceId: string; ts: number; lat: number; lon: number; speed?: number; course?: number; ignition?: boolean; attrs?: Record<string, string | number | boolean> } = {
-      deviceId,
-      ts: ts - k * 5000,
-      lat: 55.75 + (i % 1000) * 0.001 - k * 0.0001,
-      lon: 37.61 + Math.floor(i / 1000) * 0.001 + k * 0.0001,
-      speed: (i + k) % 90,
-      course: (i * 7 + k) % 360,
-    };
-    if (k % 4 === 0) p.ignition = true;
-    if (k === 0) p.attrs = { sat: 9, hdop: 0.8, note: opts.tag ?? 'ok' };
-    recent.push(p);
+    lat = 55.75 + (i % 1000) * 0.001 - k * 0.0001;
+    lon = 37.61 + Math.floor(i / 1000) * 0.001 + k * 0.0001;
+    speed = (i + k) % 90;
+    // Some points without a speed (the device sent none): null in the window.
+    recent.push(ts - k * 5000, lat, lon, k % 5 === 3 ? null : speed);
   }
-  const last = recent[recent.length - 1];
   return {
     vehicleId: `veh-${i}`,
     deviceId,
@@ -27,15 +22,15 @@ export function makeSnapshot(i: number, partition: number, opts: { ts?: number; 
     view: {
       id: `veh-${i}`,
       company: i % 10 === 0 ? null : `co-${i % 7}`,
-      ...(i % 3 === 0 ? {} : { name: `Truck ${i}`, plate: `A${i}BC` }),
-      lat: last.lat,
-      lon: last.lon,
+      ...(i % 3 === 0 && opts.tag === undefined ? {} : { name: opts.tag ?? `Truck ${i}`, plate: `A${i}BC` }),
+      lat,
+      lon,
       ts,
-      speed: last.speed ?? 0,
-      course: last.course,
+      speed,
+      course: (i * 7) % 360,
       ignition: true,
       odometer: 1234.5 + i,
-      moving: (last.speed ?? 0) > 3,
+      moving: speed > 3,
     },
     recent,
     accepted: opts.accepted ?? 100 + i,
