@@ -30,6 +30,20 @@ function newLog(extra: Partial<KafkaLogOptions> = {}): KafkaLog {
   return new KafkaLog({ brokers: BROKERS, clientId: `fleetline-test-${uid()}`, log, ...extra });
 }
 
+/** A log on a topic and group of their own (removed after the suite); the log is closed after `fn`. */
+async function withLog<T>(extra: Partial<KafkaLogOptions>, fn: (t: { kafka: KafkaLog; topic: string; groupId: string }) => Promise<T>): Promise<T> {
+  const kafka = newLog(extra);
+  const topic = topicName();
+  const groupId = groupName();
+  topicsToDelete.add(topic);
+  groupsToDelete.add(groupId);
+  try {
+    return await fn({ kafka, topic, groupId });
+  } finally {
+    await kafka.close();
+  }
+}
+
 async function waitFor(what: string, predicate: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
@@ -73,12 +87,7 @@ after(async () => {
 
 describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
   it('creates topics, routes keys with murmur2 and delivers each partition in order with its offsets', { timeout: 30_000 }, async () => {
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 4 }]);
       await kafka.ensureTopics([{ name: topic, partitions: 4 }]); // idempotent
       assert.equal(kafka.partitionsOf(topic), 4);
@@ -132,18 +141,11 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
 
       await consumer.stop();
       assert.equal(events.at(-1), `revoked:${topic}:0,1,2,3`, 'stop() revokes every owned partition');
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('round-trips a tombstone (null value) on a compacted topic', { timeout: 30_000 }, async () => {
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 2, compacted: true }]);
       const { resources } = await admin.describeConfigs({
         includeSynonyms: false,
@@ -164,18 +166,11 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
       assert.equal(tombstone.value, null);
       assert.equal(tombstone.partition, put.partition);
       assert.equal(tombstone.offset, put.offset + 1);
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('resumes a group from its committed offset: committed records are not redelivered, uncommitted ones are', { timeout: 30_000 }, async () => {
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
       await kafka.publish(topic, Array.from({ length: 10 }, (_, i) => ({ key: 'dev-1', value: enc(String(i)) })));
 
@@ -195,18 +190,11 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
       await b.stop();
       assert.deepEqual(second.records.map((r) => r.offset), [6, 7, 8, 9, 10, 11]);
       assert.deepEqual(second.records.map((r) => dec(r.value)), ['6', '7', '8', '9', '10', '11']);
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('redelivers a batch whose onBatch failed, from the same offset, without leaving the group', { timeout: 30_000 }, async () => {
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
       await kafka.publish(topic, [{ key: 'a', value: enc('1') }, { key: 'a', value: enc('2') }]);
       let calls = 0;
@@ -222,18 +210,11 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
       assert.deepEqual(c.records.map((r) => r.offset), [0, 1]);
       assert.equal((consumer as KafkaLogConsumer).groupJoins, 1);
       await consumer.stop();
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('pause() holds back delivery until resume()', { timeout: 30_000 }, async () => {
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 2 }]);
       const c = collector();
       const consumer = await kafka.consume({ groupId, topic, fromBeginning: true, onBatch: c.onBatch });
@@ -246,20 +227,13 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
       consumer.resume();
       await waitFor('records after resume', () => c.records.length === 3, 5000);
       await consumer.stop();
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('accepts records from a foreign producer (kcat) with their keys, on the murmur2 partition', { timeout: 30_000 }, async () => {
     const kcat = spawnSync('kcat', ['-V']);
     assert.equal(kcat.error, undefined, 'kcat is required (Debian package kcat; scripts/services.sh up installs it)');
-    const kafka = newLog();
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 4 }]);
       const c = collector();
       const consumer = await kafka.consume({ groupId, topic, fromBeginning: true, onBatch: c.onBatch });
@@ -281,18 +255,11 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
         assert.equal((JSON.parse(dec(r.value) ?? 'null') as { deviceId: string }).deviceId, d);
         assert.equal(r.partition, partitionForKey(d, 4), `${d} on its murmur2 partition`);
       }
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   it('splits partitions between two members: onRevoked on the old owner, onAssigned on the new one, disjoint and complete', { timeout: 40_000 }, async () => {
-    const kafka = newLog({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 });
-    const topic = topicName();
-    const groupId = groupName();
-    topicsToDelete.add(topic);
-    groupsToDelete.add(groupId);
-    try {
+    await withLog({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 500 }, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 4 }]);
       const calls: string[] = [];
       const owned = { a: new Set<number>(), b: new Set<number>() };
@@ -340,19 +307,12 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
       await waitFor('a to own everything again', () => owned.a.size === 4, 20_000);
       await a.stop();
       assert.equal(calls[0], 'a+0,1,2,3');
-    } finally {
-      await kafka.close();
-    }
+    });
   });
 
   describe('a batch that outlives the session timeout', { concurrency: true }, () => {
     const slowBatch = async (heartbeats: boolean) => {
-      const kafka = newLog({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 });
-      const topic = topicName();
-      const groupId = groupName();
-      topicsToDelete.add(topic);
-      groupsToDelete.add(groupId);
-      try {
+      return withLog({ sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 }, async ({ kafka, topic, groupId }) => {
         await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
         await kafka.publish(topic, [{ key: 'slow', value: enc('first') }]);
         const revoked: number[][] = [];
@@ -376,9 +336,7 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
         const assignment = consumer.assignment();
         await consumer.stop();
         return { joins, assignment, revoked, records: c.records };
-      } finally {
-        await kafka.close();
-      }
+      });
     };
 
     it('keeps its group membership when it calls heartbeat() (9 s batch, 6 s session)', { timeout: 40_000 }, async () => {
