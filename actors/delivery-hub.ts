@@ -29,12 +29,6 @@ export class DeliveryHub {
   private events: VehicleEvent[] = [];
   private scheduled = false;
 
-  get subscribers(): number {
-    let n = this.admins.size;
-    for (const s of this.byCompany.values()) n += s.size;
-    return n;
-  }
-
   attach(t: DeliveryTarget): void {
     if (t.grant === null) {
       this.admins.add(t);
@@ -49,7 +43,12 @@ export class DeliveryHub {
 
   detach(t: DeliveryTarget): void {
     this.admins.delete(t);
-    if (t.grant !== null) for (const c of t.grant) this.byCompany.get(c)?.delete(t);
+    if (t.grant === null) return;
+    for (const c of t.grant) {
+      const set = this.byCompany.get(c);
+      // An empty set would keep drain() from skipping a company nobody watches.
+      if (set?.delete(t) && set.size === 0) this.byCompany.delete(c);
+    }
   }
 
   publish(u: Update): void {

@@ -101,9 +101,10 @@ export class PartitionShard implements VehicleOutbox {
     if (records.length === 0) return;
     const byVehicle = new Map<string, { profile: VehicleProfile; deviceId: string; points: TelemetryPoint[] }>();
     let receivedAt = 0;
+    const now = Date.now();
     for (const r of records) {
       receivedAt = Math.max(receivedAt, r.timestamp);
-      for (const point of this.decode(r)) {
+      for (const point of this.decode(r, now)) {
         const route = this.deps.directory.route(point.deviceId);
         if (!route.ok) {
           this.deps.metrics.pointRejected(route.reason, 'log');
@@ -150,7 +151,7 @@ export class PartitionShard implements VehicleOutbox {
     while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
-  private decode(r: LogRecord): TelemetryPoint[] {
+  private decode(r: LogRecord, now: number): TelemetryPoint[] {
     if (r.value === null) return [];
     let raw: unknown;
     try {
@@ -162,7 +163,7 @@ export class PartitionShard implements VehicleOutbox {
     }
     const out: TelemetryPoint[] = [];
     for (const item of Array.isArray(raw) ? raw : [raw]) {
-      const v = validatePoint(item);
+      const v = validatePoint(item, now);
       if (v.ok) out.push(v.point);
       else {
         this.deps.metrics.pointRejected(v.reason, 'log');

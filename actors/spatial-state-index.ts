@@ -1,6 +1,6 @@
 import RBush from 'rbush';
 import type { VehicleView } from './domain/vehicle-state.js';
-import { granted, inBBox, type StateIndex, type StateQuery } from './ports/state-index.js';
+import { matches, type StateIndex, type StateQuery } from './ports/state-index.js';
 
 interface Entry {
   minX: number;
@@ -97,12 +97,7 @@ export class SpatialStateIndex implements StateIndex {
     const limit = q.limit ?? Infinity;
     const companies = q.companies ? new Set(q.companies) : undefined;
     const out: VehicleView[] = [];
-    const accept = (v: VehicleView): boolean => {
-      if (!granted(q.grant, v.company)) return false;
-      if (companies && (v.company === null || !companies.has(v.company))) return false;
-      if (q.bbox && !inBBox(q.bbox, v.lon, v.lat)) return false;
-      return true;
-    };
+    const accept = (v: VehicleView): boolean => matches(v, q.grant, companies, q.bbox);
     if (q.ids) {
       for (const id of q.ids) {
         const v = this.entries.get(id)?.view;

@@ -1,7 +1,7 @@
 import { FleetlineError } from './domain/errors.js';
 import type { VehicleView } from './domain/vehicle-state.js';
 import type { Grant } from './ports/client-connection.js';
-import { granted, inBBox, type BBox } from './ports/state-index.js';
+import { matches, type BBox } from './ports/state-index.js';
 
 /** What a client asked to see. Every given filter must hold (they combine with AND). */
 export interface Subscription {
@@ -40,9 +40,6 @@ export function parseSubscription(frame: Record<string, unknown>): Subscription 
 }
 
 export function inScope(sub: Subscription, grant: Grant, v: VehicleView): boolean {
-  if (!granted(grant, v.company)) return false;
   if (sub.vehicles && !sub.vehicles.has(v.id)) return false;
-  if (sub.companies && (v.company === null || !sub.companies.has(v.company))) return false;
-  if (sub.bbox && !inBBox(sub.bbox, v.lon, v.lat)) return false;
-  return true;
+  return matches(v, grant, sub.companies, sub.bbox);
 }

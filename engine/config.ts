@@ -10,6 +10,8 @@ interface Option<T> {
   readonly default: T;
   readonly doc: string;
   readonly parse: (raw: string) => T;
+  /** The default as docs/configuration.md states it, when it is computed at start. */
+  readonly docDefault?: string;
 }
 
 const int = (min: number, max: number) => (raw: string): number => {
@@ -32,7 +34,7 @@ const oneOf = <T extends string>(...values: T[]) => (raw: string): T => {
 export const options = {
   port: { env: 'PORT', default: 8080, doc: 'HTTP and WebSocket port.', parse: int(0, 65535) },
   host: { env: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on.', parse: text },
-  nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text },
+  nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text, docDefault: 'host name' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino level: trace, debug, info, warn, error.', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'silent') },
   transport: { env: 'TRANSPORT', default: 'auto' as 'auto' | 'uws' | 'ws', doc: 'HTTP/WebSocket server: auto (uWebSockets.js when its native binary loads, else ws), uws (fail if it does not load), ws.', parse: oneOf('auto', 'uws', 'ws') },
   demoDevices: { env: 'DEMO_DEVICES', default: 3000, doc: 'Simulated vehicles of the built-in demo; 0 turns demo mode off (then JWT_SECRET is required).', parse: int(0, 2_000_000) },
@@ -101,7 +103,7 @@ export function isDemo(config: Config): boolean {
 /** The Markdown reference (docs/configuration.md). */
 export function configurationReference(): string {
   const rows = Object.values(options).map((o: Option<unknown>) => {
-    const def = o.env === 'NODE_ID' ? 'host name' : o.default === null ? '(unset)' : o.default === '' ? '(empty)' : `\`${String(o.default)}\``;
+    const def = o.docDefault !== undefined ? o.docDefault : o.default === null ? '(unset)' : o.default === '' ? '(empty)' : `\`${String(o.default)}\``;
     return `| \`${o.env}\` | ${def} | ${o.doc} |`;
   });
   return [

@@ -25,6 +25,8 @@ export interface FleetlineNode {
   readonly url: string;
   readonly transport: Transport['kind'];
   readonly auth: JwtAuth;
+  /** Demo mode only: an admin token for the demo page and the console. */
+  readonly demoToken: (() => Promise<string>) | null;
   readonly index: SpatialStateIndex;
   readonly supervisor: ShardSupervisor;
   readonly infrastructure: Infrastructure;
@@ -45,6 +47,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   ]);
 
   const demo = isDemo(config) ? new DemoFleet(config) : null;
+  const demoToken = demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null;
   const fleet = demo && config.fleetFile === null ? demo.referenceData() : await infra.reference.load();
   const directory = new FleetDirectory(fleet, config.acceptUnboundDevices);
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
@@ -90,7 +93,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       };
       return { ready: ready(), components };
     },
-    demoToken: demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null,
+    ready,
+    demoToken,
   }));
   const streams = stream;
   transport.websocket('/v1/stream', {
@@ -149,5 +153,5 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     })();
     return closing;
   };
-  return { port, url, transport: transport.kind, auth, index, supervisor, infrastructure: infra, close };
+  return { port, url, transport: transport.kind, auth, demoToken, index, supervisor, infrastructure: infra, close };
 }

@@ -16,7 +16,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
 };
 
-export function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
+function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
   return json(STATUS[code] ?? 400, { error: { code, message } });
 }
 
@@ -24,13 +24,16 @@ export function json(status: number, body: unknown): HttpResponse {
   return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
-export interface HttpApiDeps {
+interface HttpApiDeps {
   readonly intake: TelemetryIntake;
   readonly index: StateIndex;
   readonly verifier: TokenVerifier;
   readonly snapshotLimit: number;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  /** For /readyz: whether the node is ready, and the state of each component. */
   readonly readiness: () => { ready: boolean; components: Record<string, string> };
+  /** Whether intake is open (checked on every POST, so no report is built for it). */
+  readonly ready: () => boolean;
   /** Demo mode only: issues an admin token for the demo page. */
   readonly demoToken: (() => Promise<string>) | null;
 }
@@ -154,7 +157,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
         if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
         if (path === '/v1/osmand') return await postOsmand(req);
       } else if (method === 'POST' && (path === '/v1/telemetry' || path === '/v1/osmand')) {
-        if (!deps.readiness().ready) throw new FleetlineError('NOT_READY');
+        if (!deps.ready()) throw new FleetlineError('NOT_READY');
         return path === '/v1/telemetry' ? await postTelemetry(req) : await postOsmand(req);
       }
       return errorResponse('NOT_FOUND', `no route ${method} ${path}`);

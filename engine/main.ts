@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { ConfigError, isDemo, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { startNode } from './fleetline-node.js';
 
 /** Entry point: `npm start` (demo on the embedded default) or `node dist/engine/main.js`. */
@@ -25,8 +25,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   const node = await startNode(config, log);
-  if (isDemo(config)) {
-    const token = await node.auth.sign({ role: 'admin', sub: 'demo' });
+  if (node.demoToken) {
+    const token = await node.demoToken();
     process.stdout.write(
       `\nFleetline demo is running: open ${node.url}/ in a browser (${config.demoDevices} simulated vehicles).\n` +
       `Admin token for API calls (demo mode only):\n  curl -H 'Authorization: Bearer ${token}' '${node.url}/v1/vehicles?limit=5'\n\n`,

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
 
-export interface GaugeSources {
+interface GaugeSources {
   actors(): number;
   mailboxDepth(): number;
   connections(): number;

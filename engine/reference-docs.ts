@@ -2,7 +2,7 @@ import { CloseCodes, ErrorCodes } from '../actors/domain/errors.js';
 import { configurationReference } from './config.js';
 
 /** docs/errors.md, generated from the one error table in actors/domain/errors.ts. */
-export function errorsReference(): string {
+function errorsReference(): string {
   const rows = Object.entries(ErrorCodes).map(([code, msg]) => `| \`${code}\` | ${msg} |`);
   const closes = Object.entries(CloseCodes).map(([name, code]) => `| ${code} | \`${name}\` |`);
   return [

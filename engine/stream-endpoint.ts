@@ -23,8 +23,7 @@ export class StreamEndpoint implements WsHandlers {
     let closed = false;
     return {
       message: (data, isBinary) => {
-        // uWS reuses its buffer after the callback returns: keep a copy.
-        if (!closed) dispatch(ref, { kind: 'frame', data: Uint8Array.prototype.slice.call(data), isBinary });
+        if (!closed) dispatch(ref, { kind: 'frame', data, isBinary });
       },
       drain: () => {
         if (!closed) dispatch(ref, { kind: 'flush' });

@@ -4,7 +4,7 @@ import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
 import { Topics, type OutgoingRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
 import { decodeJson, decodeMsgpack, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 
-export interface IntakeResult {
+interface IntakeResult {
   readonly accepted: number;
   readonly rejected: { index: number; reason: ErrorCode }[];
 }

@@ -47,7 +47,11 @@ export interface WsHandlers {
 }
 
 export interface WsSession {
-  /** A binary or text frame from the client (text is passed as its UTF-8 bytes, with isBinary false). */
+  /**
+   * A binary or text frame from the client (text is passed as its UTF-8 bytes, with isBinary
+   * false). The bytes are the session's to keep: an adapter whose server reuses its buffer
+   * passes a copy.
+   */
   message(data: Uint8Array, isBinary: boolean): void;
   /** The socket is writable again after backpressure. */
   drain(): void;

@@ -63,11 +63,10 @@ import { migrate } from '../adapters/postgres/migrate.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
 import { PgHistoryStore } from '../adapters/postgres/pg-history-store.js';
 import { RouteSimulator } from './route-simulator.js';
+import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 
 const PARTITIONS = 24;
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-const REDIS_URL = process.env.FLEETLINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_ADMIN_URL = process.env.FLEETLINE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const JWT_SECRET = 'bench-infrastructure-secret-0123456789';
 
 function envInt(name: string, fallback: number): number {
@@ -142,16 +141,8 @@ interface Deployment {
 async function createDeployment(): Promise<Deployment> {
   const id = randomBytes(5).toString('hex');
   const dbName = `fleetline_bench_${id}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${dbName}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  return { id, dbName, dbUrl: url.toString(), redisPrefix: `bench:${id}:`, topicPrefix: `bench.${id}.` };
+  const dbUrl = await createBenchDatabase(dbName);
+  return { id, dbName, dbUrl, redisPrefix: `bench:${id}:`, topicPrefix: `bench.${id}.` };
 }
 
 /** Removes everything of a deployment; every step runs even when an earlier one failed. */
@@ -179,28 +170,12 @@ async function destroyDeployment(d: Deployment): Promise<void> {
     problems.push(`kafka topics/groups ${d.topicPrefix}*: ${(e as Error).message}`);
   }
   try {
-    const redis = await connectRedis({ url: REDIS_URL, name: 'fleetline-bench-cleanup', commandTimeoutMs: 120_000 });
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${d.redisPrefix}*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      await closeRedis(redis);
-    }
+    await removeRedisPrefix(d.redisPrefix);
   } catch (e) {
     problems.push(`redis ${d.redisPrefix}*: ${(e as Error).message}`);
   }
   try {
-    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${d.dbName} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await dropBenchDatabase(d.dbName);
   } catch (e) {
     problems.push(`postgres ${d.dbName}: ${(e as Error).message}`);
   }
@@ -210,7 +185,7 @@ async function destroyDeployment(d: Deployment): Promise<void> {
 /** The environment of a node of this deployment, as an operator would set it. */
 function nodeConfig(d: Deployment, extra: Record<string, string> = {}): Config {
   return loadConfig({
-    KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: d.topicPrefix, REDIS_URL, REDIS_PREFIX: d.redisPrefix, DATABASE_URL: d.dbUrl,
+    KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: d.topicPrefix, REDIS_URL: BENCH_REDIS_URL, REDIS_PREFIX: d.redisPrefix, DATABASE_URL: d.dbUrl,
     TELEMETRY_PARTITIONS: String(PARTITIONS), DEMO_DEVICES: '0', JWT_SECRET, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1',
     NODE_ID: `bench-${d.id}`, ...extra,
   });
@@ -396,7 +371,7 @@ class TimedStore implements SnapshotStore {
 
 async function partCheckpoint(d: Deployment): Promise<void> {
   const pool = createPgPool({ connectionString: d.dbUrl, applicationName: 'fleetline-bench', statementTimeoutMs: 600_000 });
-  const redis = await connectRedis({ url: REDIS_URL, name: 'fleetline-bench', commandTimeoutMs: 600_000 });
+  const redis = await connectRedis({ url: BENCH_REDIS_URL, name: 'fleetline-bench', commandTimeoutMs: 600_000 });
   const system = startActorSystem();
   try {
     await migrate(pool);
@@ -523,7 +498,7 @@ function residentSnapshot(n: number, partition: number, baseTs: number): Vehicle
 
 async function writeResidents(d: Deployment): Promise<number> {
   const pool = createPgPool({ connectionString: d.dbUrl, applicationName: 'fleetline-bench-setup', statementTimeoutMs: 600_000 });
-  const redis = await connectRedis({ url: REDIS_URL, name: 'fleetline-bench-setup', commandTimeoutMs: 600_000 });
+  const redis = await connectRedis({ url: BENCH_REDIS_URL, name: 'fleetline-bench-setup', commandTimeoutMs: 600_000 });
   try {
     await migrate(pool);
     const store = new TieredSnapshotStore(new RedisSnapshotStore(redis, { prefix: d.redisPrefix }), new PgSnapshotStore(pool));
@@ -670,11 +645,11 @@ async function parent(): Promise<void> {
   }
   const parts = (process.env.BENCH_PARTS ?? '1,2,3').split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const p of parts) if (!(p in PARTS)) throw new Error(`BENCH_PARTS: unknown part ${p} (1, 2, 3)`);
-  const pgClient = new pg.Client({ connectionString: PG_ADMIN_URL });
+  const pgClient = new pg.Client({ connectionString: BENCH_PG_ADMIN_URL });
   await pgClient.connect();
   const pgVersion = (await pgClient.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v;
   await pgClient.end();
-  const redis = await connectRedis({ url: REDIS_URL, name: 'fleetline-bench' });
+  const redis = await connectRedis({ url: BENCH_REDIS_URL, name: 'fleetline-bench' });
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
   await closeRedis(redis);
   const cpu = cpus();

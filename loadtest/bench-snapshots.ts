@@ -21,9 +21,8 @@ import { RedisSnapshotStore, packSnapshot, unpackSnapshot } from '../adapters/re
 import { createPgPool } from '../adapters/postgres/pg-pool.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
+import { BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 
-const REDIS_URL = process.env.FLEETLINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PG_ADMIN_URL = process.env.FLEETLINE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -101,18 +100,14 @@ async function main(): Promise<void> {
   const dbName = `fleetline_bench_${id}`;
   const bytes = packSnapshot(snapshot(1, 0, 1)).length;
   console.log(`snapshot benchmark: ${n} snapshots of ~${bytes} B MessagePack (16-point window), chunk ${chunk}`);
-  console.log(`redis ${REDIS_URL} prefix ${prefix}; postgres database ${dbName}`);
+  console.log(`redis ${BENCH_REDIS_URL} prefix ${prefix}; postgres database ${dbName}`);
 
   let redis: Redis | undefined;
   let pool: pg.Pool | undefined;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
+  const dbUrl = await createBenchDatabase(dbName);
   try {
-    redis = await connectRedis({ url: REDIS_URL, commandTimeoutMs: 120_000 });
-    const url = new URL(PG_ADMIN_URL);
-    url.pathname = `/${dbName}`;
-    pool = createPgPool({ connectionString: url.toString(), statementTimeoutMs: 120_000 });
+    redis = await connectRedis({ url: BENCH_REDIS_URL, commandTimeoutMs: 120_000 });
+    pool = createPgPool({ connectionString: dbUrl, statementTimeoutMs: 120_000 });
     await migrate(pool);
 
     // CPU cost of the MessagePack codec alone, part of every save and load below.
@@ -132,18 +127,10 @@ async function main(): Promise<void> {
     console.log(`${''.padEnd(22)} postgres vehicle_snapshots size: ${rows[0].size}`);
     await benchStore('tiered (pg then redis)', new TieredSnapshotStore(hot, durable), n, 1);
   } finally {
-    if (redis) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      await closeRedis(redis);
-    }
+    if (redis) await closeRedis(redis);
     await pool?.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await removeRedisPrefix(prefix);
+    await dropBenchDatabase(dbName);
   }
 }
 

@@ -7,7 +7,7 @@ import type { Company, DeviceBinding, FleetSnapshot, Vehicle } from '../actors/d
  * unbound devices, which only admin tokens see.
  */
 
-export const DEMO_COMPANIES: readonly Company[] = Object.freeze([
+const DEMO_COMPANIES: readonly Company[] = Object.freeze([
   { id: 'acme', name: 'Acme Logistics', active: true },
   { id: 'bolt', name: 'Bolt Couriers', active: true },
   { id: 'city', name: 'City Transit', active: true },

@@ -27,7 +27,7 @@ import { pathToFileURL } from 'node:url';
 import { DRIVING, PARKED, SimulatedVehicles } from './simulated-vehicles.js';
 import { StreetGrid } from './street-grid.js';
 
-export interface SimulatorOptions {
+interface SimulatorOptions {
   devices: number;
   seed?: number;
   center?: [lat: number, lon: number];
@@ -53,8 +53,8 @@ export interface RawPoint {
   odometer: number;
 }
 
-export const DEFAULT_CENTER: [number, number] = [52.52, 13.405];
-export const DEFAULT_RADIUS_KM = 15;
+const DEFAULT_CENTER: [number, number] = [52.52, 13.405];
+const DEFAULT_RADIUS_KM = 15;
 
 const M_PER_DEG_LAT = 111_320;
 
@@ -72,8 +72,6 @@ export class RouteSimulator {
   /** The device ids, in order. */
   readonly deviceIds: readonly string[];
   readonly center: readonly [number, number];
-  readonly radiusKm: number;
-  readonly seed: number;
 
   private readonly grid: StreetGrid;
   private readonly vehicles: SimulatedVehicles;
@@ -94,8 +92,7 @@ export class RouteSimulator {
     const radiusKm = opts.radiusKm ?? DEFAULT_RADIUS_KM;
     if (!Number.isFinite(radiusKm) || radiusKm <= 0 || radiusKm > 500) throw new RangeError('radiusKm must be in (0, 500]');
     this.center = [lat0, lon0];
-    this.radiusKm = radiusKm;
-    this.seed = (opts.seed ?? 1) >>> 0;
+    const seed = (opts.seed ?? 1) >>> 0;
     const radiusM = radiusKm * 1000;
     this.mPerDegLon = M_PER_DEG_LAT * Math.cos((lat0 * Math.PI) / 180);
 
@@ -104,8 +101,8 @@ export class RouteSimulator {
     for (let i = 0; i < n; i++) ids[i] = `${prefix}${i + 1}`;
     this.deviceIds = Object.freeze(ids);
 
-    this.grid = new StreetGrid(this.seed, radiusM);
-    this.vehicles = new SimulatedVehicles(n, this.seed, this.grid);
+    this.grid = new StreetGrid(seed, radiusM);
+    this.vehicles = new SimulatedVehicles(n, seed, this.grid);
     this.lastTs = new Float64Array(n);
   }
 

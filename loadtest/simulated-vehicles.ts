@@ -15,7 +15,7 @@ const REFUEL_L_PER_S = 0.5; // a pump delivers ~30 L/min
 
 // vehicle states
 export const DRIVING = 0;
-export const AT_LIGHT = 1;
+const AT_LIGHT = 1;
 export const PARKED = 2;
 
 // what happens at the end of the current segment

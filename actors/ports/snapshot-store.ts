@@ -31,3 +31,8 @@ export class FencedWriteError extends Error {
     this.name = 'FencedWriteError';
   }
 }
+
+/** Stores reject a partition number that cannot be one before touching the server. */
+export function checkPartition(partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`);
+}

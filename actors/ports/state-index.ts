@@ -39,3 +39,10 @@ export function granted(grant: ReadonlySet<string> | null, company: string | nul
 export function inBBox(b: BBox, lon: number, lat: number): boolean {
   return lat >= b[1] && lat <= b[3] && (b[0] <= b[2] ? lon >= b[0] && lon <= b[2] : lon >= b[0] || lon <= b[2]);
 }
+
+/** True when `v` is visible under `grant` and passes the optional company and box filters. */
+export function matches(v: VehicleView, grant: ReadonlySet<string> | null, companies?: ReadonlySet<string>, bbox?: BBox): boolean {
+  if (!granted(grant, v.company)) return false;
+  if (companies && (v.company === null || !companies.has(v.company))) return false;
+  return !bbox || inBBox(bbox, v.lon, v.lat);
+}

@@ -2,31 +2,15 @@ import type { HistoryStore, PositionRow } from '../../actors/ports/history-store
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 
 /**
- * Embedded history: the most recent events (deduplicated by id) and a count of positions.
- * Bounded, because embedded mode runs for days on a laptop; durable history is PostgreSQL's job.
+ * The embedded default keeps no history: the live state is in the actors, the events reach
+ * the clients through the delivery hub, and durable history is PostgreSQL's job.
  */
 export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory';
-  private readonly events = new Map<string, VehicleEvent>();
-  positionsWritten = 0;
 
-  constructor(private readonly maxEvents = 10_000) {}
+  async appendPositions(_rows: readonly PositionRow[]): Promise<void> {}
 
-  async appendPositions(rows: readonly PositionRow[]): Promise<void> {
-    this.positionsWritten += rows.length;
-  }
-
-  async appendEvents(events: readonly VehicleEvent[]): Promise<void> {
-    for (const e of events) {
-      if (this.events.has(e.id)) continue;
-      this.events.set(e.id, e);
-      if (this.events.size > this.maxEvents) this.events.delete(this.events.keys().next().value as string);
-    }
-  }
-
-  recentEvents(): VehicleEvent[] {
-    return [...this.events.values()];
-  }
+  async appendEvents(_events: readonly VehicleEvent[]): Promise<void> {}
 
   async close(): Promise<void> {}
 }

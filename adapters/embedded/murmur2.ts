@@ -2,8 +2,7 @@
  * Kafka's murmur2 partitioner (the Java client's and kafkajs's default), so a device lands on
  * the same partition number in embedded mode as on a real Kafka topic.
  */
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+export function murmur2(data: Uint8Array, length: number = data.length): number {
   const seed = 0x9747b28c;
   const m = 0x5bd1e995;
   const r = 24;
@@ -32,6 +31,11 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+/** Reused for every key that fits (device ids are at most 64 characters): no buffer per record. */
+const scratch = Buffer.allocUnsafe(256);
+
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+  const bytes = Buffer.byteLength(key, 'utf8');
+  const hash = bytes <= scratch.length ? murmur2(scratch, scratch.write(key, 0, 'utf8')) : murmur2(Buffer.from(key, 'utf8'));
+  return (hash & 0x7fffffff) % partitions;
 }

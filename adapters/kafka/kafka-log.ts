@@ -9,8 +9,7 @@ import type {
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
 import { pinoLogCreator } from './kafka-logging.js';
 
-export { KafkaLogConsumer, reportsLag, type LagReporting } from './kafka-log-consumer.js';
-export { pinoLogCreator } from './kafka-logging.js';
+export { KafkaLogConsumer, reportsLag } from './kafka-log-consumer.js';
 
 export interface KafkaLogOptions {
   readonly brokers: readonly string[];

@@ -3,7 +3,7 @@ import type { Logger } from '../../actors/ports/logger.js';
 import { migrations as builtIn, type Migration } from './migrations.js';
 
 /** pg_advisory_lock key held while migrating ('flmg' as int32): one runner at a time per database. */
-export const MIGRATION_LOCK_KEY = 0x666c6d67;
+const MIGRATION_LOCK_KEY = 0x666c6d67;
 
 export interface MigrateOptions {
   readonly migrations?: readonly Migration[];

@@ -16,7 +16,7 @@ export interface PgPoolOptions {
   readonly logger?: Logger;
 }
 
-export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/fleetline';
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/fleetline';
 
 /**
  * A small pg pool whose failures surface as rejections: every query is bounded by
@@ -41,8 +41,6 @@ export function createPgPool(options: PgPoolOptions = {}): pg.Pool {
 }
 
 /** Something that runs queries: a pool or a checked-out client. */
-export type Queryable = Pick<pg.Pool, 'query'>;
-
 /**
  * Runs `fn` in a transaction on a dedicated connection. On any error the transaction is rolled
  * back; a connection whose ROLLBACK fails is discarded, not returned to the pool.

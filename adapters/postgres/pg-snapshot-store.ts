@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
+import { checkPartition, FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { withTransaction } from './pg-pool.js';
 import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
@@ -135,8 +135,4 @@ export function byteaArray(items: readonly Uint8Array[]): Buffer {
     at += 4 + b.length;
   }
   return out;
-}
-
-function checkPartition(partition: number): void {
-  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`);
 }

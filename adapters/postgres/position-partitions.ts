@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { withTransaction } from './pg-pool.js';
 
 /** Transaction-level advisory lock key serialising partition creation and retention ('flpt'). */
-export const PARTITION_LOCK_KEY = 0x666c7074;
+const PARTITION_LOCK_KEY = 0x666c7074;
 export const DAY_MS = 86_400_000;
 
 const NAME = /^positions_(\d{4})(\d{2})(\d{2})$/;
@@ -18,7 +18,7 @@ export function partitionName(day: number): string {
 }
 
 /** The UTC day start a partition name stands for, or undefined for a foreign table. */
-export function partitionDay(name: string): number | undefined {
+function partitionDay(name: string): number | undefined {
   const m = NAME.exec(name);
   if (!m) return undefined;
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));

@@ -17,7 +17,7 @@ export interface RedisConnectionOptions {
   readonly logger?: Logger;
 }
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** Exponential reconnect backoff with jitter: 100 ms, 200 ms, ... up to `max` (never gives up). */
 export function reconnectDelay(attempt: number, max = 5000): number {
@@ -90,4 +90,14 @@ export async function closeRedis(redis: Redis): Promise<void> {
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Runs a pipeline; throws its first command error. Resolves with every command's reply. */
+export async function execChecked(pipeline: ReturnType<Redis['pipeline']>, what: string): Promise<unknown[]> {
+  const results = await pipeline.exec();
+  if (results === null) throw new Error(`redis ${what}: pipeline aborted`);
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
 }

@@ -3,7 +3,7 @@ import type { CurrentStateStore } from '../../actors/ports/current-state-store.j
 import type { BBox } from '../../actors/ports/state-index.js';
 import { inBBox } from '../../actors/ports/state-index.js';
 import type { VehicleView } from '../../actors/domain/vehicle-state.js';
-import { closeRedis } from './redis-connection.js';
+import { closeRedis, execChecked } from './redis-connection.js';
 
 export interface RedisCurrentStateOptions {
   /** Key prefix (default `fleetline:`). */
@@ -15,7 +15,7 @@ export interface RedisCurrentStateOptions {
 }
 
 /** Redis GEO cannot index latitudes beyond this (Web Mercator limit); such points are clamped. */
-export const GEO_MAX_LAT = 85.05112878;
+const GEO_MAX_LAT = 85.05112878;
 /** Redis' own earth radius (geohash_helper.c), so box sizes match its distance checks. */
 const REDIS_EARTH_RADIUS_M = 6372797.560856;
 const RAD = Math.PI / 180;
@@ -190,10 +190,4 @@ function fromHash(id: string, h: Record<string, string>): VehicleView | undefine
   if (view.ts === undefined) view.ts = 0;
   if (view.moving === undefined) view.moving = false;
   return view as unknown as VehicleView;
-}
-
-async function execChecked(pipeline: ReturnType<Redis['pipeline']>, what: string): Promise<void> {
-  const results = await pipeline.exec();
-  if (results === null) throw new Error(`redis ${what}: pipeline aborted`);
-  for (const [err] of results) if (err) throw err;
 }

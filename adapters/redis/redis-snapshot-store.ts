@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
+import { checkPartition, FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
-import { closeRedis } from './redis-connection.js';
+import { closeRedis, execChecked } from './redis-connection.js';
 import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
 
 export { packSnapshot, unpackSnapshot };
@@ -102,11 +102,8 @@ export class RedisSnapshotStore implements SnapshotStore {
       }
       (pipeline as unknown as PipelineWithSaveCommand).fleetlineSnapshotSave(...args);
     }
-    const results = await pipeline.exec();
-    if (results === null) throw new Error('redis snapshot save: pipeline aborted');
     let fenced: number | undefined;
-    for (const [err, value] of results) {
-      if (err) throw err;
+    for (const value of await execChecked(pipeline, 'snapshot save')) {
       const [ok, current] = value as SaveResult;
       if (ok !== 1) fenced = current;
     }
@@ -150,8 +147,4 @@ export class RedisSnapshotStore implements SnapshotStore {
   async close(): Promise<void> {
     if (this.options.ownsClient) await closeRedis(this.redis);
   }
-}
-
-function checkPartition(partition: number): void {
-  if (!Number.isInteger(partition) || partition < 0) throw new RangeError(`partition must be a non-negative integer, got ${partition}`);
 }

@@ -10,7 +10,7 @@ import {
 } from './ws-transport.js';
 import type { WireResponse } from './ws-transport.js';
 
-export type UwsModule = typeof Uws;
+type UwsModule = typeof Uws;
 export type NativeUws = { ok: true; uws: UwsModule } | { ok: false; error: string };
 
 let loaded: NativeUws | undefined;
@@ -32,7 +32,7 @@ export function loadNativeUws(): NativeUws {
 }
 
 /** uWS aborts the whole process (not a JS exception) for idleTimeout in 1..7 or above 960. */
-export function uwsIdleTimeout(seconds: number): number {
+function uwsIdleTimeout(seconds: number): number {
   return seconds <= 0 ? 0 : Math.min(960, Math.max(8, Math.round(seconds)));
 }
 

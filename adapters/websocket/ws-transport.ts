@@ -25,7 +25,7 @@ const EMPTY = Buffer.alloc(0);
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
 const INTERNAL: HttpResponse = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL","message":"internal error"}}' };
 const NO_HANDLER: HttpResponse = { status: 404, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"NOT_FOUND","message":"no route"}}' };
-export const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
 /** Validates like node:http does (uWS would write CR/LF into the response verbatim) and fills defaults. */
 export function toWire(r: HttpResponse): WireResponse {
@@ -82,7 +82,7 @@ export function headerLookup(pairs: Iterable<readonly [string, string]>): (name:
   return (name) => map.get(name.toLowerCase());
 }
 
-export function splitUrl(url: string): { path: string; rawQuery: string } {
+function splitUrl(url: string): { path: string; rawQuery: string } {
   const q = url.indexOf('?');
   return q < 0 ? { path: url, rawQuery: '' } : { path: url.slice(0, q), rawQuery: url.slice(q + 1) };
 }
