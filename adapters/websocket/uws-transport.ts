@@ -6,9 +6,9 @@ import type {
   HttpHandler, HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../engine/transport.js';
 import {
-  DEFAULT_MAX_BACKPRESSURE_BYTES, bodiless, closeReason, guard, headerLookup, runHandler, textAddress, tooLarge, toWire,
-} from './ws-transport.js';
-import type { WireResponse } from './ws-transport.js';
+  CLOSE_GRACE_MS, DEFAULT_MAX_BACKPRESSURE_BYTES, EMPTY, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge, toWire,
+  type WireResponse,
+} from './http-wire.js';
 
 type UwsModule = typeof Uws;
 export type NativeUws = { ok: true; uws: UwsModule } | { ok: false; error: string };
@@ -46,8 +46,6 @@ interface ResState {
   done: boolean;
 }
 
-const EMPTY = Buffer.alloc(0);
-const CLOSE_GRACE_MS = 1000;
 const UPGRADE_NOT_FOUND = toWire({ status: 404 });
 
 class UwsConnection implements WsConnection {
@@ -229,12 +227,7 @@ export class UwsTransport implements Transport {
         const conn = new UwsConnection(ws, data.upgrade.remoteAddress);
         data.conn = conn;
         this.conns.add(conn);
-        try {
-          conn.session = handlers.open(conn, data.upgrade);
-        } catch (err) {
-          log?.error({ err }, 'WebSocket open handler threw; closing 1011');
-          conn.close(1011, 'internal error');
-        }
+        conn.session = openSession(handlers, conn, data.upgrade, log);
       },
       message: (ws, message, isBinary) => {
         const conn = ws.getUserData().conn;

@@ -1,0 +1,111 @@
+import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
+import type { Logger } from 'pino';
+import type { HttpHandler, HttpRequest, HttpResponse, WsConnection, WsHandlers, WsSession, WsUpgrade } from '../../engine/transport.js';
+
+// What both transport adapters share, so that one HttpResponse means the same bytes on the wire.
+
+/** Sends made while more than this is already queued are dropped (uWS `maxBackpressure`, mirrored by ws). */
+export const DEFAULT_MAX_BACKPRESSURE_BYTES = 16 * 1024 * 1024;
+
+export interface WireResponse {
+  readonly status: number;
+  readonly statusLine: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Buffer;
+}
+
+export const EMPTY = Buffer.alloc(0);
+/** A peer that never answers the closing handshake must not hold close() hostage. */
+export const CLOSE_GRACE_MS = 1000;
+// Framing headers belong to the server library; a handler-supplied copy would be written twice by uWS.
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
+const INTERNAL: HttpResponse = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL","message":"internal error"}}' };
+const NO_HANDLER: HttpResponse = { status: 404, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"NOT_FOUND","message":"no route"}}' };
+
+/** Validates like node:http does (uWS would write CR/LF into the response verbatim) and fills defaults. */
+export function toWire(r: HttpResponse): WireResponse {
+  if (!Number.isInteger(r.status) || r.status < 100 || r.status > 599) throw new RangeError(`invalid HTTP status ${String(r.status)}`);
+  const headers = new Map<string, string>();
+  for (const [rawName, value] of Object.entries(r.headers ?? {})) {
+    const name = rawName.toLowerCase();
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+    if (!FRAMING_HEADERS.has(name)) headers.set(name, value);
+  }
+  let body: Buffer = EMPTY;
+  if (typeof r.body === 'string') body = Buffer.from(r.body, 'utf8');
+  else if (r.body !== undefined) body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength);
+  if (r.body !== undefined && !headers.has('content-type')) {
+    headers.set('content-type', typeof r.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+  }
+  return { status: r.status, statusLine: `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`, headers: [...headers], body };
+}
+
+export function tooLarge(maxBodyBytes: number): WireResponse {
+  return toWire({
+    status: 413,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code: 'BODY_TOO_LARGE', message: `request body exceeds ${maxBodyBytes} bytes` } }),
+  });
+}
+
+/** HEAD answers and these statuses never carry a body (RFC 9110 §6.4.1). */
+export function bodiless(method: string, status: number): 'head' | 'none' | false {
+  if (status < 200 || status === 204 || status === 304) return 'none';
+  return method === 'HEAD' ? 'head' : false;
+}
+
+/** Never rejects: a failing handler becomes a 500 and a log line. */
+export async function runHandler(handler: HttpHandler | undefined, req: HttpRequest, log: Logger | undefined): Promise<WireResponse> {
+  if (!handler) return toWire(NO_HANDLER);
+  try {
+    return toWire(await handler(req));
+  } catch (err) {
+    log?.error({ err, method: req.method, path: req.path }, 'HTTP handler failed; answered 500');
+    return toWire(INTERNAL);
+  }
+}
+
+/** Duplicate request headers are joined the way node:http joins most of them. */
+export function headerLookup(pairs: Iterable<readonly [string, string]>): (name: string) => string | undefined {
+  const map = new Map<string, string>();
+  for (const [rawName, value] of pairs) {
+    const name = rawName.toLowerCase();
+    const prev = map.get(name);
+    map.set(name, prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  return (name) => map.get(name.toLowerCase());
+}
+
+
+/** IPv4 clients of a dual-stack socket show up as ::ffff:a.b.c.d; logs and rate limits want a.b.c.d. */
+export function textAddress(address: string): string {
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address) ? address.slice(7) : address;
+}
+
+/** Close reasons are limited to 123 bytes by RFC 6455; ws throws beyond that. */
+export function closeReason(reason: string): string {
+  const chars = Array.from(reason);
+  while (Buffer.byteLength(chars.join('')) > 123) chars.pop();
+  return chars.join('');
+}
+
+/** Engine callbacks run inside socket events: a throw there must not take the process down. */
+export function guard(log: Logger | undefined, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log?.error({ err }, `WebSocket ${what} handler threw`);
+  }
+}
+
+/** Opens the session for a new connection; a handler that throws gets the socket closed with 1011. */
+export function openSession(handlers: WsHandlers, conn: WsConnection, upgrade: WsUpgrade, log: Logger | undefined): WsSession | undefined {
+  try {
+    return handlers.open(conn, upgrade);
+  } catch (err) {
+    log?.error({ err }, 'WebSocket open handler threw; closing 1011');
+    conn.close(1011, 'internal error');
+    return undefined;
+  }
+}
