@@ -38,22 +38,16 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
-import { start as startActorSystem, stop as stopActor } from 'nact';
 import { loadConfig, type Config } from '../engine/config.js';
 import { startNode, type FleetlineNode } from '../engine/fleetline-node.js';
 import { PrometheusMetrics } from '../engine/metrics.js';
-import { PartitionShard, type CheckpointData } from '../actors/partition-shard.js';
-import { FleetDirectory } from '../actors/fleet-directory.js';
-import { SpatialStateIndex } from '../actors/spatial-state-index.js';
-import { DeliveryHub } from '../actors/delivery-hub.js';
+import type { CheckpointData } from '../actors/partition-shard.js';
 import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
-import { noMetrics } from '../actors/ports/engine-metrics.js';
-import type { LogRecord } from '../actors/ports/partitioned-log.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../actors/domain/vehicle-state.js';
 import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
 import { applyPoint, newVehicleState, toSnapshot } from '../actors/vehicle-logic.js';
-import { decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { partitionForKey } from '../adapters/embedded/murmur2.js';
 import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
 import { RedisSnapshotStore, packSnapshot } from '../adapters/redis/redis-snapshot-store.js';
@@ -63,6 +57,7 @@ import { migrate } from '../adapters/postgres/migrate.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
 import { PgHistoryStore } from '../adapters/postgres/pg-history-store.js';
 import { RouteSimulator } from './route-simulator.js';
+import { ShardHarness } from './shard-harness.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 
 const PARTITIONS = 24;
@@ -372,7 +367,7 @@ class TimedStore implements SnapshotStore {
 async function partCheckpoint(d: Deployment): Promise<void> {
   const pool = createPgPool({ connectionString: d.dbUrl, applicationName: 'fleetline-bench', statementTimeoutMs: 600_000 });
   const redis = await connectRedis({ url: BENCH_REDIS_URL, name: 'fleetline-bench', commandTimeoutMs: 600_000 });
-  const system = startActorSystem();
+  let harness: ShardHarness | undefined;
   try {
     await migrate(pool);
     const redisTier = new TimedStore(new RedisSnapshotStore(redis, { prefix: d.redisPrefix }));
@@ -383,29 +378,15 @@ async function partCheckpoint(d: Deployment): Promise<void> {
     const currentState = new RedisCurrentStateStore(redis, { prefix: d.redisPrefix });
 
     // 24 shards as a node holds them (no node: the shards are driven directly, like bench.ts).
-    const index = new SpatialStateIndex();
-    const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, true);
-    const logger = { debug() {}, info() {}, warn() {}, error() {} };
     const epochs: number[] = [];
     for (let p = 0; p < PARTITIONS; p++) epochs.push(await snapshots.acquire(p));
-    const shards = epochs.map((epoch, p) => new PartitionShard(p, epoch, {
-      system, directory, index, hub: new DeliveryHub(), metrics: noMetrics, decodeRecord: decodeRecordValue, logger,
-    }));
+    harness = new ShardHarness(epochs);
+    const { shards } = harness;
     const sim = new RouteSimulator({ devices: DIRTY, seed: 5 });
     const partitionOf = sim.deviceIds.map((id) => partitionForKey(id, PARTITIONS));
-    const offsets = new Array<number>(PARTITIONS).fill(0);
     const t0 = Date.now() - 3_600_000;
     let round = 0;
-    const drive = async (): Promise<void> => {
-      const points = sim.tick(t0 + round++ * 5000);
-      const perShard: LogRecord[][] = shards.map(() => []);
-      for (let i = 0; i < points.length; i++) {
-        const p = partitionOf[i];
-        perShard[p].push({ topic: 'telemetry.raw', partition: p, offset: offsets[p]++, key: points[i].deviceId, value: encodeMsgpack(points[i]), timestamp: Date.now() });
-      }
-      await Promise.all(shards.map((s, p) => s.apply(perShard[p])));
-      await Promise.all(shards.map((s) => s.settled()));
-    };
+    const drive = (): Promise<void> => harness!.drive(sim.tick(t0 + round++ * 5000), (i) => partitionOf[i]);
     const warmStart = now();
     for (let r = 0; r < WINDOW - 1; r++) await drive();
     for (const s of shards) s.takeCheckpoint(); // the warm-up is not written
@@ -461,7 +442,7 @@ async function partCheckpoint(d: Deployment): Promise<void> {
     const { rows } = await pool.query<{ s: string; p: string }>(`SELECT pg_size_pretty(pg_total_relation_size('vehicle_snapshots')) AS s, (SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) FROM pg_partition_tree('positions')) AS p`);
     progress(`vehicle_snapshots ${rows[0].s}, positions ${rows[0].p}`);
   } finally {
-    stopActor(system);
+    harness?.stop();
     await closeRedis(redis);
     await pool.end();
   }

@@ -1,18 +1,12 @@
 import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { start as startActorSystem, stop as stopActor } from 'nact';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
-import { PartitionShard } from '../actors/partition-shard.js';
 import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
-import { FleetDirectory } from '../actors/fleet-directory.js';
-import { SpatialStateIndex } from '../actors/spatial-state-index.js';
-import { DeliveryHub } from '../actors/delivery-hub.js';
-import { noMetrics } from '../actors/ports/engine-metrics.js';
-import type { LogRecord } from '../actors/ports/partitioned-log.js';
-import { decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { RouteSimulator } from './route-simulator.js';
+import { ShardHarness } from './shard-harness.js';
 
 /**
  * `npm run bench`: prints
@@ -50,36 +44,26 @@ async function httpIntake(): Promise<void> {
 async function heapPerActor(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error('run with node --expose-gc (npm run bench does)');
-  const system = startActorSystem();
-  const index = new SpatialStateIndex();
-  const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, true);
-  const shards = Array.from({ length: 24 }, (_, p) => new PartitionShard(p, 1, {
-    system, directory, index, hub: new DeliveryHub(), metrics: noMetrics, decodeRecord: decodeRecordValue,
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  }));
+  const harness = new ShardHarness(new Array<number>(24).fill(1));
   gc();
   const before = process.memoryUsage().heapUsed;
   const sim = new RouteSimulator({ devices: RESIDENT, seed: 3 });
-  let offset = 0;
   const now = Date.now() - 3_600_000;
   // Enough rounds to fill every vehicle's recent-points window: the steady state, not a fresh actor.
   for (let round = 0; round < RECENT_WINDOW + 1; round++) {
-    const points = sim.tick(now + round * 1000);
-    const perShard: LogRecord[][] = shards.map(() => []);
-    points.forEach((p, i) => perShard[i % 24].push({ topic: 't', partition: i % 24, offset: offset++, key: p.deviceId, value: encodeMsgpack(p), timestamp: Date.now() }));
-    await Promise.all(shards.map((s, i) => s.apply(perShard[i])));
-    await Promise.all(shards.map((s) => s.settled()));
-    for (const s of shards) s.takeCheckpoint();
+    await harness.drive(sim.tick(now + round * 1000), (i) => i % 24);
+    for (const s of harness.shards) s.takeCheckpoint();
   }
   gc();
   const after = process.memoryUsage().heapUsed;
-  const resident = shards.reduce((n, s) => n + s.size, 0);
+  const resident = harness.size;
   console.log(`Heap per resident vehicle actor: ${Math.round((after - before) / resident)} bytes at ${resident} vehicles ` +
     `(nact actor, state with a full ${RECENT_WINDOW}-point window, view, spatial index entry; heap ${(after / 2 ** 20).toFixed(0)} MiB)`);
-  stopActor(system);
+  harness.stop();
 }
 
-console.log(`fleetline bench — node ${process.version}, ${(await import('node:os')).cpus().length} cores, ${(await import('node:os')).cpus()[0]?.model ?? ''}`);
+const cpu = cpus();
+console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);
 await httpIntake();
 await heapPerActor();
 process.exit(0);

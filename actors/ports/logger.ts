@@ -5,3 +5,6 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
+
+/** A logger that drops everything (benchmarks, tests of the core). */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
