@@ -1,21 +1,13 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { RouteSimulator } from './route-simulator.js';
+import { postTelemetry } from './telemetry-post.js';
 
 /** The HTTP client side of the intake benchmark (a separate process, so it does not share the engine's event loop). Argument: the job as JSON. */
 interface Job { port: number; devices: number; seconds: number; batch: number; concurrency: number }
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 
-function post(agent: Agent, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: job.port, path: '/v1/telemetry', method: 'POST', agent, headers: { 'content-type': 'application/msgpack', 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const engine = new URL(`http://127.0.0.1:${job.port}`);
 
 const sim = new RouteSimulator({ devices: job.devices, seed: 7 });
 // Pre-encoded, all distinct (a repeated point would be a counted duplicate, not work).
@@ -34,7 +26,7 @@ const deadline = started + job.seconds * 1000;
 await Promise.all(Array.from({ length: job.concurrency }, async () => {
   while (performance.now() < deadline && next < bodies.length) {
     const body = bodies[next++];
-    const status = await post(agent, body);
+    const { status } = await postTelemetry(agent, engine, body);
     if (status !== 202) throw new Error(`POST answered ${status}`);
     sent += job.batch;
   }

@@ -1,8 +1,9 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { RouteSimulator } from './route-simulator.js';
+import { postTelemetry } from './telemetry-post.js';
 
 /**
  * Device simulator: N trackers driving around a city, each reporting every --interval ms,
@@ -31,24 +32,13 @@ let failed = 0;
 let next = 0;
 
 function post(body: Buffer): Promise<void> {
-  const url = engines[next++ % engines.length];
-  return new Promise((resolve) => {
-    const req = request({ host: url.hostname, port: url.port || 80, path: '/v1/telemetry', method: 'POST', agent,
-      headers: { 'content-type': 'application/msgpack', 'content-length': body.length } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => {
-        if (res.statusCode === 202) {
-          const r = JSON.parse(text) as { accepted: number; rejected: unknown[] };
-          accepted += r.accepted;
-          rejected += r.rejected.length;
-        } else failed++;
-        resolve();
-      });
-    });
-    req.on('error', () => { failed++; resolve(); });
-    req.end(body);
-  });
+  return postTelemetry(agent, engines[next++ % engines.length], body).then(({ status, text }) => {
+    if (status === 202) {
+      const r = JSON.parse(text) as { accepted: number; rejected: unknown[] };
+      accepted += r.accepted;
+      rejected += r.rejected.length;
+    } else failed++;
+  }, () => { failed++; });
 }
 
 const ticks = Math.max(1, Math.round((opts.duration * 1000) / opts.interval));
