@@ -1,6 +1,8 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
-import type { HttpHandler, HttpRequest, HttpResponse, WsConnection, WsHandlers, WsSession, WsUpgrade } from '../../engine/transport.js';
+import type {
+  HttpHandler, HttpRequest, HttpResponse, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+} from '../../engine/transport.js';
 
 // What both transport adapters share, so that one HttpResponse means the same bytes on the wire.
 
@@ -107,5 +109,27 @@ export function openSession(handlers: WsHandlers, conn: WsConnection, upgrade: W
     log?.error({ err }, 'WebSocket open handler threw; closing 1011');
     conn.close(1011, 'internal error');
     return undefined;
+  }
+}
+
+/** What both adapters hold before they listen: options, the HTTP handler and the one WebSocket route. */
+export abstract class RoutedTransport {
+  protected handler?: HttpHandler;
+  protected wsPath?: string;
+  protected wsHandlers?: WsHandlers;
+
+  constructor(
+    protected readonly options: TransportOptions,
+    protected readonly log?: Logger,
+    protected readonly maxBackpressureBytes = DEFAULT_MAX_BACKPRESSURE_BYTES,
+  ) {}
+
+  onRequest(handler: HttpHandler): void {
+    this.handler = handler;
+  }
+
+  websocket(path: string, handlers: WsHandlers): void {
+    this.wsPath = path;
+    this.wsHandlers = handlers;
   }
 }

@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type * as Uws from 'uWebSockets.js';
 import type {
-  HttpHandler, HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+  HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../engine/transport.js';
 import {
-  CLOSE_GRACE_MS, DEFAULT_MAX_BACKPRESSURE_BYTES, EMPTY, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge, toWire,
+  CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge, toWire,
   type WireResponse,
 } from './http-wire.js';
 
@@ -68,33 +68,18 @@ class UwsConnection implements WsConnection {
   }
 }
 
-export class UwsTransport implements Transport {
+export class UwsTransport extends RoutedTransport implements Transport {
   readonly kind = 'uws' as const;
   private readonly uws: UwsModule;
-  private handler?: HttpHandler;
-  private wsPath?: string;
-  private wsHandlers?: WsHandlers;
   private app?: Uws.TemplatedApp;
   private listenSocket?: Uws.us_listen_socket;
   private readonly conns = new Set<UwsConnection>();
 
-  constructor(
-    private readonly options: TransportOptions,
-    private readonly log?: Logger,
-    private readonly maxBackpressureBytes = DEFAULT_MAX_BACKPRESSURE_BYTES,
-  ) {
+  constructor(options: TransportOptions, log?: Logger, maxBackpressureBytes?: number) {
+    super(options, log, maxBackpressureBytes);
     const native = loadNativeUws();
     if (!native.ok) throw new Error(`the native uWebSockets.js binary did not load: ${native.error}`);
     this.uws = native.uws;
-  }
-
-  onRequest(handler: HttpHandler): void {
-    this.handler = handler;
-  }
-
-  websocket(path: string, handlers: WsHandlers): void {
-    this.wsPath = path;
-    this.wsHandlers = handlers;
   }
 
   listen(host: string, port: number): Promise<number> {

@@ -2,14 +2,12 @@ import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type {
-  HttpHandler, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+  Transport, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../engine/transport.js';
-
 import {
-  CLOSE_GRACE_MS, DEFAULT_MAX_BACKPRESSURE_BYTES, EMPTY, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge,
+  CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge,
   type WireResponse,
 } from './http-wire.js';
 
@@ -28,30 +26,12 @@ interface Link {
 }
 
 
-export class WsTransport implements Transport {
+export class WsTransport extends RoutedTransport implements Transport {
   readonly kind = 'ws' as const;
-  private handler?: HttpHandler;
-  private wsPath?: string;
-  private wsHandlers?: WsHandlers;
   private server?: Server;
   private wss?: WebSocketServer;
   private heartbeat?: NodeJS.Timeout;
   private readonly links = new Set<Link>();
-
-  constructor(
-    private readonly options: TransportOptions,
-    private readonly log?: Logger,
-    private readonly maxBackpressureBytes = DEFAULT_MAX_BACKPRESSURE_BYTES,
-  ) {}
-
-  onRequest(handler: HttpHandler): void {
-    this.handler = handler;
-  }
-
-  websocket(path: string, handlers: WsHandlers): void {
-    this.wsPath = path;
-    this.wsHandlers = handlers;
-  }
 
   listen(host: string, port: number): Promise<number> {
     const server = createServer((req, res) => this.onHttp(req, res));
