@@ -155,7 +155,11 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
         if (path === '/v1/vehicles') return await listVehicles(req);
         if (path.startsWith('/v1/vehicles/')) return await getVehicle(req, decodeURIComponent(path.slice('/v1/vehicles/'.length)));
         if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
-        if (path === '/v1/osmand') return await postOsmand(req);
+        if (path === '/v1/osmand') {
+          // OsmAnd clients report with GET too: it is intake like the POST below.
+          if (!deps.ready()) throw new FleetlineError('NOT_READY');
+          return await postOsmand(req);
+        }
       } else if (method === 'POST' && (path === '/v1/telemetry' || path === '/v1/osmand')) {
         if (!deps.ready()) throw new FleetlineError('NOT_READY');
         return path === '/v1/telemetry' ? await postTelemetry(req) : await postOsmand(req);

@@ -75,6 +75,9 @@ describe('start-up: the port answers while the actors are restored', () => {
     const post = await postJson(`${base}/v1/telemetry`, { deviceId: 'early-1', ts: Date.now(), lat: 52.5, lon: 13.4 });
     assert.equal(post.status, 503);
     assert.equal((post.body as { error: { code: string } }).error.code, 'NOT_READY');
+    const osmand = await fetch(`${base}/v1/osmand?id=early-2&timestamp=${Math.floor(Date.now() / 1000)}&lat=52.5&lon=13.4`);
+    assert.equal(osmand.status, 503, 'OsmAnd reports by GET are intake too');
+    await osmand.arrayBuffer();
 
     const early = await StreamClient.connect(base, token);
     assert.equal(await early.closed(), CloseCodes.NOT_READY);
