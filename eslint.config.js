@@ -18,6 +18,16 @@ export default tseslint.config(
     },
   },
   {
+    // Arrows point down: adapters implement the core's ports and never reach into the runtime
+    // above them; the runtime never imports the harness.
+    files: ['adapters/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/engine/*', '**/loadtest/*', '**/cluster/*'] }] },
+  },
+  {
+    files: ['engine/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['**/loadtest/*'] }] },
+  },
+  {
     files: ['scripts/**/*.mjs'],
     languageOptions: { globals: { URL: 'readonly', console: 'readonly', process: 'readonly' } },
   },

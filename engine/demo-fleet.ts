@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { FleetSnapshot } from '../actors/domain/reference-data.js';
-import { demoFleet } from '../loadtest/demo-fleet.js';
-import { RouteSimulator } from '../loadtest/route-simulator.js';
+import { demoFleet } from './simulator/demo-fleet.js';
+import { RouteSimulator } from './simulator/route-simulator.js';
 import type { Config } from './config.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
 

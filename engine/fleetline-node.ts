@@ -18,7 +18,7 @@ import { createInfrastructure, type Infrastructure } from './infrastructure.js';
 import { followReferenceTopic } from './reference-feed.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../actors/ports/transport.js';
 
 export interface FleetlineNode {
   readonly port: number;

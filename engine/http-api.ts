@@ -9,7 +9,7 @@ import { bearerToken } from './auth.js';
 import { osmandRecord } from './osmand.js';
 import { projectRoot } from './project-files.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
-import type { HttpRequest, HttpResponse } from './transport.js';
+import type { HttpRequest, HttpResponse } from '../actors/ports/transport.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400,

@@ -1,6 +1,6 @@
 import { dispatch, type Ref } from 'nact';
 import { spawnSubscriber, type SubscriberDeps } from '../actors/subscriber-actor.js';
-import type { WsConnection, WsHandlers, WsSession, WsUpgrade } from './transport.js';
+import type { WsConnection, WsHandlers, WsSession, WsUpgrade } from '../actors/ports/transport.js';
 
 /**
  * `GET /v1/stream`: each WebSocket connection gets its own subscriber actor; the transport

@@ -56,7 +56,7 @@ import { createPgPool } from '../adapters/postgres/pg-pool.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
 import { PgHistoryStore } from '../adapters/postgres/pg-history-store.js';
-import { RouteSimulator } from './route-simulator.js';
+import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
 import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
-import { RouteSimulator } from './route-simulator.js';
+import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 
 /**

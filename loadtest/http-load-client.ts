@@ -1,6 +1,6 @@
 import { Agent } from 'node:http';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
-import { RouteSimulator } from './route-simulator.js';
+import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { postTelemetry } from './telemetry-post.js';
 
 /** The HTTP client side of the intake benchmark (a separate process, so it does not share the engine's event loop). Argument: the job as JSON. */

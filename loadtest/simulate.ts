@@ -2,7 +2,7 @@ import { Agent } from 'node:http';
 import { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
-import { RouteSimulator } from './route-simulator.js';
+import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { postTelemetry } from './telemetry-post.js';
 
 /**

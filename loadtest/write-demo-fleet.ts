@@ -1,12 +1,12 @@
 /**
- * Writes the demo fleet (loadtest/demo-fleet.ts) as JSON, one entry per line.
+ * Writes the demo fleet (engine/simulator/demo-fleet.ts) as JSON, one entry per line.
  *
  *   tsx loadtest/write-demo-fleet.ts [devices=3000] [out=<repo>/demo/fleet.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { demoFleet } from './demo-fleet.js';
+import { demoFleet } from '../engine/simulator/demo-fleet.js';
 
 const devices = Number(process.argv[2] ?? 3000);
 const out = process.argv[3] !== undefined ? resolve(process.argv[3]) : fileURLToPath(new URL('../demo/fleet.json', import.meta.url));

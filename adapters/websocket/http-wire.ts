@@ -2,7 +2,7 @@ import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http
 import type { Logger } from 'pino';
 import type {
   HttpHandler, HttpRequest, HttpResponse, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
-} from '../../engine/transport.js';
+} from '../../actors/ports/transport.js';
 
 // What both transport adapters share, so that one HttpResponse means the same bytes on the wire.
 

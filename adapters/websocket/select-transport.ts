@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Transport, TransportOptions } from '../../engine/transport.js';
+import type { Transport, TransportOptions } from '../../actors/ports/transport.js';
 import { loadNativeUws, UwsTransport } from './uws-transport.js';
 import type { NativeUws } from './uws-transport.js';
 import { WsTransport } from './ws-transport.js';

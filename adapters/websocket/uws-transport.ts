@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type * as Uws from 'uWebSockets.js';
 import type {
   HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
-} from '../../engine/transport.js';
+} from '../../actors/ports/transport.js';
 import {
   CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge, toWire,
   type WireResponse,

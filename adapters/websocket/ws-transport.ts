@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type {
   Transport, WsConnection, WsHandlers, WsSession, WsUpgrade,
-} from '../../engine/transport.js';
+} from '../../actors/ports/transport.js';
 import {
   CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge,
   type WireResponse,

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import type { HttpRequest, HttpResponse, Transport, TransportOptions, WsConnection, WsSession, WsUpgrade } from '../../engine/transport.js';
+import type { HttpRequest, HttpResponse, Transport, TransportOptions, WsConnection, WsSession, WsUpgrade } from '../../actors/ports/transport.js';
 import { createTransport } from '../../adapters/websocket/select-transport.js';
 import { loadNativeUws, UwsTransport } from '../../adapters/websocket/uws-transport.js';
 import { WsTransport } from '../../adapters/websocket/ws-transport.js';

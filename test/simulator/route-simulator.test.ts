@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { RouteSimulator, type RawPoint } from '../../loadtest/route-simulator.js';
-import { demoFleet, unboundCount } from '../../loadtest/demo-fleet.js';
+import { RouteSimulator, type RawPoint } from '../../engine/simulator/route-simulator.js';
+import { demoFleet, unboundCount } from '../../engine/simulator/demo-fleet.js';
 import { validatePoint } from '../../actors/domain/telemetry-point.js';
 
 const T0 = Date.UTC(2025, 0, 15, 8, 0, 0);

@@ -14,10 +14,10 @@
  * sequence of `tick(now)` calls always give the same points; a device's trajectory does not
  * depend on how many other devices are simulated. All per-device state lives in typed
  * arrays, so 5,000 devices ticking once a second cost well under a millisecond of simulation
- * (see `tsx loadtest/route-simulator.ts` for a measurement).
+ * (see `tsx engine/simulator/route-simulator.ts` for a measurement).
  *
  * Device ids are `${devicePrefix}${n}` with n = 1..devices (the same numbering as
- * `demoFleet` in loadtest/demo-fleet.ts).
+ * `demoFleet` in engine/simulator/demo-fleet.ts).
  *
  * The city and route choice are in street-grid.ts, the per-vehicle state and driving model in
  * simulated-vehicles.ts; this file turns that state into points.
@@ -172,7 +172,7 @@ export class RouteSimulator {
   }
 }
 
-/** `tsx loadtest/route-simulator.ts [devices] [ticks]`: measures the cost of one tick. */
+/** `tsx engine/simulator/route-simulator.ts [devices] [ticks]`: measures the cost of one tick. */
 async function main(): Promise<void> {
   const devices = Number(process.argv[2] ?? 5000);
   const ticks = Number(process.argv[3] ?? 600);

@@ -1,4 +1,4 @@
-import type { Company, DeviceBinding, FleetSnapshot, Vehicle } from '../actors/domain/reference-data.js';
+import type { Company, DeviceBinding, FleetSnapshot, Vehicle } from '../../actors/domain/reference-data.js';
 
 /**
  * The demo fleet: three active companies, one vehicle `veh-<n>` per device `dev-<n>`
