@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { decode, ExtData } from '@msgpack/msgpack';
 import WebSocket from 'ws';
+import { SignJWT } from 'jose';
 import { loadConfig, type Config } from '../../engine/config.js';
 import { startNode, type FleetlineNode } from '../../engine/fleetline-node.js';
 import type { FleetSnapshot } from '../../actors/domain/reference-data.js';
@@ -133,4 +134,18 @@ export class StreamClient {
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * A token signed with TEST_SECRET, as an issuer outside the engine would mint it (jose, HS256,
+ * with `exp`). Intake credentials are tokens too: `{ role: 'admin' }` may move any device,
+ * `{ role: 'ingest', companies }` only the devices of those companies.
+ */
+export async function testToken(claims: Record<string, unknown>, expiresIn: string | number = '1h'): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn).sign(new TextEncoder().encode(TEST_SECRET));
+}
+
+/** Headers of an intake call made with an admin credential. */
+export async function adminHeaders(): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await testToken({ role: 'admin', sub: 'test' })}` };
 }
