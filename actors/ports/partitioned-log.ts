@@ -43,6 +43,18 @@ export interface ConsumerOptions {
   readonly fromBeginning: boolean;
   readonly onBatch: (batch: RecordBatch) => Promise<void>;
   readonly listener?: PartitionAssignmentListener;
+  /**
+   * This member's stable identity in a group of several processes: partitions are then mapped
+   * to members by the consistent-hash assignment of cluster/ (absent: the log's default).
+   */
+  readonly member?: GroupMember;
+}
+
+export interface GroupMember {
+  /** Stable across restarts (NODE_ID). */
+  readonly nodeId: string;
+  /** Relative capacity, read at every join (0 = take no partitions). */
+  weight(): number;
 }
 
 export interface LogConsumer {

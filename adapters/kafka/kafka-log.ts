@@ -6,6 +6,7 @@ import type { Logger } from '../../actors/ports/logger.js';
 import type {
   ConsumerOptions, LogConsumer, OutgoingRecord, PartitionedLog, TopicSpec,
 } from '../../actors/ports/partitioned-log.js';
+import { consistentHashAssigner } from './consistent-hash-assigner.js';
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
 import { pinoLogCreator } from './kafka-logging.js';
 
@@ -103,14 +104,18 @@ export class KafkaLog implements PartitionedLog {
 
   async consume(options: ConsumerOptions): Promise<LogConsumer> {
     if (this.closed) throw new Error('kafka log: closed');
+    let owned: () => readonly number[] = () => [];
+    const member = options.member;
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
+      ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned() }, this.options.log)] } : {}),
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 500,
     });
     const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 3_000, () => this.consumers.delete(c));
+    owned = () => c.assignment();
     this.consumers.add(c);
     try {
       await c.start();
