@@ -90,3 +90,8 @@ export const Topics = {
   vehicleUpdates: 'vehicle.updates',
   vehicleEvents: 'vehicle.events',
 } as const;
+
+export const ConsumerGroups = {
+  /** The engine nodes of a deployment: they share the partitions of telemetry.raw. */
+  engine: 'fleetline-engine',
+} as const;
