@@ -1,7 +1,7 @@
 /** Counters the core reports; engine/metrics.ts implements them with prom-client. */
 export interface EngineMetrics {
   pointsAccepted(n: number): void;
-  pointRejected(reason: string, source: 'http' | 'log' | 'actor' | 'osmand'): void;
+  pointRejected(reason: string, source: 'http' | 'log' | 'actor' | 'osmand' | 'live'): void;
   eventsEmitted(n: number): void;
   frameSent(type: string, bytes: number): void;
   deliveryLatency(seconds: number): void;

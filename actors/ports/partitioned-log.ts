@@ -19,6 +19,8 @@ export interface LogRecord {
 export interface OutgoingRecord {
   readonly key: string;
   readonly value: Uint8Array | null;
+  /** Explicit partition; absent: murmur2 of the key, as Kafka's default partitioner does. */
+  readonly partition?: number;
 }
 
 export interface RecordBatch {
@@ -89,6 +91,8 @@ export const Topics = {
   fleetReference: 'fleet.reference',
   vehicleUpdates: 'vehicle.updates',
   vehicleEvents: 'vehicle.events',
+  /** Every change of every vehicle as it happens, batched per partition (cross-node delivery). */
+  vehicleLive: 'vehicle.live',
 } as const;
 
 export const ConsumerGroups = {

@@ -1,0 +1,68 @@
+import type { DeliveryHub } from './delivery-hub.js';
+import type { StateIndex } from './ports/state-index.js';
+import type { EngineMetrics } from './ports/engine-metrics.js';
+import type { Logger } from './ports/logger.js';
+import type { LogRecord } from './ports/partitioned-log.js';
+import { toLiveBatch, type LiveBatch } from './live-updates.js';
+import { diff } from './vehicle-logic.js';
+
+export interface FleetReplicaDeps {
+  readonly index: StateIndex;
+  readonly hub: DeliveryHub;
+  readonly metrics: EngineMetrics;
+  readonly logger: Logger;
+  readonly decodeRecord: (bytes: Uint8Array) => unknown;
+  /** True when this node's own actors hold the partition: their changes arrive locally. */
+  owns(partition: number): boolean;
+}
+
+/**
+ * The read side of cross-node delivery: every node keeps the current view of every vehicle of
+ * the cluster in its index, and serves it to its clients, from vehicle.live. Vehicles of the
+ * partitions this node owns are skipped (their actors update the index directly); a view older
+ * than the one held is stale (a replay, or the previous owner's last flush) and ignored.
+ */
+export class FleetReplica {
+  constructor(private readonly deps: FleetReplicaDeps) {}
+
+  /** Applies the records of one vehicle.live batch. */
+  applyRecords(records: readonly LogRecord[]): void {
+    for (const r of records) {
+      if (r.value === null) continue;
+      let batch: LiveBatch | null;
+      try {
+        batch = toLiveBatch(this.deps.decodeRecord(r.value));
+      } catch {
+        batch = null;
+      }
+      if (batch === null) {
+        this.deps.metrics.pointRejected('UNDECODABLE', 'live');
+        this.deps.logger.warn({ partition: r.partition, offset: r.offset }, 'vehicle.live record skipped: not a live batch');
+        continue;
+      }
+      this.apply(batch);
+    }
+  }
+
+  apply(batch: LiveBatch): void {
+    if (this.deps.owns(batch.p)) return;
+    const { index, hub } = this.deps;
+    for (let i = 0; i < batch.v.length; i++) {
+      const view = batch.v[i];
+      const prev = index.get(view.id);
+      if (prev !== undefined && view.ts < prev.ts) continue;
+      const moved = prev === undefined || prev.lat !== view.lat || prev.lon !== view.lon;
+      index.upsert(view, moved);
+      if (prev !== undefined && prev.company !== view.company) {
+        hub.publish({ id: view.id, company: prev.company, delta: null, view: null, receivedAt: batch.r[i] });
+      }
+      hub.publish({ id: view.id, company: view.company, delta: diff(prev ?? null, view), view, receivedAt: batch.r[i] });
+    }
+    for (const [id, company] of batch.g) {
+      if (index.get(id) === undefined) continue;
+      index.remove(id);
+      hub.publish({ id, company, delta: null, view: null, receivedAt: Date.now() });
+    }
+    for (const e of batch.e) hub.publishEvent(e);
+  }
+}
