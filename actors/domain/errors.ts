@@ -58,7 +58,10 @@ export class FleetlineError extends Error {
 /** WebSocket close codes (4000-4999 is the application range of RFC 6455). */
 export const CloseCodes = {
   NORMAL: 1000,
-  GOING_AWAY: 1001,
+  /** No frame and no pong from the client for WS_IDLE_TIMEOUT_S (RFC 6455 "going away"). */
+  IDLE_TIMEOUT: 1001,
+  /** A client frame exceeded WS_MAX_FRAME_BYTES (RFC 6455 "message too big"). */
+  MESSAGE_TOO_BIG: 1009,
   AUTH_TIMEOUT: 4001,
   BAD_TOKEN: 4003,
   PROTOCOL_ERROR: 4400,
