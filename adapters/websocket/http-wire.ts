@@ -50,6 +50,27 @@ export function toWire(r: HttpResponse): WireResponse {
   return { status: r.status, statusLine: `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`, headers: [...headers], body };
 }
 
+/**
+ * Longest request target (path and query) either adapter passes to the handler; RFC 9110
+ * §4.1 asks for at least 8,000 octets. node:http refuses a longer head itself (its
+ * maxHeaderSize is set above this); uWebSockets.js cuts a head over 4 KiB that arrives in
+ * more than one read without an answer, a limit of the library that JavaScript cannot reach.
+ */
+export const MAX_TARGET_BYTES = 32 * 1024;
+
+const URI_TOO_LONG_BODY = JSON.stringify({ error: { code: 'URI_TOO_LONG', message: `the request target exceeds ${MAX_TARGET_BYTES} bytes` } });
+
+export function uriTooLong(): WireResponse {
+  return toWire({ status: 414, headers: { 'content-type': 'application/json' }, body: URI_TOO_LONG_BODY });
+}
+
+/** A whole HTTP/1.1 response for a socket node:http could not parse a request from. */
+export function rawErrorResponse(status: 400 | 408 | 414 | 431): string {
+  const body = status === 414 ? URI_TOO_LONG_BODY : '';
+  const type = status === 414 ? 'content-type: application/json\r\n' : '';
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\n${type}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
 export function tooLarge(maxBodyBytes: number): WireResponse {
   return toWire({
     status: 413,

@@ -7,8 +7,8 @@ import type {
 } from '../../actors/ports/transport.js';
 import { CloseCodes } from '../../actors/domain/errors.js';
 import {
-  CLOSE_DRAIN_MS, CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler,
-  textAddress, tooLarge, toWire,
+  CLOSE_DRAIN_MS, CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, MAX_TARGET_BYTES, RoutedTransport, bodiless, closeReason, guard, headerLookup,
+  openSession, runHandler, textAddress, tooLarge, toWire, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
 
@@ -189,9 +189,14 @@ export class UwsTransport extends RoutedTransport implements Transport {
       return;
     }
     const rawQuery: string | undefined = req.getQuery(); // undefined, not '', without a query string
+    const path = req.getUrl();
+    if (path.length + (rawQuery === undefined ? 0 : rawQuery.length + 1) > MAX_TARGET_BYTES) {
+      this.reply(res, state, method, uriTooLong(), true);
+      return;
+    }
     const base = {
       method,
-      path: req.getUrl(),
+      path,
       query: new URLSearchParams(rawQuery ?? ''),
       header,
       remoteAddress: textAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),

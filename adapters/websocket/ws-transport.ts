@@ -8,8 +8,8 @@ import type {
 } from '../../actors/ports/transport.js';
 import { CloseCodes } from '../../actors/domain/errors.js';
 import {
-  CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress,
-  tooLarge,
+  CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, MAX_TARGET_BYTES, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession,
+  rawErrorResponse, runHandler, textAddress, tooLarge, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
 
@@ -35,7 +35,9 @@ export class WsTransport extends RoutedTransport implements Transport {
   private readonly links = new Set<Link>();
 
   listen(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => this.onHttp(req, res));
+    // Room for a MAX_TARGET_BYTES target plus ordinary headers, so that the 414 is ours.
+    const server = createServer({ maxHeaderSize: 2 * MAX_TARGET_BYTES }, (req, res) => this.onHttp(req, res));
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => onClientError(err, socket));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server = server;
@@ -68,6 +70,10 @@ export class WsTransport extends RoutedTransport implements Transport {
     const base = { method, path, query: new URLSearchParams(rawQuery), header: headerLookup(rawPairs(req)), remoteAddress: textAddress(req.socket.remoteAddress ?? '') };
     const max = this.options.maxBodyBytes;
     req.on('error', () => { /* client went away mid-body; there is nobody to answer */ });
+    if ((req.url ?? '').length > MAX_TARGET_BYTES) {
+      this.write(res, method, uriTooLong(), true);
+      return;
+    }
     if (Number(req.headers['content-length'] ?? 0) > max) {
       this.write(res, method, tooLarge(max), true);
       return;
@@ -160,6 +166,25 @@ export class WsTransport extends RoutedTransport implements Transport {
     });
     link.session = openSession(handlers, conn, upgrade, log);
   }
+}
+
+/**
+ * What node:http answers by default, except that a head too long because of its request
+ * line gets 414 rather than 431. `rawPacket` is the chunk being parsed when the head
+ * overflowed: no line end in it (or a late one) means the request line was still going.
+ */
+function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  let status: 400 | 408 | 414 | 431 = 400;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
+  else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const eol = err.rawPacket?.indexOf('\r\n') ?? -1;
+    status = eol < 0 || eol > MAX_TARGET_BYTES ? 414 : 431;
+  }
+  socket.end(rawErrorResponse(status));
 }
 
 function rawPairs(req: IncomingMessage): Array<[string, string]> {
