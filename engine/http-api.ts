@@ -123,60 +123,73 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return { status: 200, body: '' };
   };
 
-  /**
-   * The methods each route takes. HEAD is served as GET without a body (RFC 9110 §9.3.2) on
-   * every read route; not on /v1/osmand, whose GET is intake and must not run for a HEAD.
-   */
-  const READ = ['GET', 'HEAD'] as const;
-  const methodsOf = (path: string): readonly string[] | undefined => {
-    if (path === '/v1/telemetry') return ['POST'];
-    if (path === '/v1/osmand') return ['GET', 'POST'];
-    if (statics.has(path) || path === '/healthz' || path === '/readyz' || path === '/metrics') return READ;
-    if (path === '/v1/vehicles' || path.startsWith('/v1/vehicles/')) return READ;
-    if (path === '/v1/demo/token' && deps.demoToken) return READ;
-    return undefined;
+  /** Intake answers 503 NOT_READY while the node starts or stops. */
+  const intake = (handler: Handler): Handler => (req) => {
+    if (!deps.ready()) throw new FleetlineError('NOT_READY');
+    return handler(req);
   };
 
-  const route = async (req: HttpRequest, method: string, path: string): Promise<HttpResponse> => {
-    if (method === 'POST') {
-      if (!deps.ready()) throw new FleetlineError('NOT_READY');
-      return path === '/v1/telemetry' ? await postTelemetry(req) : await postOsmand(req);
-    }
-    if (path === '/v1/osmand') {
-      // OsmAnd clients report with GET too: it is intake like the POST above.
-      if (!deps.ready()) throw new FleetlineError('NOT_READY');
-      return await postOsmand(req);
-    }
-    const file = statics.get(path);
-    if (file) return { status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body };
-    if (path === '/healthz') return json(200, { status: 'ok' });
-    if (path === '/readyz') {
+  // Every route and the methods it takes, in one table.
+  const routes = new Map<string, Route>([
+    ['/v1/telemetry', { POST: intake(postTelemetry) }],
+    // OsmAnd clients report with GET too: it is intake like the POST, so a HEAD must not run it.
+    ['/v1/osmand', { GET: intake(postOsmand), POST: intake(postOsmand), noHead: true }],
+    ['/v1/vehicles', { GET: listVehicles }],
+    ['/healthz', { GET: () => json(200, { status: 'ok' }) }],
+    ['/readyz', { GET: () => {
       const r = deps.readiness();
       return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', components: r.components });
-    }
-    if (path === '/metrics') {
+    } }],
+    ['/metrics', { GET: async () => {
       const m = await deps.metrics();
       return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
-    }
-    if (path === '/v1/vehicles') return await listVehicles(req);
-    if (path.startsWith('/v1/vehicles/')) return await getVehicle(req, path.slice('/v1/vehicles/'.length));
-    if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
-    throw new FleetlineError('NOT_FOUND', `no route ${method} ${path}`);
-  };
+    } }],
+  ]);
+  const demoToken = deps.demoToken;
+  if (demoToken) routes.set('/v1/demo/token', { GET: async () => json(200, { token: await demoToken() }) });
+  for (const [path, file] of statics) {
+    routes.set(path, { GET: () => ({ status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body }) });
+  }
+  const vehicle: Route = { GET: (req) => getVehicle(req, req.path.slice('/v1/vehicles/'.length)) };
+  const routeOf = (path: string): Route | undefined => routes.get(path) ?? (path.startsWith('/v1/vehicles/') ? vehicle : undefined);
 
   return async (req) => {
     try {
       const { method, path } = req;
-      const allowed = methodsOf(path);
-      if (!allowed) return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
-      if (!allowed.includes(method)) {
+      const route = routeOf(path);
+      if (!route) return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
+      const handler = handlerFor(route, method);
+      if (!handler) {
         const refused = errorResponse('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
-        return { ...refused, headers: { ...refused.headers, allow: allowed.join(', ') } };
+        return { ...refused, headers: { ...refused.headers, allow: allowedMethods(route).join(', ') } };
       }
-      return await route(req, method === 'HEAD' ? 'GET' : method, path);
+      return await handler(req);
     } catch (e) {
       if (e instanceof FleetlineError) return errorResponse(e.code, e.message);
       throw e;
     }
   };
+}
+
+type Handler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
+
+interface Route {
+  readonly GET?: Handler;
+  readonly POST?: Handler;
+  /** A GET with side effects: HEAD is refused instead of served as GET. */
+  readonly noHead?: true;
+}
+
+/** HEAD is a GET without a body (RFC 9110 §9.3.2); the transports leave the body out. */
+function handlerFor(route: Route, method: string): Handler | undefined {
+  if (method === 'GET' || method === 'POST') return route[method];
+  if (method === 'HEAD' && !route.noHead) return route.GET;
+  return undefined;
+}
+
+function allowedMethods(route: Route): string[] {
+  const methods: string[] = [];
+  if (route.GET) methods.push(route.noHead ? 'GET' : 'GET, HEAD');
+  if (route.POST) methods.push('POST');
+  return methods;
 }
