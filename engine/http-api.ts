@@ -3,17 +3,17 @@ import { extname, join } from 'node:path';
 import { ErrorCodes, FleetlineError, type ErrorCode } from '../actors/domain/errors.js';
 import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js';
 import type { StateIndex } from '../actors/ports/state-index.js';
-import { parseBBox } from '../actors/subscription.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
+import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema } from './http-schemas.js';
 import { osmandRecord } from './osmand.js';
 import { projectRoot } from './project-files.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
 import type { HttpRequest, HttpResponse } from '../actors/ports/transport.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
-  BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400,
-  NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
+  BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400, BAD_PATH: 400,
+  METHOD_NOT_ALLOWED: 405, URI_TOO_LONG: 414, NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
 };
 
 function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
@@ -89,33 +89,19 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return json(status, body);
   };
 
+  const listQuery = vehicleListQuerySchema(deps.snapshotLimit);
+
   const listVehicles = async (req: HttpRequest): Promise<HttpResponse> => {
     const grant = await grantOf(req);
-    const bboxText = req.query.get('bbox');
-    let bbox;
-    if (bboxText !== null) {
-      const parts = bboxText.split(',').map(Number);
-      try {
-        bbox = parseBBox(parts);
-      } catch (e) {
-        throw new FleetlineError('BAD_QUERY', `bbox: ${(e as Error).message}`);
-      }
-    }
-    const company = req.query.get('company');
-    const ids = req.query.get('ids');
-    const limitText = req.query.get('limit');
-    const limit = limitText === null ? deps.snapshotLimit : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > deps.snapshotLimit) throw new FleetlineError('BAD_QUERY', `limit must be an integer in [1, ${deps.snapshotLimit}]`);
-    const vehicles = deps.index.query({
-      grant, bbox, limit,
-      companies: company ? company.split(',') : undefined,
-      ids: ids ? ids.split(',').slice(0, 10_000) : undefined,
-    });
+    const q = parseQuery(listQuery, req.query);
+    const vehicles = deps.index.query({ grant, bbox: q.bbox, limit: q.limit, companies: q.company, ids: q.ids });
     return reply(req, 200, { vehicles, count: vehicles.length });
   };
 
-  const getVehicle = async (req: HttpRequest, id: string): Promise<HttpResponse> => {
+  const getVehicle = async (req: HttpRequest, segment: string): Promise<HttpResponse> => {
     const grant = await grantOf(req);
+    const id = vehicleIdParam(segment);
+    parseQuery(tokenOnlyQuerySchema, req.query);
     const v = deps.index.query({ grant, ids: [id], limit: 1 })[0];
     // Another tenant's vehicle answers 404 like a missing one: its existence is not disclosed.
     if (!v) throw new FleetlineError('NOT_FOUND', `no vehicle ${id}`);
@@ -137,37 +123,73 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return { status: 200, body: '' };
   };
 
+  /** Intake answers 503 NOT_READY while the node starts or stops. */
+  const intake = (handler: Handler): Handler => (req) => {
+    if (!deps.ready()) throw new FleetlineError('NOT_READY');
+    return handler(req);
+  };
+
+  // Every route and the methods it takes, in one table.
+  const routes = new Map<string, Route>([
+    ['/v1/telemetry', { POST: intake(postTelemetry) }],
+    // OsmAnd clients report with GET too: it is intake like the POST, so a HEAD must not run it.
+    ['/v1/osmand', { GET: intake(postOsmand), POST: intake(postOsmand), noHead: true }],
+    ['/v1/vehicles', { GET: listVehicles }],
+    ['/healthz', { GET: () => json(200, { status: 'ok' }) }],
+    ['/readyz', { GET: () => {
+      const r = deps.readiness();
+      return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', components: r.components });
+    } }],
+    ['/metrics', { GET: async () => {
+      const m = await deps.metrics();
+      return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
+    } }],
+  ]);
+  const demoToken = deps.demoToken;
+  if (demoToken) routes.set('/v1/demo/token', { GET: async () => json(200, { token: await demoToken() }) });
+  for (const [path, file] of statics) {
+    routes.set(path, { GET: () => ({ status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body }) });
+  }
+  const vehicle: Route = { GET: (req) => getVehicle(req, req.path.slice('/v1/vehicles/'.length)) };
+  const routeOf = (path: string): Route | undefined => routes.get(path) ?? (path.startsWith('/v1/vehicles/') ? vehicle : undefined);
+
   return async (req) => {
     try {
       const { method, path } = req;
-      if (method === 'GET') {
-        const file = statics.get(path);
-        if (file) return { status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body };
-        if (path === '/healthz') return json(200, { status: 'ok' });
-        if (path === '/readyz') {
-          const r = deps.readiness();
-          return json(r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', components: r.components });
-        }
-        if (path === '/metrics') {
-          const m = await deps.metrics();
-          return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
-        }
-        if (path === '/v1/vehicles') return await listVehicles(req);
-        if (path.startsWith('/v1/vehicles/')) return await getVehicle(req, decodeURIComponent(path.slice('/v1/vehicles/'.length)));
-        if (path === '/v1/demo/token' && deps.demoToken) return json(200, { token: await deps.demoToken() });
-        if (path === '/v1/osmand') {
-          // OsmAnd clients report with GET too: it is intake like the POST below.
-          if (!deps.ready()) throw new FleetlineError('NOT_READY');
-          return await postOsmand(req);
-        }
-      } else if (method === 'POST' && (path === '/v1/telemetry' || path === '/v1/osmand')) {
-        if (!deps.ready()) throw new FleetlineError('NOT_READY');
-        return path === '/v1/telemetry' ? await postTelemetry(req) : await postOsmand(req);
+      const route = routeOf(path);
+      if (!route) return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
+      const handler = handlerFor(route, method);
+      if (!handler) {
+        const refused = errorResponse('METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`);
+        return { ...refused, headers: { ...refused.headers, allow: allowedMethods(route).join(', ') } };
       }
-      return errorResponse('NOT_FOUND', `no route ${method} ${path}`);
+      return await handler(req);
     } catch (e) {
       if (e instanceof FleetlineError) return errorResponse(e.code, e.message);
       throw e;
     }
   };
+}
+
+type Handler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
+
+interface Route {
+  readonly GET?: Handler;
+  readonly POST?: Handler;
+  /** A GET with side effects: HEAD is refused instead of served as GET. */
+  readonly noHead?: true;
+}
+
+/** HEAD is a GET without a body (RFC 9110 §9.3.2); the transports leave the body out. */
+function handlerFor(route: Route, method: string): Handler | undefined {
+  if (method === 'GET' || method === 'POST') return route[method];
+  if (method === 'HEAD' && !route.noHead) return route.GET;
+  return undefined;
+}
+
+function allowedMethods(route: Route): string[] {
+  const methods: string[] = [];
+  if (route.GET) methods.push(route.noHead ? 'GET' : 'GET, HEAD');
+  if (route.POST) methods.push('POST');
+  return methods;
 }

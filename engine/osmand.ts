@@ -1,3 +1,5 @@
+import { decimalNumber } from './http-schemas.js';
+
 /**
  * The OsmAnd protocol, as Traccar Client phone apps send it: one position per request, as query
  * parameters (GET or POST), or as a form body. Speed is in knots, timestamp in seconds (or ISO).
@@ -7,8 +9,7 @@ export function osmandRecord(params: URLSearchParams): Record<string, unknown> {
   const num = (name: string): number | undefined => {
     const v = params.get(name);
     if (v === null || v.trim() === '') return undefined;
-    const n = Number(v);
-    return Number.isFinite(n) ? n : NaN;
+    return decimalNumber(v) ?? NaN; // hex, exponents and `Infinity` are not numbers here
   };
   const record: Record<string, unknown> = { deviceId: params.get('id') ?? params.get('deviceid') ?? undefined };
   const ts = params.get('timestamp');
@@ -27,7 +28,7 @@ export function osmandRecord(params: URLSearchParams): Record<string, unknown> {
   const attrs: Record<string, number | string> = {};
   for (const key of ['accuracy', 'batt', 'charge', 'hdop']) {
     const v = params.get(key);
-    if (v !== null) attrs[key] = Number.isFinite(Number(v)) ? Number(v) : v;
+    if (v !== null) attrs[key] = decimalNumber(v) ?? v;
   }
   if (Object.keys(attrs).length > 0) record.attrs = attrs;
   return record;

@@ -11,6 +11,8 @@ function errorsReference(): string {
     'One table for every surface: HTTP error bodies (`{"error":{"code","message"}}`), WebSocket',
     '`{t:"err", code, msg}` frames, per-record rejections of `POST /v1/telemetry`',
     '(`rejected[].reason`), the `reason` label of `fleetline_points_rejected_total`, and logs.',
+    '`DUPLICATE` and `OUT_OF_ORDER` are found by the vehicle actor after the intake answered, so they',
+    'appear only in that metric (`source="actor"`), never in `rejected[]` ([http-api.md](http-api.md)).',
     'Generated from `actors/domain/errors.ts` by `npm run docs`; a test fails when they disagree.',
     '',
     '| Code | Meaning |',

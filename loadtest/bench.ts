@@ -7,12 +7,15 @@ import { startNode } from '../engine/fleetline-node.js';
 import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
+import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { Packr } from 'msgpackr';
 
 /**
  * `npm run bench`: prints
  *  1. points/s one node accepts through POST /v1/telemetry on the embedded default, and how
  *     fast its vehicle actors apply them;
- *  2. heap per resident vehicle actor at 100k vehicles (actor + state + index entry).
+ *  2. heap per resident vehicle actor at 100k vehicles (actor + state + index entry);
+ *  3. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64).
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -62,8 +65,32 @@ async function heapPerActor(): Promise<void> {
   harness.stop();
 }
 
+/** A 200-vehicle `d` frame, encoded by the codec (integers as ints) and by msgpackr alone, same run. */
+function frameEncoding(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const ts = Date.now();
+  const frame = { t: 'd', seq: 123_456, u: Array.from({ length: 200 }, (_, i) => ({ id: `veh-${i}`, lat: 52.5 + i / 1e4, lon: 13.4 + i / 1e4, ts: ts + i, speed: 31.5, course: 90.5 })) };
+  const plain = new Packr({ useRecords: false, encodeUndefinedAsNil: true, mapsAsObjects: true, moreTypes: false, bundleStrings: false, int64AsType: 'number' });
+  const ROUNDS = 20_000;
+  const measure = (name: string, encode: (v: unknown) => Uint8Array): void => {
+    for (let i = 0; i < 2000; i++) encode(frame);
+    gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    let bytes = 0;
+    for (let i = 0; i < ROUNDS; i++) bytes += encode(frame).byteLength;
+    const ms = performance.now() - t0;
+    const heap = process.memoryUsage().heapUsed - heap0;
+    console.log(`  ${name}: ${(ms * 1000 / ROUNDS).toFixed(1)} µs/frame, ${bytes / ROUNDS} bytes/frame, heap growth ${Math.round(heap / ROUNDS)} bytes/frame (no GC in between)`);
+  };
+  console.log('Encoding a d frame of 200 vehicle deltas:');
+  measure('msgpackr alone (ts as float64)', (v) => plain.pack(v));
+  measure('encodeMsgpack (ts as uint64)  ', encodeMsgpack);
+}
+
 const cpu = cpus();
 console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);
 await httpIntake();
 await heapPerActor();
+frameEncoding();
 process.exit(0);

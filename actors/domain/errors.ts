@@ -6,7 +6,7 @@
 export const ErrorCodes = {
   // Telemetry record validation (also the `reason` label of fleetline_points_rejected_total).
   BAD_DEVICE_ID: 'deviceId must be a string of 1-64 characters from [A-Za-z0-9_.:-]',
-  BAD_TIMESTAMP: 'ts must be a millisecond epoch number or an ISO-8601 string within the accepted window',
+  BAD_TIMESTAMP: 'ts must be a millisecond epoch number or an ISO-8601 date-time with a zone (Z or ±hh:mm), a real calendar date, within the accepted window',
   BAD_LATITUDE: 'lat must be a number in [-90, 90]',
   BAD_LONGITUDE: 'lon must be a number in [-180, 180]',
   BAD_SPEED: 'speed must be a finite number >= 0 (km/h)',
@@ -17,8 +17,10 @@ export const ErrorCodes = {
   BAD_ODOMETER: 'odometer must be a finite number >= 0 (km)',
   BAD_ATTRS: 'attrs must be a flat map of at most 32 string/number/boolean values',
   NOT_A_RECORD: 'each record must be a map/object',
-  DUPLICATE: 'a point with this timestamp was already accepted for the device',
-  OUT_OF_ORDER: 'the point is older than the last accepted point of the device',
+  // The vehicle actor drops these after the intake answered 202: they are counted in
+  // fleetline_points_rejected_total{source="actor"}, never listed in a request's rejected[].
+  DUPLICATE: 'a point with this timestamp was already applied for the device (dropped by the vehicle actor, counted, not in rejected[])',
+  OUT_OF_ORDER: 'the point is older than the last applied point of the device (dropped by the vehicle actor, counted, not in rejected[])',
   INACTIVE_COMPANY: "the device's company is deactivated",
   UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
@@ -27,7 +29,10 @@ export const ErrorCodes = {
   MALFORMED_BODY: 'the request body is not valid JSON / MessagePack',
   UNSUPPORTED_MEDIA_TYPE: 'Content-Type must be application/json or application/msgpack',
   TOO_MANY_RECORDS: 'the batch holds more records than the configured limit',
-  BAD_QUERY: 'a query parameter is malformed',
+  BAD_QUERY: 'a query parameter is malformed, unknown or given twice',
+  BAD_PATH: 'the request path is malformed (e.g. a broken percent-escape)',
+  METHOD_NOT_ALLOWED: 'the route does not take this method; the Allow header lists the ones it takes',
+  URI_TOO_LONG: 'the request target (path and query) exceeds 32 KiB',
   NOT_FOUND: 'no such resource',
   UNAUTHORIZED: 'a valid token is required',
   FORBIDDEN: 'the token does not grant access to this resource',
@@ -58,7 +63,10 @@ export class FleetlineError extends Error {
 /** WebSocket close codes (4000-4999 is the application range of RFC 6455). */
 export const CloseCodes = {
   NORMAL: 1000,
-  GOING_AWAY: 1001,
+  /** No frame and no pong from the client for WS_IDLE_TIMEOUT_S (RFC 6455 "going away"). */
+  IDLE_TIMEOUT: 1001,
+  /** A client frame exceeded WS_MAX_FRAME_BYTES (RFC 6455 "message too big"). */
+  MESSAGE_TOO_BIG: 1009,
   AUTH_TIMEOUT: 4001,
   BAD_TOKEN: 4003,
   PROTOCOL_ERROR: 4400,

@@ -31,12 +31,30 @@ function finite(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+/** RFC 3339 date-time: a zone is required (a time without one has no single instant). */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Milliseconds of an RFC 3339 date-time, or undefined for a malformed or impossible one (2026-02-30, 24:00). */
+function parseIsoDateTime(v: string): number | undefined {
+  const m = ISO_DATE_TIME.exec(v);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number);
+  const offsetHours = m[10] === undefined ? 0 : Number(m[10]);
+  const offsetMinutes = m[11] === undefined ? 0 : Number(m[11]);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
+  // Date.UTC rolls 02-30 over into March; a day that does not exist shows up as a different month.
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second);
+  if (new Date(utc).getUTCMonth() !== month - 1) return undefined;
+  const fraction = m[7] === undefined ? 0 : Number(`0.${m[7]}`) * 1000;
+  const offset = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
+  return utc + fraction - offset;
+}
+
 function parseTs(v: unknown, now: number): number | undefined {
-  let ms: number;
+  let ms: number | undefined;
   if (typeof v === 'number') ms = v;
-  else if (typeof v === 'string' && v.length <= 40 && /^\d{4}-\d{2}-\d{2}T/.test(v)) ms = Date.parse(v);
-  else return undefined;
-  if (!Number.isFinite(ms) || ms < MIN_TS || ms > now + MAX_FUTURE_MS) return undefined;
+  else if (typeof v === 'string' && v.length <= 40) ms = parseIsoDateTime(v);
+  if (ms === undefined || !Number.isFinite(ms) || ms < MIN_TS || ms > now + MAX_FUTURE_MS) return undefined;
   return Math.trunc(ms);
 }
 

@@ -30,6 +30,7 @@ export interface WsConnection {
   send(frame: Uint8Array): boolean;
   /** Bytes queued in the socket and not yet written to the kernel. */
   bufferedAmount(): number;
+  /** Sends a close frame with `code` after the frames already queued (waiting up to 30 s for a slow reader). */
   close(code: number, reason: string): void;
   readonly remoteAddress: string;
 }
@@ -60,8 +61,9 @@ export interface WsSession {
 
 export interface TransportOptions {
   readonly maxBodyBytes: number;
+  /** A larger client frame closes the connection with 1009 (CloseCodes.MESSAGE_TOO_BIG). */
   readonly maxFrameBytes: number;
-  /** Seconds of silence before the server pings/drops a connection. */
+  /** Seconds without a frame or pong after which a connection is closed with 1001 (CloseCodes.IDLE_TIMEOUT); pinged after half. 0 disables. */
   readonly idleTimeoutSeconds: number;
 }
 

@@ -13,8 +13,85 @@ const packr = new Packr({
   int64AsType: 'number',
 });
 
+/** Every integer goes out in an integer format, every other number as float64. */
 export function encodeMsgpack(value: unknown): Uint8Array {
-  return packr.pack(value);
+  const bytes = packr.pack(value);
+  integerFloatsToInts(bytes);
+  return bytes;
+}
+
+const TWO_32 = 0x1_0000_0000;
+// A float64 is read through these (bytes reversed: MessagePack is big-endian), never a DataView per call.
+const scratch = new Float64Array(1);
+const scratchBytes = new Uint8Array(scratch.buffer);
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * msgpackr writes integers outside the 32-bit ranges as float64 (0xcb) and has no option
+ * against it; strictly typed decoders (Go, Rust, Java) then refuse a timestamp. A float64
+ * holding a safe integer is rewritten in place as uint64 (0xcf) or int64 (0xd3): the same
+ * nine bytes, so nothing moves and nothing is allocated. The walk counts values left to
+ * read instead of recursing, and skips string, binary and extension payloads.
+ */
+function integerFloatsToInts(b: Uint8Array): void {
+  let pos = 0;
+  let values = 1;
+  while (values > 0 && pos < b.length) {
+    values--;
+    const f = b[pos];
+    if (f <= 0x7f || f >= 0xe0) pos += 1;
+    else if (f <= 0x8f) { values += 2 * (f & 0x0f); pos += 1; }
+    else if (f <= 0x9f) { values += f & 0x0f; pos += 1; }
+    else if (f <= 0xbf) pos += 1 + (f & 0x1f);
+    else if (f === 0xcb) {
+      for (let i = 0; i < 8; i++) scratchBytes[HOST_LITTLE_ENDIAN ? i : 7 - i] = b[pos + 8 - i];
+      const v = scratch[0];
+      if (Number.isSafeInteger(v)) writeInt64(b, pos, v);
+      pos += 9;
+    } else if (f >= 0xdc) {
+      const wide = f === 0xdd || f === 0xdf;
+      const count = wide ? uint32(b, pos + 1) : (b[pos + 1] << 8) | b[pos + 2];
+      values += f >= 0xde ? 2 * count : count;
+      pos += wide ? 5 : 3;
+    } else pos += scalarLength(b, pos, f);
+  }
+}
+
+function writeInt64(b: Uint8Array, pos: number, v: number): void {
+  const high = Math.floor(v / TWO_32); // two's complement high word for negatives
+  const low = v - high * TWO_32;
+  b[pos] = v < 0 ? 0xd3 : 0xcf;
+  for (let i = 0; i < 4; i++) {
+    b[pos + 4 - i] = (high >>> (8 * i)) & 0xff;
+    b[pos + 8 - i] = (low >>> (8 * i)) & 0xff;
+  }
+}
+
+function uint32(b: Uint8Array, pos: number): number {
+  return ((b[pos] << 24) >>> 0) + ((b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3]);
+}
+
+/** Bytes taken by a value of format byte `f` in 0xc0..0xdb (no containers). */
+function scalarLength(b: Uint8Array, pos: number, f: number): number {
+  switch (f) {
+    case 0xc0: case 0xc2: case 0xc3: return 1;
+    case 0xc4: case 0xd9: return 2 + b[pos + 1];
+    case 0xc5: case 0xda: return 3 + ((b[pos + 1] << 8) | b[pos + 2]);
+    case 0xc6: case 0xdb: return 5 + uint32(b, pos + 1);
+    case 0xc7: return 3 + b[pos + 1];
+    case 0xc8: return 4 + ((b[pos + 1] << 8) | b[pos + 2]);
+    case 0xc9: return 6 + uint32(b, pos + 1);
+    case 0xca: case 0xce: case 0xd2: return 5;
+    case 0xcc: case 0xd0: return 2;
+    case 0xcd: case 0xd1: return 3;
+    case 0xcf: case 0xd3: return 9;
+    case 0xd4: return 3;
+    case 0xd5: return 4;
+    case 0xd6: return 6;
+    case 0xd7: return 10;
+    case 0xd8: return 18;
+    default: throw new Error(`msgpackr wrote the unused format byte 0x${f.toString(16)}`);
+  }
 }
 
 export class DecodeError extends Error {

@@ -19,6 +19,13 @@ export interface WireResponse {
 export const EMPTY = Buffer.alloc(0);
 /** A peer that never answers the closing handshake must not hold close() hostage. */
 export const CLOSE_GRACE_MS = 1000;
+/**
+ * How long a close frame may wait behind unsent data before the socket is cut anyway: a slow
+ * reader must get to read its close code (ws waits the same 30 s for the closing handshake).
+ */
+export const CLOSE_DRAIN_MS = 30_000;
+/** Close reason of a connection closed by the heartbeat. */
+export const IDLE_REASON = 'idle: no frame or pong within the idle timeout';
 // Framing headers belong to the server library; a handler-supplied copy would be written twice by uWS.
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
 const INTERNAL: HttpResponse = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL","message":"internal error"}}' };
@@ -41,6 +48,27 @@ export function toWire(r: HttpResponse): WireResponse {
     headers.set('content-type', typeof r.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
   }
   return { status: r.status, statusLine: `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`, headers: [...headers], body };
+}
+
+/**
+ * Longest request target (path and query) either adapter passes to the handler; RFC 9110
+ * §4.1 asks for at least 8,000 octets. node:http refuses a longer head itself (its
+ * maxHeaderSize is set above this); uWebSockets.js cuts a head over 4 KiB that arrives in
+ * more than one read without an answer, a limit of the library that JavaScript cannot reach.
+ */
+export const MAX_TARGET_BYTES = 32 * 1024;
+
+const URI_TOO_LONG_BODY = JSON.stringify({ error: { code: 'URI_TOO_LONG', message: `the request target exceeds ${MAX_TARGET_BYTES} bytes` } });
+
+export function uriTooLong(): WireResponse {
+  return toWire({ status: 414, headers: { 'content-type': 'application/json' }, body: URI_TOO_LONG_BODY });
+}
+
+/** A whole HTTP/1.1 response for a socket node:http could not parse a request from. */
+export function rawErrorResponse(status: 400 | 408 | 414 | 431): string {
+  const body = status === 414 ? URI_TOO_LONG_BODY : '';
+  const type = status === 414 ? 'content-type: application/json\r\n' : '';
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\n${type}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 export function tooLarge(maxBodyBytes: number): WireResponse {
@@ -109,6 +137,47 @@ export function openSession(handlers: WsHandlers, conn: WsConnection, upgrade: W
     log?.error({ err }, 'WebSocket open handler threw; closing 1011');
     conn.close(1011, 'internal error');
     return undefined;
+  }
+}
+
+/** One connection as the heartbeat sees it. */
+export interface HeartbeatLink {
+  /** Set by the adapter on every frame or pong from the client. */
+  alive: boolean;
+  /** True once the link is closing: the heartbeat leaves it alone. */
+  readonly closing: boolean;
+  ping(): void;
+  /** Ends the connection with a close frame carrying CloseCodes.IDLE_TIMEOUT. */
+  idle(): void;
+}
+
+/**
+ * Both adapters detect silent peers the same way, in JavaScript, so that an idle connection
+ * ends with a close frame and a code (uWS's own idleTimeout cuts the socket without one).
+ * A link silent for a whole period is pinged; still silent by the next tick, it is closed:
+ * a dead peer goes within one to two periods of idleTimeoutSeconds / 2.
+ */
+export class Heartbeat {
+  private readonly timer?: NodeJS.Timeout;
+
+  constructor(idleTimeoutSeconds: number, links: () => Iterable<HeartbeatLink>) {
+    if (idleTimeoutSeconds <= 0) return;
+    this.timer = setInterval(() => {
+      for (const link of links()) {
+        if (link.closing) continue;
+        if (!link.alive) {
+          link.idle();
+          continue;
+        }
+        link.alive = false;
+        link.ping();
+      }
+    }, Math.max(500, idleTimeoutSeconds * 500));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 

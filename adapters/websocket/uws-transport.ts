@@ -5,9 +5,11 @@ import type * as Uws from 'uWebSockets.js';
 import type {
   HttpRequest, Transport, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../actors/ports/transport.js';
+import { CloseCodes } from '../../actors/domain/errors.js';
 import {
-  CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge, toWire,
-  type WireResponse,
+  CLOSE_DRAIN_MS, CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, MAX_TARGET_BYTES, RoutedTransport, bodiless, closeReason, guard, headerLookup,
+  openSession, runHandler, textAddress, tooLarge, toWire, uriTooLong,
+  type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
 
 type UwsModule = typeof Uws;
@@ -31,10 +33,13 @@ export function loadNativeUws(): NativeUws {
   return loaded;
 }
 
-/** uWS aborts the whole process (not a JS exception) for idleTimeout in 1..7 or above 960. */
-function uwsIdleTimeout(seconds: number): number {
-  return seconds <= 0 ? 0 : Math.min(960, Math.max(8, Math.round(seconds)));
-}
+/**
+ * uWS cuts the TCP connection, with no close frame, for a frame over its maxPayloadLength.
+ * It is set this many times above the configured limit, which the message handler enforces
+ * with close code 1009; only frames beyond it (hostile, not mistaken) are cut. uWS buffers
+ * a frame whole before delivering it, so the factor bounds the memory one frame may take.
+ */
+export const UWS_PAYLOAD_CEILING_FACTOR = 4;
 
 interface ConnData {
   readonly upgrade: WsUpgrade;
@@ -48,23 +53,72 @@ interface ResState {
 
 const UPGRADE_NOT_FOUND = toWire({ status: 404 });
 
-class UwsConnection implements WsConnection {
+class UwsConnection implements WsConnection, HeartbeatLink {
+  /** Set by the close handler: the socket is gone and must not be touched. */
   closed = false;
+  alive = true;
   session?: WsSession;
+  private ending?: { code: number; reason: string; deadline: NodeJS.Timeout };
 
   constructor(private readonly ws: Uws.WebSocket<ConnData>, readonly remoteAddress: string) {}
 
+  get closing(): boolean {
+    return this.closed || this.ending !== undefined;
+  }
+
   send(frame: Uint8Array): boolean {
     // uWS: 1 = written to the kernel, 0 = queued behind backpressure, 2 = dropped (over maxBackpressure).
-    return !this.closed && this.ws.send(frame, true, false) === 1;
+    return !this.closing && this.ws.send(frame, true, false) === 1;
   }
 
   bufferedAmount(): number {
     return this.closed ? 0 : this.ws.getBufferedAmount();
   }
 
+  /**
+   * uWS's end() queues the close frame behind unsent data and then gives the peer only its
+   * short ping timeout before cutting the socket: a slow reader would see a reset, not the
+   * code. So the close frame is held back until the backlog drained (drain()), at most
+   * CLOSE_DRAIN_MS, like ws's closing handshake.
+   */
   close(code: number, reason: string): void {
-    if (!this.closed) this.ws.end(code, closeReason(reason));
+    if (this.closing) return;
+    if (this.ws.getBufferedAmount() === 0) {
+      this.ws.end(code, closeReason(reason));
+      return;
+    }
+    const deadline = setTimeout(() => this.endNow(), CLOSE_DRAIN_MS);
+    deadline.unref();
+    this.ending = { code, reason, deadline };
+  }
+
+  /** Sends a held-back close frame now (the backlog drained, or the wait is over). */
+  endNow(): void {
+    const ending = this.ending;
+    if (!ending || this.closed) return;
+    clearTimeout(ending.deadline);
+    this.ending = undefined;
+    this.closed = true; // until the close handler runs: no send may slip in
+    this.ws.end(ending.code, closeReason(ending.reason));
+  }
+
+  drained(): boolean {
+    if (this.ending && this.ws.getBufferedAmount() === 0) this.endNow();
+    return this.ending === undefined && !this.closed;
+  }
+
+  released(): void {
+    this.closed = true;
+    if (this.ending) clearTimeout(this.ending.deadline);
+    this.ending = undefined;
+  }
+
+  ping(): void {
+    this.ws.ping();
+  }
+
+  idle(): void {
+    this.close(CloseCodes.IDLE_TIMEOUT, IDLE_REASON);
   }
 }
 
@@ -74,6 +128,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
   private app?: Uws.TemplatedApp;
   private listenSocket?: Uws.us_listen_socket;
   private readonly conns = new Set<UwsConnection>();
+  private heartbeat?: Heartbeat;
 
   constructor(options: TransportOptions, log?: Logger, maxBackpressureBytes?: number) {
     super(options, log, maxBackpressureBytes);
@@ -86,6 +141,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
     const app = this.uws.App();
     this.app = app;
     if (this.wsPath !== undefined && this.wsHandlers) this.routeWebSocket(app, this.wsPath, this.wsHandlers);
+    this.heartbeat = new Heartbeat(this.options.idleTimeoutSeconds, () => this.conns);
     app.any('/*', (res, req) => this.onHttp(res, req));
     return new Promise((resolve, reject) => {
       app.listen(host, port, (socket) => {
@@ -103,11 +159,13 @@ export class UwsTransport extends RoutedTransport implements Transport {
     const app = this.app;
     if (!app) return;
     this.app = undefined;
+    this.heartbeat?.stop();
     let backlogged = false;
     // end() runs the close handler synchronously, which removes the connection from the set.
     for (const conn of [...this.conns]) {
       backlogged ||= conn.bufferedAmount() > 0;
       conn.close(code, reason);
+      conn.endNow(); // a close held back for a slow reader goes now, with its own code
     }
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
@@ -131,9 +189,14 @@ export class UwsTransport extends RoutedTransport implements Transport {
       return;
     }
     const rawQuery: string | undefined = req.getQuery(); // undefined, not '', without a query string
+    const path = req.getUrl();
+    if (path.length + (rawQuery === undefined ? 0 : rawQuery.length + 1) > MAX_TARGET_BYTES) {
+      this.reply(res, state, method, uriTooLong(), true);
+      return;
+    }
     const base = {
       method,
-      path: req.getUrl(),
+      path,
       query: new URLSearchParams(rawQuery ?? ''),
       header,
       remoteAddress: textAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
@@ -188,10 +251,12 @@ export class UwsTransport extends RoutedTransport implements Transport {
     const log = this.log;
     app.ws<ConnData>(wsPath, {
       compression: this.uws.DISABLED,
-      maxPayloadLength: this.options.maxFrameBytes,
-      idleTimeout: uwsIdleTimeout(this.options.idleTimeoutSeconds),
+      maxPayloadLength: this.options.maxFrameBytes * UWS_PAYLOAD_CEILING_FACTOR,
+      // Idle connections are found by the Heartbeat, which closes them with a code; uWS's own
+      // timeout would cut them without one.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
       maxBackpressure: this.maxBackpressureBytes,
-      sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const pairs: Array<[string, string]> = [];
         req.forEach((name, value) => { pairs.push([name, value]); });
@@ -216,17 +281,27 @@ export class UwsTransport extends RoutedTransport implements Transport {
       },
       message: (ws, message, isBinary) => {
         const conn = ws.getUserData().conn;
+        if (!conn || conn.closing) return;
+        conn.alive = true;
+        if (message.byteLength > this.options.maxFrameBytes) {
+          conn.close(CloseCodes.MESSAGE_TOO_BIG, 'FRAME_TOO_LARGE');
+          return;
+        }
         // Copied: uWS neuters the ArrayBuffer when this callback returns.
-        guard(log, 'message', () => conn?.session?.message(Buffer.from(message.slice(0)), isBinary));
+        guard(log, 'message', () => conn.session?.message(Buffer.from(message.slice(0)), isBinary));
+      },
+      pong: (ws) => {
+        const conn = ws.getUserData().conn;
+        if (conn) conn.alive = true;
       },
       drain: (ws) => {
         const conn = ws.getUserData().conn;
-        guard(log, 'drain', () => conn?.session?.drain());
+        if (conn?.drained()) guard(log, 'drain', () => conn.session?.drain());
       },
       close: (ws, code) => {
         const conn = ws.getUserData().conn;
         if (!conn) return;
-        conn.closed = true;
+        conn.released();
         this.conns.delete(conn);
         // end() calls this synchronously; deferring keeps closed() from re-entering the caller of close().
         queueMicrotask(() => guard(log, 'close', () => conn.session?.closed(code)));

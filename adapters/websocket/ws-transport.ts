@@ -6,9 +6,11 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type {
   Transport, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../actors/ports/transport.js';
+import { CloseCodes } from '../../actors/domain/errors.js';
 import {
-  CLOSE_GRACE_MS, EMPTY, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession, runHandler, textAddress, tooLarge,
-  type WireResponse,
+  CLOSE_GRACE_MS, EMPTY, Heartbeat, IDLE_REASON, MAX_TARGET_BYTES, RoutedTransport, bodiless, closeReason, guard, headerLookup, openSession,
+  rawErrorResponse, runHandler, textAddress, tooLarge, uriTooLong,
+  type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
 
 const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
@@ -18,11 +20,10 @@ function splitUrl(url: string): { path: string; rawQuery: string } {
   return q < 0 ? { path: url, rawQuery: '' } : { path: url.slice(0, q), rawQuery: url.slice(q + 1) };
 }
 
-interface Link {
+interface Link extends HeartbeatLink {
   readonly ws: WebSocket;
   readonly conn: WsConnection;
   session?: WsSession;
-  alive: boolean;
 }
 
 
@@ -30,19 +31,17 @@ export class WsTransport extends RoutedTransport implements Transport {
   readonly kind = 'ws' as const;
   private server?: Server;
   private wss?: WebSocketServer;
-  private heartbeat?: NodeJS.Timeout;
+  private heartbeat?: Heartbeat;
   private readonly links = new Set<Link>();
 
   listen(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => this.onHttp(req, res));
+    // Room for a MAX_TARGET_BYTES target plus ordinary headers, so that the 414 is ours.
+    const server = createServer({ maxHeaderSize: 2 * MAX_TARGET_BYTES }, (req, res) => this.onHttp(req, res));
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex) => onClientError(err, socket));
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server = server;
-    if (this.options.idleTimeoutSeconds > 0) {
-      // A link silent for a whole period gets pinged; no pong by the next tick → dropped (~idleTimeout).
-      this.heartbeat = setInterval(() => this.beat(), Math.max(1000, this.options.idleTimeoutSeconds * 500));
-      this.heartbeat.unref();
-    }
+    this.heartbeat = new Heartbeat(this.options.idleTimeoutSeconds, () => this.links);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -53,7 +52,7 @@ export class WsTransport extends RoutedTransport implements Transport {
   }
 
   async close(code: number, reason: string): Promise<void> {
-    clearInterval(this.heartbeat);
+    this.heartbeat?.stop();
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -71,6 +70,10 @@ export class WsTransport extends RoutedTransport implements Transport {
     const base = { method, path, query: new URLSearchParams(rawQuery), header: headerLookup(rawPairs(req)), remoteAddress: textAddress(req.socket.remoteAddress ?? '') };
     const max = this.options.maxBodyBytes;
     req.on('error', () => { /* client went away mid-body; there is nobody to answer */ });
+    if ((req.url ?? '').length > MAX_TARGET_BYTES) {
+      this.write(res, method, uriTooLong(), true);
+      return;
+    }
     if (Number(req.headers['content-length'] ?? 0) > max) {
       this.write(res, method, tooLarge(max), true);
       return;
@@ -141,7 +144,13 @@ export class WsTransport extends RoutedTransport implements Transport {
         }
       },
     };
-    const link: Link = { ws, conn, alive: true };
+    const link: Link = {
+      ws, conn, alive: true,
+      get closing() { return ws.readyState !== WebSocket.OPEN; },
+      ping: () => ws.ping(),
+      // ws sends the close frame behind unsent data and cuts the socket 30 s later if unanswered.
+      idle: () => conn.close(CloseCodes.IDLE_TIMEOUT, IDLE_REASON),
+    };
     this.links.add(link);
     ws.on('error', (err) => log?.debug({ err }, 'WebSocket protocol error'));
     ws.on('message', (data, isBinary) => {
@@ -157,17 +166,25 @@ export class WsTransport extends RoutedTransport implements Transport {
     });
     link.session = openSession(handlers, conn, upgrade, log);
   }
+}
 
-  private beat(): void {
-    for (const link of this.links) {
-      if (!link.alive) {
-        link.ws.terminate();
-        continue;
-      }
-      link.alive = false;
-      if (link.ws.readyState === WebSocket.OPEN) link.ws.ping();
-    }
+/**
+ * What node:http answers by default, except that a head too long because of its request
+ * line gets 414 rather than 431. `rawPacket` is the chunk being parsed when the head
+ * overflowed: no line end in it (or a late one) means the request line was still going.
+ */
+function onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
   }
+  let status: 400 | 408 | 414 | 431 = 400;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') status = 408;
+  else if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const eol = err.rawPacket?.indexOf('\r\n') ?? -1;
+    status = eol < 0 || eol > MAX_TARGET_BYTES ? 414 : 431;
+  }
+  socket.end(rawErrorResponse(status));
 }
 
 function rawPairs(req: IncomingMessage): Array<[string, string]> {

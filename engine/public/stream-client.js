@@ -27,6 +27,7 @@ const CLOSE_CODES = {
 
 // msgpackr is the global of vendor/msgpackr.js; map.js checks it is there before startStream().
 let packr = null;
+let unpackr = null;
 let handleMessage = () => {};
 let ws = null;
 let wsGen = 0;
@@ -44,6 +45,8 @@ let pingSentAt = 0;
 /** Opens the stream; every decoded message is given to `onMessage`. */
 export function startStream(onMessage) {
   packr = new msgpackr.Packr({ useRecords: false });
+  // ts arrives as a MessagePack uint64, which msgpackr decodes to a BigInt unless told otherwise.
+  unpackr = new msgpackr.Unpackr({ mapsAsObjects: true, int64AsType: 'number' });
   handleMessage = onMessage;
   connect();
 }
@@ -204,7 +207,7 @@ function stopPing() {
 function onFrame(data) {
   let msg;
   try {
-    msg = typeof data === 'string' ? JSON.parse(data) : msgpackr.unpack(new Uint8Array(data));
+    msg = typeof data === 'string' ? JSON.parse(data) : unpackr.unpack(new Uint8Array(data));
   } catch (err) {
     log(`undecodable frame: ${err && err.message}`, true);
     return;

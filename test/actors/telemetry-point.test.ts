@@ -40,3 +40,39 @@ describe('telemetry record validation', () => {
     });
   }
 });
+
+describe('#7.13 ISO timestamps: real dates with a zone only', () => {
+  // now is 2026-11-23T00:00:00Z
+  const at = (ts: string) => validatePoint({ ...good, ts }, now);
+  const ok = (ts: string, ms: number) => {
+    const v = at(ts);
+    assert.ok(v.ok, `${ts} is accepted`);
+    assert.equal(v.point.ts, ms, ts);
+  };
+
+  it('#7.13 accepts Z and numeric offsets, fractions, leap days', () => {
+    ok('2026-11-22T23:00:00Z', now - 3_600_000);
+    ok('2026-11-22T23:00:00.250Z', now - 3_600_000 + 250);
+    ok('2026-11-23T00:30:00+01:00', now - 1_800_000);
+    ok('2026-11-22T20:15:00-03:45', now);
+    ok('2024-02-29T12:00:00Z', Date.UTC(2024, 1, 29, 12));
+  });
+
+  for (const [what, ts] of [
+    ['an impossible day', '2026-02-30T10:00:00Z'],
+    ['29 February of a common year', '2026-02-29T10:00:00Z'],
+    ['31 April', '2026-04-31T10:00:00Z'],
+    ['month 13', '2026-13-01T10:00:00Z'],
+    ['hour 24', '2026-11-22T24:00:00Z'],
+    ['a time without a zone', '2026-11-22T10:00:00'],
+    ['a time without seconds', '2026-11-22T10:00Z'],
+    ['a date without a time', '2026-11-22'],
+    ['a hex number as text', '0x19ab0c4e000'],
+    ['an epoch as text', '1763856000000'],
+    ['trailing garbage', '2026-11-22T10:00:00Zjunk'],
+  ] as const) {
+    it(`#7.13 rejects ${what} (${ts}) as BAD_TIMESTAMP`, () => {
+      assert.deepEqual(at(ts), { ok: false, reason: 'BAD_TIMESTAMP' });
+    });
+  }
+});
