@@ -1,21 +1,27 @@
 import { spawn } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as hdr from 'hdr-histogram-js';
 import { pino } from 'pino';
+import WebSocket from 'ws';
+import { decodeMsgpack, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
 import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
-import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { Packr } from 'msgpackr';
 
 /**
  * `npm run bench`: prints
  *  1. points/s one node accepts through POST /v1/telemetry on the embedded default, and how
  *     fast its vehicle actors apply them;
- *  2. heap per resident vehicle actor at 100k vehicles (actor + state + index entry);
- *  3. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64).
+ *  2. end-to-end latency: POST /v1/telemetry → the `d` frame on a subscribed WebSocket,
+ *     p50/p99/max over a few hundred points sent one at a time;
+ *  3. heap per resident vehicle actor at 100k vehicles (actor + state + index entry);
+ *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64).
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -23,6 +29,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const RESIDENT = Number(process.env.BENCH_RESIDENT ?? 100_000);
+const LATENCY_POINTS = Number(process.env.BENCH_LATENCY_POINTS ?? 500);
+const LATENCY_WARMUP = 20;
+const LATENCY_CLIENT = '--latency-client';
 
 async function httpIntake(): Promise<void> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', TRANSPORT: process.env.TRANSPORT ?? 'auto' });
@@ -42,6 +51,90 @@ async function httpIntake(): Promise<void> {
   console.log(`HTTP intake (${node.transport}, MessagePack, ${BATCH} points/request, ${CONCURRENCY} connections from a client process, ${DEVICES} devices):`);
   console.log(`  acknowledged (202): ${result.sent} points in ${result.seconds.toFixed(2)} s = ${Math.round(result.sent / result.seconds)} points/s`);
   console.log(`  applied by vehicle actors: ${Math.round(result.sent / appliedSeconds)} points/s (all applied ${appliedSeconds.toFixed(2)} s after the first request)`);
+}
+
+interface LatencyJob { url: string; token: string; vehicleId: string; deviceId: string; points: number; warmup: number }
+interface LatencyResult { count: number; p50: number; p90: number; p99: number; max: number; mean: number }
+
+/**
+ * The node under test in this process, the client in another (as for intake): it subscribes to
+ * one vehicle and POSTs one point at a time, each sent once the previous one's delta arrived, so
+ * every figure is one point's way through intake, the log, the vehicle actor, the subscriber's
+ * flush timer (WS_FLUSH_MS) and the socket.
+ */
+async function endToEndLatency(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetline-bench-'));
+  const fleetFile = join(dir, 'fleet.json');
+  const vehicleId = 'bench-vehicle';
+  const deviceId = 'bench-device';
+  writeFileSync(fleetFile, JSON.stringify({
+    companies: [{ id: 'bench', name: 'Bench', active: true }],
+    vehicles: [{ id: vehicleId, companyId: 'bench', name: 'Bench vehicle' }],
+    devices: [{ deviceId, vehicleId }],
+  }));
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', FLEET_FILE: fleetFile,
+    TRANSPORT: process.env.TRANSPORT ?? 'auto', ...(process.env.WS_FLUSH_MS ? { WS_FLUSH_MS: process.env.WS_FLUSH_MS } : {}),
+  });
+  const node = await startNode(config, pino({ level: 'warn' }));
+  const token = await node.auth.sign({ role: 'admin' });
+  const job: LatencyJob = { url: node.url, token, vehicleId, deviceId, points: LATENCY_POINTS, warmup: LATENCY_WARMUP };
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), LATENCY_CLIENT, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await node.close();
+  if (code !== 0) throw new Error(`latency client exited with ${code}`);
+  const r = JSON.parse(out) as LatencyResult;
+  const ms = (us: number) => (us / 1000).toFixed(1);
+  console.log(`End-to-end latency, POST /v1/telemetry → WebSocket d frame (${node.transport}, WS_FLUSH_MS=${config.wsFlushMs}, ${r.count} points one at a time, client in its own process):`);
+  console.log(`  p50 ${ms(r.p50)} ms, p90 ${ms(r.p90)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, mean ${ms(r.mean)} ms (includes the flush interval)`);
+}
+
+/** The client side of endToEndLatency (run as `bench.ts --latency-client JOB`): prints a LatencyResult as JSON. */
+async function latencyClient(job: LatencyJob): Promise<void> {
+  const ws = new WebSocket(`${job.url.replace(/^http/, 'ws')}/v1/stream?token=${encodeURIComponent(job.token)}`);
+  ws.binaryType = 'nodebuffer';
+  let waiting: { pred: (f: Record<string, unknown>) => boolean; resolve: () => void } | null = null;
+  ws.on('message', (data: Buffer) => {
+    const frame = decodeMsgpack(data) as Record<string, unknown>;
+    if (waiting?.pred(frame)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve();
+    }
+  });
+  const frame = (pred: (f: Record<string, unknown>) => boolean, what: string) => new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} within 10 s`)), 10_000);
+    waiting = { pred, resolve: () => { clearTimeout(timer); resolve(); } };
+  });
+  const ready = frame((f) => f.t === 'ready', 'ready frame');
+  await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+  await ready;
+  const snap = frame((f) => f.t === 'snap', 'snap frame');
+  ws.send(encodeMsgpack({ t: 'sub', vehicles: [job.vehicleId] }));
+  await snap;
+
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const headers = { 'content-type': 'application/msgpack', authorization: `Bearer ${job.token}` };
+  const base = Date.now() - 3_600_000;
+  for (let i = 0; i < job.warmup + job.points; i++) {
+    const lat = 52.5 + i * 1e-5;
+    const delta = frame((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === job.vehicleId && u.lat === lat), `d frame for point ${i}`);
+    const started = performance.now();
+    const res = fetch(`${job.url}/v1/telemetry`, { method: 'POST', headers, body: Buffer.from(encodeMsgpack({ deviceId: job.deviceId, ts: base + i * 1000, lat, lon: 13.4, speed: 30 })) });
+    await delta;
+    const micros = Math.round((performance.now() - started) * 1000);
+    const status = (await res).status;
+    if (status !== 202) throw new Error(`POST answered ${status}`);
+    if (i >= job.warmup) histogram.recordValue(micros);
+  }
+  ws.close();
+  const result: LatencyResult = {
+    count: histogram.totalCount, p50: histogram.getValueAtPercentile(50), p90: histogram.getValueAtPercentile(90),
+    p99: histogram.getValueAtPercentile(99), max: histogram.maxValue, mean: histogram.mean,
+  };
+  process.stdout.write(JSON.stringify(result));
 }
 
 async function heapPerActor(): Promise<void> {
@@ -88,9 +181,14 @@ function frameEncoding(): void {
   measure('encodeMsgpack (ts as uint64)  ', encodeMsgpack);
 }
 
-const cpu = cpus();
-console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);
-await httpIntake();
-await heapPerActor();
-frameEncoding();
+if (process.argv[2] === LATENCY_CLIENT) {
+  await latencyClient(JSON.parse(process.argv[3] ?? '{}') as LatencyJob);
+} else {
+  const cpu = cpus();
+  console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);
+  await httpIntake();
+  await endToEndLatency();
+  await heapPerActor();
+  frameEncoding();
+}
 process.exit(0);

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { postJson, startTestNode, StreamClient } from '../support/engine.js';
+import { adminHeaders, postJson, SEQ_FRAME_TYPES, startTestNode, StreamClient } from '../support/engine.js';
 
 const enc = (v: unknown) => encode(v);
 
@@ -18,13 +18,15 @@ for (const transport of ['uws', 'ws'] as const) {
 
     it(`runs on the ${transport} transport`, () => assert.equal(node.transport, transport));
 
-    it('bbox subscriber gets a snap, then d frames with new positions within 200 ms of the POST', async () => {
+    // How fast a delta arrives is a figure of `npm run bench` (end-to-end latency), not a test.
+    it('#7.14 bbox subscriber gets a snap, then a d frame with each new position (changed fields only), then gone; seq continuous', async () => {
       const now = Date.now();
+      const headers = await adminHeaders();
       const first = await postJson(`${node.url}/v1/telemetry`, [
         { deviceId: 'da1', ts: now - 2000, lat: 52.50, lon: 13.40, speed: 10 },
         { deviceId: 'da2', ts: now - 2000, lat: 52.51, lon: 13.41 },
         { deviceId: 'db1', ts: now - 2000, lat: 48.1, lon: 11.5 },
-      ]);
+      ], headers);
       assert.equal(first.status, 202);
       assert.equal(first.body.accepted, 3);
       // The vehicles are resident once the index answers for them.
@@ -37,30 +39,24 @@ for (const transport of ['uws', 'ws'] as const) {
       assert.deepEqual(ids, ['va1', 'va2']);
       assert.equal(typeof snap.seq, 'number');
 
-      const latencies: number[] = [];
       for (let i = 1; i <= 5; i++) {
         const from = client.frames.length;
-        const sentAt = performance.now();
         const lat = 52.50 + i * 0.001;
-        const res = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 2000 + i * 100, lat, lon: 13.40, speed: 30 });
+        const res = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 2000 + i * 100, lat, lon: 13.40, speed: 30 }, headers);
         assert.equal(res.status, 202);
-        const d = await client.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'va1' && u.lat === lat), 2000, from);
-        latencies.push(client.frameTimes[client.frames.indexOf(d)] - sentAt);
+        const d = await client.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'va1' && u.lat === lat), 15_000, from);
         const u = (d.u as Record<string, unknown>[]).find((x) => x.id === 'va1')!;
         assert.equal(u.lon, undefined, 'a delta carries only changed fields');
       }
-      const worst = Math.max(...latencies);
-      console.log(`# ${transport}: POST → d frame latency ms: ${latencies.map((l) => l.toFixed(1)).join(', ')} (max ${worst.toFixed(1)})`);
-      assert.ok(worst < 200, `delivery took ${worst} ms`);
 
       // Leaving the bbox yields a gone frame.
       const from = client.frames.length;
-      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 40.0, lon: 3.0 });
-      const gone = await client.next((f) => f.t === 'gone', 2000, from);
+      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 40.0, lon: 3.0 }, headers);
+      const gone = await client.next((f) => f.t === 'gone', 15_000, from);
       assert.deepEqual(gone.ids, ['va2']);
-      // Sequence numbers increase.
-      const seqs = client.frames.filter((f) => typeof f.seq === 'number').map((f) => f.seq as number);
-      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+      // seq goes up by exactly one per frame that carries it (StreamClient also checks each frame).
+      const seqs = client.frames.filter((f) => SEQ_FRAME_TYPES.has(f.t)).map((f) => f.seq);
+      assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
       client.close();
     });
 

@@ -55,11 +55,23 @@ export function assertNoExtensions(v: unknown, path = '$'): void {
   }
 }
 
-/** A real WebSocket client that decodes every frame with a standard decoder (@msgpack/msgpack). */
+/** The server frames that carry `seq` (docs/protocol.md): it increases by exactly one with each. */
+export const SEQ_FRAME_TYPES: ReadonlySet<string> = new Set(['snap', 'd', 'gone', 'ev', 'unsubbed']);
+
+/**
+ * A real WebSocket client that decodes every frame with a standard decoder (@msgpack/msgpack)
+ * and checks `seq` on every frame that carries it: the first is 1, each next one is the last
+ * plus one. A gap, a repeat or a missing `seq` fails the test at the next `next()`, `closed()`
+ * or `close()` (#7.14), so every test that reads a stream checks continuity.
+ */
 export class StreamClient {
   readonly frames: Frame[] = [];
   readonly frameTimes: number[] = [];
   closeCode: number | null = null;
+  /** The last `seq` received (0 before the first). */
+  lastSeq = 0;
+  /** The first seq discontinuity seen, if any. */
+  seqViolation: Error | null = null;
   private waiters: (() => void)[] = [];
   readonly ws: WebSocket;
 
@@ -70,6 +82,7 @@ export class StreamClient {
       if (!isBinary) throw new Error('server sent a text frame');
       const frame = decode(data) as Frame;
       assertNoExtensions(frame);
+      this.checkSeq(frame);
       this.frames.push(frame);
       this.frameTimes.push(performance.now());
       this.notify();
@@ -91,6 +104,25 @@ export class StreamClient {
     return c;
   }
 
+  private checkSeq(frame: Frame): void {
+    if (!SEQ_FRAME_TYPES.has(frame.t)) return;
+    const seq = frame.seq;
+    if (typeof seq !== 'number' || !Number.isInteger(seq)) {
+      this.seqViolation ??= new Error(`#7.14 a ${frame.t} frame without an integer seq (${JSON.stringify(seq)}) after seq ${this.lastSeq}`);
+      return;
+    }
+    if (seq !== this.lastSeq + 1) {
+      const what = seq <= this.lastSeq ? 'repeat' : 'gap';
+      this.seqViolation ??= new Error(`#7.14 seq ${what}: a ${frame.t} frame with seq ${seq} after seq ${this.lastSeq} (frame ${this.frames.length})`);
+    }
+    this.lastSeq = seq;
+  }
+
+  /** Throws the first seq discontinuity seen so far. */
+  assertSeqContinuity(): void {
+    if (this.seqViolation) throw this.seqViolation;
+  }
+
   private notify(): void {
     const w = this.waiters;
     this.waiters = [];
@@ -105,6 +137,7 @@ export class StreamClient {
   async next(pred: (f: Frame) => boolean, timeoutMs = 5000, from = 0): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      this.assertSeqContinuity();
       const f = this.frames.slice(from).find(pred);
       if (f) return f;
       if (this.closeCode !== null) throw new Error(`socket closed (${this.closeCode}) while waiting`);
@@ -123,11 +156,14 @@ export class StreamClient {
       if (Date.now() > deadline) throw new Error('socket not closed');
       await new Promise((r) => setTimeout(r, 10));
     }
+    this.assertSeqContinuity();
     return this.closeCode;
   }
 
+  /** Closes the socket; throws if the frames received broke seq continuity. */
   close(): void {
     this.ws.close();
+    this.assertSeqContinuity();
   }
 }
 
