@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { postJson, startTestNode, StreamClient } from '../support/engine.js';
+import { adminHeaders, postJson, startTestNode, StreamClient } from '../support/engine.js';
 
 const enc = (v: unknown) => encode(v);
 
@@ -24,7 +24,7 @@ for (const transport of ['uws', 'ws'] as const) {
         { deviceId: 'da1', ts: now - 2000, lat: 52.50, lon: 13.40, speed: 10 },
         { deviceId: 'da2', ts: now - 2000, lat: 52.51, lon: 13.41 },
         { deviceId: 'db1', ts: now - 2000, lat: 48.1, lon: 11.5 },
-      ]);
+      ], await adminHeaders());
       assert.equal(first.status, 202);
       assert.equal(first.body.accepted, 3);
       // The vehicles are resident once the index answers for them.
@@ -42,7 +42,7 @@ for (const transport of ['uws', 'ws'] as const) {
         const from = client.frames.length;
         const sentAt = performance.now();
         const lat = 52.50 + i * 0.001;
-        const res = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 2000 + i * 100, lat, lon: 13.40, speed: 30 });
+        const res = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 2000 + i * 100, lat, lon: 13.40, speed: 30 }, await adminHeaders());
         assert.equal(res.status, 202);
         const d = await client.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'va1' && u.lat === lat), 2000, from);
         latencies.push(client.frameTimes[client.frames.indexOf(d)] - sentAt);
@@ -55,7 +55,7 @@ for (const transport of ['uws', 'ws'] as const) {
 
       // Leaving the bbox yields a gone frame.
       const from = client.frames.length;
-      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 40.0, lon: 3.0 });
+      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 40.0, lon: 3.0 }, await adminHeaders());
       const gone = await client.next((f) => f.t === 'gone', 2000, from);
       assert.deepEqual(gone.ids, ['va2']);
       // Sequence numbers increase.
