@@ -81,17 +81,22 @@ export class PartitionShard implements VehicleOutbox {
 
   restore(snapshots: readonly VehicleSnapshot[]): number {
     const views: VehicleView[] = [];
+    let skipped = 0;
     for (const snap of snapshots) {
       if (this.residents.has(snap.vehicleId)) continue;
       const route = this.deps.directory.route(snap.deviceId);
       // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
       // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
-      if (!route.ok || route.profile.vehicleId !== snap.vehicleId) continue;
+      if (!route.ok || route.profile.vehicleId !== snap.vehicleId) {
+        skipped++;
+        continue;
+      }
       const state = fromSnapshot(snap, route.profile);
       this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
       if (state.view) views.push(state.view);
     }
     this.deps.index.upsertMany(views);
+    if (skipped > 0) this.deps.logger.warn({ partition: this.partition, skipped }, 'snapshots not restored: their device is unknown now, beyond the unbound pool, or routed to another vehicle');
     return views.length;
   }
 
