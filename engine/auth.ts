@@ -9,6 +9,8 @@ export interface JwtAuthOptions {
   readonly audience?: string | null;
 }
 
+const CLOCK_SKEW_S = 60;
+
 /** What an intake credential may move: every device (admin) or the devices of these companies. */
 export type IntakeGrant = { readonly role: 'admin' } | { readonly role: 'ingest'; readonly companies: ReadonlySet<string> };
 
@@ -43,7 +45,8 @@ export class JwtAuth implements TokenVerifier {
     const exp = payload.exp as number;
     const max = this.options.maxLifetimeS;
     const now = Math.floor(Date.now() / 1000);
-    if (exp - now > max || (typeof payload.iat === 'number' && exp - payload.iat > max)) {
+    // exp - now gets a minute of slack for an issuer whose clock runs ahead; exp - iat none.
+    if (exp - now > max + CLOCK_SKEW_S || (typeof payload.iat === 'number' && exp - payload.iat > max)) {
       throw new FleetlineError('BAD_TOKEN', `invalid token: it lives longer than the maximum of ${max} s (JWT_MAX_LIFETIME_S)`);
     }
     return payload as JWTPayload & { exp: number };
