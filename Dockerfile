@@ -1,6 +1,7 @@
 # Fleetline engine (and the load-test tools, same image).
 #   docker build -t fleetline .
-#   docker run -p 8080:8080 fleetline                 # embedded default + demo map
+#   docker run -p 8080:8080 -e JWT_SECRET=$(openssl rand -hex 32) fleetline     # a production node (embedded stores)
+#   docker run -p 127.0.0.1:8080:8080 -e FLEETLINE_MODE=demo -e HOST=0.0.0.0 fleetline   # the demo map, this machine only
 # docker-compose.yml runs three of these against Kafka, Redis and PostgreSQL.
 
 FROM node:20-bookworm-slim AS build

@@ -1,9 +1,24 @@
-import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from './domain/reference-data.js';
+import { isReservedVehicleId, unboundVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from './domain/reference-data.js';
 import type { VehicleProfile } from './vehicle-logic.js';
+
+export type RouteRefusal = 'UNKNOWN_DEVICE' | 'INACTIVE_COMPANY' | 'UNBOUND_DEVICE_LIMIT';
 
 export type Route =
   | { readonly ok: true; readonly profile: VehicleProfile }
-  | { readonly ok: false; readonly reason: 'UNKNOWN_DEVICE' | 'INACTIVE_COMPANY' };
+  | { readonly ok: false; readonly reason: RouteRefusal };
+
+/** What happens to points of a device that no reference data binds to a vehicle. */
+export interface UnboundDevicePolicy {
+  /** Accept them as vehicles of their own (`~dev/<deviceId>`, admin only); false rejects them (UNKNOWN_DEVICE). */
+  readonly accept: boolean;
+  /** Most unbound devices this node holds at once; more are rejected (UNBOUND_DEVICE_LIMIT). */
+  readonly limit: number;
+}
+
+/** Who a device belongs to, for intake checks that happen before routing. */
+export type DeviceOwner =
+  | { readonly bound: true; readonly company: string | null; readonly active: boolean }
+  | { readonly bound: false };
 
 /**
  * Reference-data routing: which vehicle a device's points belong to, and what the vehicle actor
@@ -14,22 +29,58 @@ export class FleetDirectory {
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly bindings = new Map<string, string>();
   private readonly profiles = new Map<string, VehicleProfile>();
+  /** Vehicle ids of the unbound devices this node holds (the bounded pool). */
+  private readonly unbound = new Set<string>();
+  /** Reference entries refused because they name a vehicle in the reserved `~` namespace. */
+  private refused = 0;
 
-  constructor(snapshot: FleetSnapshot, private readonly acceptUnbound: boolean) {
+  constructor(snapshot: FleetSnapshot, private readonly unboundPolicy: UnboundDevicePolicy) {
     for (const c of snapshot.companies) this.companies.set(c.id, c);
-    for (const v of snapshot.vehicles) this.vehicles.set(v.id, v);
-    for (const d of snapshot.devices) this.bindings.set(d.deviceId, d.vehicleId);
+    for (const v of snapshot.vehicles) {
+      if (isReservedVehicleId(v.id)) this.refused++;
+      else this.vehicles.set(v.id, v);
+    }
+    for (const d of snapshot.devices) {
+      if (isReservedVehicleId(d.vehicleId)) this.refused++;
+      else this.bindings.set(d.deviceId, d.vehicleId);
+    }
   }
 
   route(deviceId: string): Route {
     const vehicleId = this.bindings.get(deviceId);
-    if (vehicleId === undefined) {
-      if (!this.acceptUnbound) return { ok: false, reason: 'UNKNOWN_DEVICE' };
-      return { ok: true, profile: this.profile(deviceId) };
-    }
+    if (vehicleId === undefined) return this.routeUnbound(deviceId);
     const profile = this.profile(vehicleId);
     if (profile.company !== null && !this.isActive(profile.company)) return { ok: false, reason: 'INACTIVE_COMPANY' };
     return { ok: true, profile };
+  }
+
+  private routeUnbound(deviceId: string): Route {
+    if (!this.unboundPolicy.accept) return { ok: false, reason: 'UNKNOWN_DEVICE' };
+    const vehicleId = unboundVehicleId(deviceId);
+    if (!this.unbound.has(vehicleId)) {
+      if (this.unbound.size >= this.unboundPolicy.limit) return { ok: false, reason: 'UNBOUND_DEVICE_LIMIT' };
+      this.unbound.add(vehicleId);
+    }
+    return { ok: true, profile: this.profile(vehicleId) };
+  }
+
+  /** The vehicles left this node (their partition was released, or they were retired): their pool places are free. */
+  forget(vehicleIds: Iterable<string>): void {
+    if (this.unbound.size === 0) return;
+    for (const id of vehicleIds) this.unbound.delete(id);
+  }
+
+  /** Whether unbound devices are accepted at all (intake rejects them early when not). */
+  get acceptsUnbound(): boolean {
+    return this.unboundPolicy.accept;
+  }
+
+  /** The company a device reports for, without admitting it anywhere. */
+  owner(deviceId: string): DeviceOwner {
+    const vehicleId = this.bindings.get(deviceId);
+    if (vehicleId === undefined) return { bound: false };
+    const company = this.vehicles.get(vehicleId)?.companyId ?? null;
+    return { bound: true, company, active: company === null || this.isActive(company) };
   }
 
   /** The profile of a vehicle (cached: one object per vehicle, shared by routing and the actor). */
@@ -57,7 +108,8 @@ export class FleetDirectory {
 
   /**
    * Applies one change; returns the vehicle ids whose profile or visibility changed, so their
-   * actors can be told (and retired when their company was deactivated).
+   * actors can be told (and retired when their company was deactivated). A change naming a
+   * vehicle in the reserved `~` namespace is refused (returns nothing).
    */
   apply(change: ReferenceChange): string[] {
     switch (change.kind) {
@@ -69,21 +121,30 @@ export class FleetDirectory {
         return affected;
       }
       case 'vehicle': {
+        if (isReservedVehicleId(change.id)) {
+          this.refused++;
+          return [];
+        }
         if (change.value === null) this.vehicles.delete(change.id);
         else this.vehicles.set(change.id, change.value);
         this.profiles.delete(change.id);
         return [change.id];
       }
       case 'device': {
-        const before = this.bindings.get(change.id);
-        if (change.value === null) this.bindings.delete(change.id);
-        else this.bindings.set(change.id, (change.value as DeviceBinding).vehicleId);
-        return [before ?? change.id, ...(change.value ? [change.value.vehicleId] : [])];
+        const binding = change.value as DeviceBinding | null;
+        if (binding !== null && isReservedVehicleId(binding.vehicleId)) {
+          this.refused++;
+          return [];
+        }
+        const before = this.bindings.get(change.id) ?? unboundVehicleId(change.id);
+        if (binding === null) this.bindings.delete(change.id);
+        else this.bindings.set(change.id, binding.vehicleId);
+        return [before, ...(binding ? [binding.vehicleId] : [])];
       }
     }
   }
 
-  get stats(): { companies: number; vehicles: number; devices: number } {
-    return { companies: this.companies.size, vehicles: this.vehicles.size, devices: this.bindings.size };
+  get stats(): { companies: number; vehicles: number; devices: number; refused: number; unbound: number } {
+    return { companies: this.companies.size, vehicles: this.vehicles.size, devices: this.bindings.size, refused: this.refused, unbound: this.unbound.size };
   }
 }

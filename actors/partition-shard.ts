@@ -81,15 +81,22 @@ export class PartitionShard implements VehicleOutbox {
 
   restore(snapshots: readonly VehicleSnapshot[]): number {
     const views: VehicleView[] = [];
+    let skipped = 0;
     for (const snap of snapshots) {
       if (this.residents.has(snap.vehicleId)) continue;
       const route = this.deps.directory.route(snap.deviceId);
-      if (!route.ok) continue;
+      // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
+      // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
+      if (!route.ok || route.profile.vehicleId !== snap.vehicleId) {
+        skipped++;
+        continue;
+      }
       const state = fromSnapshot(snap, route.profile);
       this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
       if (state.view) views.push(state.view);
     }
     this.deps.index.upsertMany(views);
+    if (skipped > 0) this.deps.logger.warn({ partition: this.partition, skipped }, 'snapshots not restored: their device is unknown now, beyond the unbound pool, or routed to another vehicle');
     return views.length;
   }
 
@@ -200,6 +207,7 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.residents.delete(vehicleId);
+    this.deps.directory.forget([vehicleId]);
     this.dirty.delete(r.state);
     stop(r.ref);
     this.deps.index.remove(vehicleId);
@@ -271,6 +279,7 @@ export class PartitionShard implements VehicleOutbox {
    */
   close(options: { keepIndexed?: boolean } = {}): void {
     if (!options.keepIndexed) this.deps.index.removeMany(this.residents.keys());
+    this.deps.directory.forget(this.residents.keys());
     this.residents.clear();
     stop(this.parent);
   }

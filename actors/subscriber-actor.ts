@@ -3,7 +3,7 @@ import { CloseCodes, FleetlineError, type ErrorCode } from './domain/errors.js';
 import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub, DeliveryTarget, Update } from './delivery-hub.js';
-import type { ClientConnection, Grant, TokenVerifier } from './ports/client-connection.js';
+import type { ClientConnection, Grant, Session, TokenVerifier } from './ports/client-connection.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
 import { inScope, parseSubscription, type Subscription } from './subscription.js';
@@ -39,6 +39,7 @@ export type SubscriberMsg =
   | { readonly kind: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
   | { readonly kind: 'deliver'; readonly updates: Update[]; readonly events: VehicleEvent[] }
   | { readonly kind: 'flush' }
+  | { readonly kind: 'expired' }
   | { readonly kind: 'closed' };
 
 /** A pending entry: the changed fields since the last flush, or the full view for a vehicle the client has not seen. */
@@ -58,6 +59,9 @@ interface SubscriberState {
   seq: number;
   flushTimer: NodeJS.Timeout | null;
   authTimer: NodeJS.Timeout | null;
+  /** When the token expires (ms since epoch), and the timer that ends the stream then. */
+  expiresAt: number;
+  expiryTimer: NodeJS.Timeout | null;
   target: DeliveryTarget | null;
   windowStart: number;
   framesInWindow: number;
@@ -72,7 +76,7 @@ interface SubscriberState {
 export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: ClientConnection, deps: SubscriberDeps): Ref<SubscriberMsg> {
   const initial: SubscriberState = {
     grant: undefined, sub: null, seen: new Set(), pending: new Map(), gone: new Set(), events: [], seq: 0,
-    flushTimer: null, authTimer: null, target: null, windowStart: Date.now(), framesInWindow: 0, closed: false,
+    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, windowStart: Date.now(), framesInWindow: 0, closed: false,
   };
   const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
     if (s.closed) return;
@@ -98,6 +102,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     s.closed = true;
     if (s.flushTimer) clearTimeout(s.flushTimer);
     if (s.authTimer) clearTimeout(s.authTimer);
+    if (s.expiryTimer) clearTimeout(s.expiryTimer);
     if (s.target) deps.hub.detach(s.target);
     stop(self);
   };
@@ -106,19 +111,82 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     s.flushTimer = setTimeout(() => dispatch(self, { kind: 'flush' }), deps.options.flushMs);
   };
 
+  /** Ends the stream when the token expires, unless a fresh token arrives first (re-armed then). */
+  const armExpiry = (s: SubscriberState, expiresAt: number): void => {
+    s.expiresAt = expiresAt;
+    if (s.expiryTimer) clearTimeout(s.expiryTimer);
+    // Capped at setTimeout's range; a timer that fires early just re-arms (see 'expired').
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    s.expiryTimer = setTimeout(() => dispatch(self, { kind: 'expired' }), delay);
+  };
+
+  const onExpired = (s: SubscriberState): void => {
+    s.expiryTimer = null;
+    if (s.closed || s.grant === undefined) return;
+    if (Date.now() < s.expiresAt) return armExpiry(s, s.expiresAt);
+    fail(s, 'TOKEN_EXPIRED', 'the token expired; reconnect with a fresh one, or send {t:"auth", token} before it expires', CloseCodes.TOKEN_EXPIRED);
+  };
+
+  const ready = (s: SubscriberState, session: Session): void => {
+    send(s, { t: 'ready', companies: session.grant === null ? null : [...session.grant], expiresAt: session.expiresAt }, 'ready');
+  };
+
   const authenticate = async (s: SubscriberState, token: string): Promise<void> => {
     try {
-      const grant = await deps.verifier.verify(token);
+      const session = await deps.verifier.verifySession(token);
       if (s.closed) return;
+      const grant = session.grant;
       s.grant = grant;
       if (s.authTimer) clearTimeout(s.authTimer);
       s.authTimer = null;
+      armExpiry(s, session.expiresAt);
       s.target = { grant, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
       deps.hub.attach(s.target);
-      send(s, { t: 'ready', companies: grant === null ? null : [...grant] }, 'ready');
+      ready(s, session);
     } catch (e) {
       fail(s, 'BAD_TOKEN', e instanceof FleetlineError ? e.message : 'the token is invalid or expired', CloseCodes.BAD_TOKEN);
     }
+  };
+
+  /**
+   * A fresh token on an authenticated stream extends it. It may grant the same or less, never
+   * more: a wider token is refused (FORBIDDEN; the stream goes on under the old one), since a
+   * stream that silently gains companies would outlive the decision that issued it. A narrower
+   * one takes effect at once: vehicles it no longer grants are sent as `gone`.
+   */
+  const reauthenticate = async (s: SubscriberState, token: string): Promise<void> => {
+    const current = s.grant as Grant;
+    let session: Session;
+    try {
+      session = await deps.verifier.verifySession(token);
+    } catch (e) {
+      return fail(s, 'BAD_TOKEN', e instanceof FleetlineError ? e.message : 'the token is invalid or expired');
+    }
+    if (s.closed) return;
+    const next = session.grant;
+    if (!grantWithin(next, current)) {
+      return fail(s, 'FORBIDDEN', 'a fresh token may not grant more than the stream already has: reconnect with it instead');
+    }
+    if (!sameGrant(next, current)) narrow(s, next);
+    armExpiry(s, session.expiresAt);
+    ready(s, session);
+  };
+
+  const narrow = (s: SubscriberState, grant: Grant): void => {
+    s.grant = grant;
+    if (s.target) deps.hub.detach(s.target);
+    s.target = { grant, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
+    deps.hub.attach(s.target);
+    if (s.seen.size === 0) return;
+    const still = new Set(deps.index.query({ grant, ids: [...s.seen], limit: s.seen.size }).map((v) => v.id));
+    for (const id of s.seen) {
+      if (still.has(id)) continue;
+      s.seen.delete(id);
+      s.pending.delete(id);
+      s.gone.add(id);
+    }
+    s.events = s.events.filter((e) => s.seen.has(e.vehicleId));
+    if (s.gone.size > 0) scheduleFlush(s);
   };
 
   const subscribe = (s: SubscriberState, frame: Record<string, unknown>): void => {
@@ -159,9 +227,8 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     }
     const f = frame as Record<string, unknown>;
     if (f.t === 'auth') {
-      if (s.grant !== undefined) return fail(s, 'BAD_FRAME', 'already authenticated');
       if (typeof f.token !== 'string') return fail(s, 'AUTH_REQUIRED', 'auth frame needs a string token');
-      return authenticate(s, f.token);
+      return s.grant === undefined ? authenticate(s, f.token) : reauthenticate(s, f.token);
     }
     if (s.grant === undefined) return fail(s, 'AUTH_REQUIRED', 'authenticate first: {t:"auth", token}');
     try {
@@ -253,9 +320,23 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       case 'frame': await onFrame(s, msg.data, msg.isBinary); break;
       case 'deliver': onDeliver(s, msg.updates, msg.events); break;
       case 'flush': flush(s); break;
+      case 'expired': onExpired(s); break;
       case 'closed': shutdown(s); break;
     }
     return s;
   }, name, { initialState: initial, onCrash: (_m, _e, ctx) => ctx.resume });
   return self;
+}
+
+/** Whether `next` grants nothing beyond `current` (null: everything). */
+function grantWithin(next: Grant, current: Grant): boolean {
+  if (current === null) return true;
+  if (next === null) return false;
+  for (const c of next) if (!current.has(c)) return false;
+  return true;
+}
+
+function sameGrant(a: Grant, b: Grant): boolean {
+  if (a === null || b === null) return a === b;
+  return a.size === b.size && grantWithin(a, b);
 }

@@ -65,5 +65,13 @@ export function spawnVehicle(parent: Ref<unknown>, state: VehicleState, outbox: 
       msg.completion.done();
     }
     return s;
-  }, state.vehicleId, { initialState: state });
+  }, actorName(state.vehicleId), { initialState: state });
+}
+
+/**
+ * nact accepts names from [A-Za-z0-9-$_.+!*'(),] only, vehicle ids hold more (`~dev/<deviceId>`,
+ * `:`): every other character (and `$` itself) is escaped as `$<hex>$`, which keeps names unique.
+ */
+function actorName(vehicleId: string): string {
+  return vehicleId.replace(/[^A-Za-z0-9_.-]/g, (c) => `$${c.charCodeAt(0).toString(16)}$`);
 }

@@ -1,38 +1,97 @@
-import { SignJWT, jwtVerify } from 'jose';
+import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 import { FleetlineError } from '../actors/domain/errors.js';
-import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js';
+import type { Grant, Session, TokenVerifier } from '../actors/ports/client-connection.js';
+
+export interface JwtAuthOptions {
+  /** Longest accepted lifetime: `exp` - `iat` (and `exp` - now) above it is refused. */
+  readonly maxLifetimeS: number;
+  readonly issuer?: string | null;
+  readonly audience?: string | null;
+}
+
+const CLOCK_SKEW_S = 60;
+
+/** What an intake credential may move: every device (admin) or the devices of these companies. */
+export type IntakeGrant = { readonly role: 'admin' } | { readonly role: 'ingest'; readonly companies: ReadonlySet<string> };
 
 /**
- * Client tokens: HS256 JWTs whose claims grant `companies: string[]` or `role: "admin"`.
- * A token granting nothing is refused rather than treated as an empty grant.
+ * Tokens: HS256 JWTs that must carry `exp`. Three kinds, by claims:
+ * - map clients: `companies: string[]`, no role — read only;
+ * - `role: "ingest"` with `companies` — intake only, for the devices of those companies;
+ * - `role: "admin"` — reads everything and may move any device.
+ * A token granting nothing, or with an unknown role, is refused rather than treated as an empty grant.
  */
 export class JwtAuth implements TokenVerifier {
   private readonly key: Uint8Array;
 
-  constructor(secret: string) {
+  constructor(secret: string, private readonly options: JwtAuthOptions = { maxLifetimeS: 86_400 }) {
     this.key = new TextEncoder().encode(secret);
   }
 
-  async verify(token: string): Promise<Grant> {
+  /** Verifies signature, `exp`, lifetime and (when configured) `iss`/`aud`; returns the claims. */
+  private async claims(token: string): Promise<JWTPayload & { exp: number }> {
     if (token.length > 8192) throw new FleetlineError('BAD_TOKEN', 'token too long');
-    let payload: Record<string, unknown>;
+    let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        requiredClaims: ['exp'],
+        ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience ? { audience: this.options.audience } : {}),
+      }));
     } catch (e) {
       throw new FleetlineError('BAD_TOKEN', `invalid token: ${(e as Error).message}`);
     }
-    if (payload.role === 'admin') return null;
-    const companies = payload.companies;
-    if (Array.isArray(companies) && companies.length > 0 && companies.every((c) => typeof c === 'string')) {
-      return new Set(companies as string[]);
+    const exp = payload.exp as number;
+    const max = this.options.maxLifetimeS;
+    const now = Math.floor(Date.now() / 1000);
+    // exp - now gets a minute of slack for an issuer whose clock runs ahead; exp - iat none.
+    if (exp - now > max + CLOCK_SKEW_S || (typeof payload.iat === 'number' && exp - payload.iat > max)) {
+      throw new FleetlineError('BAD_TOKEN', `invalid token: it lives longer than the maximum of ${max} s (JWT_MAX_LIFETIME_S)`);
     }
-    throw new FleetlineError('BAD_TOKEN', 'the token grants neither companies nor the admin role');
+    return payload as JWTPayload & { exp: number };
   }
 
-  /** Issues a token (demo mode, tests and the load-test harness). */
-  async sign(claims: { companies?: string[]; role?: 'admin'; sub?: string }, expiresIn = '12h'): Promise<string> {
-    return new SignJWT({ ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expiresIn).sign(this.key);
+  /** The read grant of a client token (HTTP reads, WebSocket streams). Ingest credentials cannot read. */
+  async verify(token: string): Promise<Grant> {
+    return (await this.verifySession(token)).grant;
   }
+
+  async verifySession(token: string): Promise<Session> {
+    const payload = await this.claims(token);
+    const expiresAt = payload.exp * 1000;
+    if (payload.role === 'admin') return { grant: null, expiresAt };
+    if (payload.role === 'ingest') throw new FleetlineError('FORBIDDEN', 'an ingest credential may only post telemetry');
+    if (payload.role !== undefined) throw new FleetlineError('BAD_TOKEN', 'unknown role');
+    return { grant: companiesOf(payload), expiresAt };
+  }
+
+  /** The intake grant of a credential on POST /v1/telemetry. Map-client tokens are read only (FORBIDDEN). */
+  async verifyIntake(token: string): Promise<IntakeGrant> {
+    const payload = await this.claims(token);
+    if (payload.role === 'admin') return { role: 'admin' };
+    if (payload.role === 'ingest') return { role: 'ingest', companies: companiesOf(payload) };
+    if (payload.role !== undefined) throw new FleetlineError('BAD_TOKEN', 'unknown role');
+    companiesOf(payload);
+    throw new FleetlineError('FORBIDDEN', 'a map-client token is read only: intake needs role "ingest" or "admin"');
+  }
+
+  /** Issues a token (demo mode, tests and the load-test harness); never longer than the maximum lifetime. */
+  async sign(claims: { companies?: string[]; role?: 'admin' | 'ingest'; sub?: string }, expiresInS = 12 * 3600): Promise<string> {
+    const seconds = Math.min(expiresInS, this.options.maxLifetimeS);
+    const jwt = new SignJWT({ ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(`${seconds}s`);
+    if (this.options.issuer) jwt.setIssuer(this.options.issuer);
+    if (this.options.audience) jwt.setAudience(this.options.audience);
+    return jwt.sign(this.key);
+  }
+}
+
+function companiesOf(payload: JWTPayload): ReadonlySet<string> {
+  const companies = payload.companies;
+  if (Array.isArray(companies) && companies.length > 0 && companies.every((c) => typeof c === 'string')) {
+    return new Set(companies as string[]);
+  }
+  throw new FleetlineError('BAD_TOKEN', 'the token grants neither companies nor the admin role');
 }
 
 /** The bearer token of an HTTP request: `Authorization: Bearer …` or `?token=`. */

@@ -33,15 +33,20 @@ const oneOf = <T extends string>(...values: T[]) => (raw: string): T => {
 
 export const options = {
   port: { env: 'PORT', default: 8080, doc: 'HTTP and WebSocket port.', parse: int(0, 65535) },
-  host: { env: 'HOST', default: '0.0.0.0', doc: 'Interface to listen on.', parse: text },
+  mode: { env: 'FLEETLINE_MODE', default: 'production' as 'demo' | 'production', doc: '`production`: a node of a real deployment (`JWT_SECRET` required, no demo token, unbound devices rejected unless `ACCEPT_UNBOUND_DEVICES=true`). `demo`: the one-command demo `npm start` runs: simulated vehicles, a random secret and an admin token for anyone who can reach `GET /v1/demo/token`; it refuses to start with a real store (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`) or a `JWT_SECRET` configured.', parse: oneOf('demo', 'production') },
+  host: { env: 'HOST', default: '', doc: 'Interface to listen on (default: 127.0.0.1 in demo mode, so the demo and its admin token stay on this machine; 0.0.0.0 in production).', parse: text, docDefault: '127.0.0.1 (demo), 0.0.0.0 (production)' },
   nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text, docDefault: 'host name' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino level: trace, debug, info, warn, error.', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'silent') },
   transport: { env: 'TRANSPORT', default: 'auto' as 'auto' | 'uws' | 'ws', doc: 'HTTP/WebSocket server: auto (uWebSockets.js when its native binary loads, else ws), uws (fail if it does not load), ws.', parse: oneOf('auto', 'uws', 'ws') },
-  demoDevices: { env: 'DEMO_DEVICES', default: 3000, doc: 'Simulated vehicles of the built-in demo; 0 turns demo mode off (then JWT_SECRET is required).', parse: int(0, 2_000_000) },
+  demoDevices: { env: 'DEMO_DEVICES', default: 3000, doc: 'Simulated vehicles of the demo (`FLEETLINE_MODE=demo` only; ignored in production).', parse: int(0, 2_000_000) },
   demoIntervalMs: { env: 'DEMO_INTERVAL_MS', default: 1000, doc: 'How often every simulated vehicle reports a position.', parse: int(50, 60_000) },
-  jwtSecret: { env: 'JWT_SECRET', default: null as string | null, doc: 'HS256 secret for client tokens. Required outside demo mode; demo mode makes a random one.', parse: optionalText },
+  jwtSecret: { env: 'JWT_SECRET', default: null as string | null, doc: 'HS256 secret of client and intake tokens, at least 16 characters (use 32+ random bytes, e.g. `openssl rand -hex 32`). Required in production; the demo makes a random one and refuses to start when it is set.', parse: optionalText },
+  jwtMaxLifetimeS: { env: 'JWT_MAX_LIFETIME_S', default: 86_400, doc: 'Longest token lifetime accepted: a token must carry `exp`, and one whose `exp` lies further than this after its `iat` (or after now) is refused.', parse: int(60, 2_000_000) },
+  jwtIssuer: { env: 'JWT_ISSUER', default: null as string | null, doc: 'When set, a token\'s `iss` must equal it.', parse: optionalText },
+  jwtAudience: { env: 'JWT_AUDIENCE', default: null as string | null, doc: 'When set, a token\'s `aud` must contain it.', parse: optionalText },
   fleetFile: { env: 'FLEET_FILE', default: null as string | null, doc: 'JSON reference data (companies, vehicles, devices) for the embedded default (example: demo/fleet.json). Unset in demo mode: a fleet is generated for DEMO_DEVICES.', parse: optionalText },
-  acceptUnboundDevices: { env: 'ACCEPT_UNBOUND_DEVICES', default: true, doc: 'A device with no vehicle binding becomes a vehicle whose id is its deviceId, visible to admin tokens only. false rejects it (UNKNOWN_DEVICE).', parse: bool },
+  acceptUnboundDevices: { env: 'ACCEPT_UNBOUND_DEVICES', default: null as boolean | null, doc: 'true: a device with no vehicle binding becomes a vehicle `~dev/<deviceId>` of no company, visible to admin tokens only, on every intake path (HTTP with an admin credential, OsmAnd, Kafka). false rejects it (UNKNOWN_DEVICE).', parse: bool, docDefault: '`true` (demo), `false` (production)' },
+  unboundDeviceLimit: { env: 'UNBOUND_DEVICE_LIMIT', default: 10_000, doc: 'Most unbound devices one node holds at once; points of further ones are rejected (UNBOUND_DEVICE_LIMIT, counted in fleetline_points_rejected_total).', parse: int(0, 10_000_000) },
   partitions: { env: 'TELEMETRY_PARTITIONS', default: 24, doc: 'Partitions of telemetry.raw, fixed at topic creation (it decides which partition a device maps to); production wants ~10x the largest planned node count.', parse: int(1, 10_000) },
   checkpointIntervalMs: { env: 'CHECKPOINT_INTERVAL_MS', default: 1000, doc: 'How often dirty actors are flushed and offsets committed: the most work a crash replays.', parse: int(50, 600_000) },
   maxPendingPositions: { env: 'MAX_PENDING_POSITIONS', default: 500_000, doc: 'Unwritten positions per partition above which intake pauses (a store is down).', parse: int(1000, 100_000_000) },
@@ -65,7 +70,12 @@ export const options = {
 } satisfies Record<string, Option<unknown>>;
 
 type Options = typeof options;
-export type Config = { -readonly [K in keyof Options]: Options[K]['default'] };
+type RawConfig = { -readonly [K in keyof Options]: Options[K]['default'] };
+/** The configuration with the mode-dependent defaults resolved. */
+export type Config = Omit<RawConfig, 'acceptUnboundDevices'> & { acceptUnboundDevices: boolean };
+
+/** Settings the demo refuses: it would hand out admin tokens for, or overwrite, a real deployment. */
+const REAL_DEPLOYMENT_SETTINGS = ['jwtSecret', 'databaseUrl', 'redisUrl', 'kafkaBrokers'] as const;
 
 export class ConfigError extends Error {
   readonly code = 'BAD_CONFIG';
@@ -87,17 +97,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${opt.env}=${JSON.stringify(raw)}: ${(e as Error).message}`);
     }
   }
-  const config = out as Config;
-  if (config.demoDevices === 0 && !config.jwtSecret) {
-    problems.push('JWT_SECRET is required when demo mode is off (DEMO_DEVICES=0): set it to a long random string');
+  const raw = out as RawConfig;
+  const demo = raw.mode === 'demo';
+  if (demo) {
+    const set = REAL_DEPLOYMENT_SETTINGS.filter((k) => raw[k] !== null).map((k) => options[k].env);
+    if (set.length > 0) {
+      problems.push(`the demo (FLEETLINE_MODE=demo, what npm start runs) refuses to start with ${set.join(', ')} set: ` +
+        'it serves an admin token to anyone who asks and generates its own reference data. Run a real deployment with ' +
+        'FLEETLINE_MODE=production (the default of node dist/engine/main.js, see docs/deployment.md), or unset them for the demo');
+    }
+  } else if (!raw.jwtSecret) {
+    problems.push('JWT_SECRET is required in production mode: set it to a long random string (at least 16 characters, e.g. openssl rand -hex 32), or run the demo with FLEETLINE_MODE=demo (npm start)');
   }
-  if (config.jwtSecret !== null && config.jwtSecret.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
+  if (raw.jwtSecret !== null && raw.jwtSecret.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  return config;
+  return {
+    ...raw,
+    host: raw.host !== '' ? raw.host : demo ? '127.0.0.1' : '0.0.0.0',
+    acceptUnboundDevices: raw.acceptUnboundDevices ?? demo,
+  };
 }
 
 export function isDemo(config: Config): boolean {
-  return config.demoDevices > 0;
+  return config.mode === 'demo';
 }
 
 /** The Markdown reference (docs/configuration.md). */

@@ -13,6 +13,7 @@ import { JwtAuth } from './auth.js';
 import { isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi } from './http-api.js';
+import { IntakeCredentials } from './intake-credentials.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
 import { followReferenceTopic } from './reference-feed.js';
@@ -37,7 +38,7 @@ export interface FleetlineNode {
 /** Boots one engine node: stores and bus, reference data, actors, HTTP + WebSocket, demo. */
 export async function startNode(config: Config, log: Pino): Promise<FleetlineNode> {
   const secret = config.jwtSecret ?? crypto.randomUUID() + crypto.randomUUID();
-  const auth = new JwtAuth(secret);
+  const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const infra = await createInfrastructure(config, log);
   await infra.bus.ensureTopics([
     { name: Topics.telemetryRaw, partitions: config.partitions },
@@ -49,8 +50,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const demo = isDemo(config) ? new DemoFleet(config) : null;
   const demoToken = demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null;
   const fleet = demo && config.fleetFile === null ? demo.referenceData() : await infra.reference.load();
-  const directory = new FleetDirectory(fleet, config.acceptUnboundDevices);
+  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit });
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
+  if (directory.stats.refused > 0) log.warn({ refused: directory.stats.refused }, 'reference data naming vehicles in the reserved ~ namespace was refused');
 
   const system = startActorSystem();
   const index = new SpatialStateIndex();
@@ -82,7 +84,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   let accepting = true;
   const ready = () => started && accepting;
   transport.onRequest(createHttpApi({
-    intake, index, verifier: auth, snapshotLimit: config.snapshotLimit,
+    intake, intakeCredentials: new IntakeCredentials(auth, directory), index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     readiness: () => {
       const h = supervisor?.health;

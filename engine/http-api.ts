@@ -6,6 +6,7 @@ import type { StateIndex } from '../actors/ports/state-index.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
 import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema } from './http-schemas.js';
+import type { IntakeCredentials } from './intake-credentials.js';
 import { osmandRecord } from './osmand.js';
 import { projectRoot } from './project-files.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
@@ -14,6 +15,7 @@ import type { HttpRequest, HttpResponse } from '../actors/ports/transport.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400, BAD_PATH: 400,
   METHOD_NOT_ALLOWED: 405, URI_TOO_LONG: 414, NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
+  UNKNOWN_DEVICE: 403, FORBIDDEN_DEVICE: 403, INACTIVE_COMPANY: 403,
 };
 
 function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
@@ -26,6 +28,7 @@ export function json(status: number, body: unknown): HttpResponse {
 
 interface HttpApiDeps {
   readonly intake: TelemetryIntake;
+  readonly intakeCredentials: IntakeCredentials;
   readonly index: StateIndex;
   readonly verifier: TokenVerifier;
   readonly snapshotLimit: number;
@@ -109,8 +112,9 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
   };
 
   const postTelemetry = async (req: HttpRequest): Promise<HttpResponse> => {
+    const mayMove = await deps.intakeCredentials.ofRequest(req.header('authorization'), req.query);
     const records = deps.intake.decodeBody(req.body, req.header('content-type'));
-    const result = await deps.intake.ingest(records, 'http');
+    const result = await deps.intake.ingest(records, 'http', mayMove);
     return json(202, result);
   };
 
@@ -118,8 +122,11 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     const params = new URLSearchParams(req.query);
     const form = (req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
     if (form && req.body.length > 0) for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.set(k, v);
-    const result = await deps.intake.ingest([osmandRecord(params)], 'osmand');
-    if (result.rejected.length > 0) return errorResponse('BAD_QUERY', `rejected: ${result.rejected[0].reason}`);
+    const result = await deps.intake.ingest([osmandRecord(params)], 'osmand', deps.intakeCredentials.registeredDevices());
+    if (result.rejected.length > 0) {
+      const reason = result.rejected[0].reason;
+      return STATUS[reason] !== undefined ? errorResponse(reason) : errorResponse('BAD_QUERY', `rejected: ${reason}`);
+    }
     return { status: 200, body: '' };
   };
 

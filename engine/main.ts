@@ -2,14 +2,19 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startNode } from './fleetline-node.js';
 
-/** Entry point: `npm start` (demo on the embedded default) or `node dist/engine/main.js`. */
+/** One line for stderr: exactly one trailing newline, whatever the message ends with. */
+function line(text: string): string {
+  return `${text.replace(/\s+$/, '')}\n`;
+}
+
+/** Entry point: `npm start` (FLEETLINE_MODE=demo on the embedded default) or `node dist/engine/main.js` (production). */
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`fleetline: ${e.message}\n`);
+      process.stderr.write(line(`fleetline: ${e.message}`));
       process.exit(2);
     }
     throw e;
@@ -29,7 +34,8 @@ async function main(): Promise<void> {
     const token = await node.demoToken();
     process.stdout.write(
       `\nFleetline demo is running: open ${node.url}/ in a browser (${config.demoDevices} simulated vehicles).\n` +
-      `Admin token for API calls (demo mode only):\n  curl -H 'Authorization: Bearer ${token}' '${node.url}/v1/vehicles?limit=5'\n\n`,
+      `Admin token for API calls (demo mode only; ${node.url}/v1/demo/token hands out fresh ones):\n` +
+      `  export TOKEN=${token}\n  curl -H "Authorization: Bearer $TOKEN" '${node.url}/v1/vehicles?limit=5'\n\n`,
     );
   }
   let stopping = false;
@@ -52,6 +58,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: Error) => {
-  process.stderr.write(`fleetline: failed to start: ${e.stack ?? e.message}\n`);
+  process.stderr.write(line(`fleetline: failed to start: ${e.stack ?? e.message}`));
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import type { Company, DeviceBinding, ReferenceChange, Vehicle } from '../actors/domain/reference-data.js';
+import { isReservedVehicleId, type Company, type DeviceBinding, type ReferenceChange, type Vehicle } from '../actors/domain/reference-data.js';
 import type { Logger } from '../actors/ports/logger.js';
 import { Topics, type LogRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
 import { decodeRecordValue } from '../adapters/codec/msgpack-codec.js';
@@ -18,7 +18,7 @@ export async function followReferenceTopic(
     onBatch: async (batch) => {
       for (const r of batch.records) {
         const change = parseReferenceRecord(r);
-        if (change === null) log.warn({ partition: r.partition, offset: r.offset, key: r.key }, 'fleet.reference record skipped: unknown key or bad value');
+        if (change === null) log.warn({ partition: r.partition, offset: r.offset, key: r.key }, 'fleet.reference record skipped: unknown key, bad value or a vehicle id in the reserved ~ namespace');
         else onChange(change);
       }
     },
@@ -49,6 +49,7 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
     return { kind, id, value };
   }
   if (kind === 'vehicle') {
+    if (isReservedVehicleId(id)) return null;
     const companyId = str(o, 'companyId');
     if (companyId === undefined) return null;
     const value: Vehicle = {
@@ -58,7 +59,7 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
     return { kind, id, value };
   }
   const vehicleId = str(o, 'vehicleId');
-  if (vehicleId === undefined) return null;
+  if (vehicleId === undefined || isReservedVehicleId(vehicleId)) return null;
   const value: DeviceBinding = { deviceId: id, vehicleId };
   return { kind: 'device', id, value };
 }

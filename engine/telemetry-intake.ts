@@ -39,24 +39,28 @@ export class TelemetryIntake {
     return records;
   }
 
-  /** Validates every record; a bad one never rejects the good ones beside it. */
-  async ingest(records: readonly unknown[], source: 'http' | 'osmand' = 'http'): Promise<IntakeResult> {
+  /**
+   * Validates every record and checks its device against the caller's credential (`mayMove`);
+   * a bad or forbidden one never rejects the good ones beside it.
+   */
+  async ingest(records: readonly unknown[], source: 'http' | 'osmand', mayMove: (deviceId: string) => ErrorCode | null): Promise<IntakeResult> {
     const now = Date.now();
     const rejected: { index: number; reason: ErrorCode }[] = [];
     const good: TelemetryPoint[] = [];
     records.forEach((raw, index) => {
       const v = validatePoint(raw, now);
-      if (v.ok) good.push(v.point);
-      else {
-        rejected.push({ index, reason: v.reason });
-        this.metrics.pointRejected(v.reason, source);
+      const reason = v.ok ? mayMove(v.point.deviceId) : v.reason;
+      if (reason === null && v.ok) good.push(v.point);
+      else if (reason !== null) {
+        rejected.push({ index, reason });
+        this.metrics.pointRejected(reason, source);
       }
     });
     await this.publish(good);
     return { accepted: good.length, rejected };
   }
 
-  /** Appends already-validated points (the demo simulator, OsmAnd). */
+  /** Appends already-validated points from inside the node (the demo simulator): no credential check. */
   async publish(points: readonly TelemetryPoint[]): Promise<void> {
     if (points.length === 0) return;
     const out: OutgoingRecord[] = new Array(points.length);

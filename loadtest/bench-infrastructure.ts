@@ -45,6 +45,7 @@ import type { CheckpointData } from '../actors/partition-shard.js';
 import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../actors/domain/vehicle-state.js';
+import { unboundVehicleId } from '../actors/domain/reference-data.js';
 import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
 import { applyPoint, newVehicleState, toSnapshot } from '../actors/vehicle-logic.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
@@ -181,7 +182,9 @@ async function destroyDeployment(d: Deployment): Promise<void> {
 function nodeConfig(d: Deployment, extra: Record<string, string> = {}): Config {
   return loadConfig({
     KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: d.topicPrefix, REDIS_URL: BENCH_REDIS_URL, REDIS_PREFIX: d.redisPrefix, DATABASE_URL: d.dbUrl,
-    TELEMETRY_PARTITIONS: String(PARTITIONS), DEMO_DEVICES: '0', JWT_SECRET, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1',
+    TELEMETRY_PARTITIONS: String(PARTITIONS), JWT_SECRET, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1',
+    // The simulated devices have no reference data: they are unbound devices, admitted explicitly.
+    ACCEPT_UNBOUND_DEVICES: 'true', UNBOUND_DEVICE_LIMIT: '10000000',
     NODE_ID: `bench-${d.id}`, ...extra,
   });
 }
@@ -452,11 +455,11 @@ async function partCheckpoint(d: Deployment): Promise<void> {
 
 /**
  * The snapshot a vehicle actor writes after `WINDOW` points, made by the engine's own vehicle
- * logic (so it stays what the engine really writes): an unbound device, vehicleId = deviceId.
+ * logic (so it stays what the engine really writes): an unbound device, vehicleId = `~dev/<deviceId>`.
  */
 function residentSnapshot(n: number, partition: number, baseTs: number): VehicleSnapshot {
   const deviceId = `dev-${n}`;
-  const state = newVehicleState({ vehicleId: deviceId, company: null }, deviceId, partition);
+  const state = newVehicleState({ vehicleId: unboundVehicleId(deviceId), company: null }, deviceId, partition);
   const events: VehicleEvent[] = [];
   // A deterministic drive around Berlin with real-looking float64 values.
   let lat = 52.38 + ((n * 7919) % 28_000) / 100_000 + 0.0000013;
@@ -547,10 +550,10 @@ async function partRestore(d: Deployment): Promise<void> {
     const n = node;
     const allAt = await waitFor('every actor restored', async () => (n.supervisor.actors >= RESIDENT ? now() : undefined), 20, () => `${n.supervisor.actors} actors`);
     const token = await node.auth.sign({ role: 'admin', sub: 'bench' });
-    const ids = ['dev-1', `dev-${RESIDENT}`, `dev-${Math.ceil(RESIDENT / 2)}`];
+    const ids = ['dev-1', `dev-${RESIDENT}`, `dev-${Math.ceil(RESIDENT / 2)}`].map(unboundVehicleId);
     const servingAt = await waitFor('GET /v1/vehicles/<id> answering 200', async () => {
       for (const id of ids) {
-        const res = await fetch(`${n.url}/v1/vehicles/${id}`, { headers: { authorization: `Bearer ${token}` } });
+        const res = await fetch(`${n.url}/v1/vehicles/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
         await res.arrayBuffer();
         if (res.status !== 200) return undefined;
       }

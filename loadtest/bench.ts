@@ -34,10 +34,15 @@ const LATENCY_WARMUP = 20;
 const LATENCY_CLIENT = '--latency-client';
 
 async function httpIntake(): Promise<void> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', TRANSPORT: process.env.TRANSPORT ?? 'auto' });
+  // The simulated devices have no reference data: unbound devices, admitted explicitly, posted with an admin credential.
+  const config = loadConfig({
+    PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', TRANSPORT: process.env.TRANSPORT ?? 'auto',
+    ACCEPT_UNBOUND_DEVICES: 'true', UNBOUND_DEVICE_LIMIT: String(Math.max(DEVICES, 10_000)),
+  });
   const node = await startNode(config, pino({ level: 'warn' }));
+  const token = await node.auth.sign({ role: 'admin', sub: 'bench' });
   // The client runs in its own process: on the same event loop it would halve what is measured.
-  const job = JSON.stringify({ port: node.port, devices: DEVICES, seconds: SECONDS, batch: BATCH, concurrency: CONCURRENCY });
+  const job = JSON.stringify({ port: node.port, token, devices: DEVICES, seconds: SECONDS, batch: BATCH, concurrency: CONCURRENCY });
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./http-load-client.ts', import.meta.url)), job], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

@@ -4,7 +4,7 @@ import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { postTelemetry } from './telemetry-post.js';
 
 /** The HTTP client side of the intake benchmark (a separate process, so it does not share the engine's event loop). Argument: the job as JSON. */
-interface Job { port: number; devices: number; seconds: number; batch: number; concurrency: number }
+interface Job { port: number; token: string; devices: number; seconds: number; batch: number; concurrency: number }
 const job = JSON.parse(process.argv[2] ?? '{}') as Job;
 
 const engine = new URL(`http://127.0.0.1:${job.port}`);
@@ -26,7 +26,7 @@ const deadline = started + job.seconds * 1000;
 await Promise.all(Array.from({ length: job.concurrency }, async () => {
   while (performance.now() < deadline && next < bodies.length) {
     const body = bodies[next++];
-    const { status } = await postTelemetry(agent, engine, body);
+    const { status } = await postTelemetry(agent, engine, body, job.token);
     if (status !== 202) throw new Error(`POST answered ${status}`);
     sent += job.batch;
   }

@@ -23,7 +23,7 @@ export class ShardHarness {
   constructor(epochs: readonly number[]) {
     this.system = startActorSystem();
     const index = new SpatialStateIndex();
-    const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, true);
+    const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: Number.POSITIVE_INFINITY });
     this.shards = epochs.map((epoch, p) => new PartitionShard(p, epoch, {
       system: this.system, directory, index, hub: new DeliveryHub(), metrics: noMetrics, decodeRecord: decodeRecordValue, logger: silentLogger,
     }));

@@ -1,14 +1,15 @@
 import { request, type Agent } from 'node:http';
 
 /**
- * POSTs a MessagePack body to an engine's `/v1/telemetry` over `agent` (keep-alive); resolves
- * with the status and the answer's text, rejects on a network error.
+ * POSTs a MessagePack body to an engine's `/v1/telemetry` over `agent` (keep-alive) with an
+ * intake credential (`token`: an ingest or admin JWT); resolves with the status and the
+ * answer's text, rejects on a network error.
  */
-export function postTelemetry(agent: Agent, engine: URL, body: Buffer): Promise<{ status: number; text: string }> {
+export function postTelemetry(agent: Agent, engine: URL, body: Buffer, token: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = request({
       host: engine.hostname, port: engine.port || 80, path: '/v1/telemetry', method: 'POST', agent,
-      headers: { 'content-type': 'application/msgpack', 'content-length': body.length },
+      headers: { 'content-type': 'application/msgpack', 'content-length': body.length, authorization: `Bearer ${token}` },
     }, (res) => {
       let text = '';
       res.setEncoding('utf8');

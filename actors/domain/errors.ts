@@ -23,6 +23,8 @@ export const ErrorCodes = {
   OUT_OF_ORDER: 'the point is older than the last applied point of the device (dropped by the vehicle actor, counted, not in rejected[])',
   INACTIVE_COMPANY: "the device's company is deactivated",
   UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
+  FORBIDDEN_DEVICE: "the device is not bound to a vehicle of the credential's companies",
+  UNBOUND_DEVICE_LIMIT: 'the node already holds UNBOUND_DEVICE_LIMIT unbound devices',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
   // HTTP
   BODY_TOO_LARGE: 'the request body exceeds the configured limit',
@@ -44,6 +46,7 @@ export const ErrorCodes = {
   FRAME_TOO_LARGE: 'the frame exceeds the configured limit',
   AUTH_REQUIRED: 'the first frame must be {t:"auth", token} when no ?token= was given',
   BAD_TOKEN: 'the token is invalid or expired',
+  TOKEN_EXPIRED: 'the token of the stream expired: send a fresh one in an auth frame before it does',
   BAD_SUBSCRIPTION: 'the subscription is malformed',
   RATE_LIMITED: 'too many frames from this client',
   SLOW_CLIENT: 'the client did not read its frames: too much unsent data queued',
@@ -69,6 +72,8 @@ export const CloseCodes = {
   MESSAGE_TOO_BIG: 1009,
   AUTH_TIMEOUT: 4001,
   BAD_TOKEN: 4003,
+  /** The stream's token expired and no fresh one arrived in an `auth` frame. */
+  TOKEN_EXPIRED: 4401,
   PROTOCOL_ERROR: 4400,
   RATE_LIMITED: 4429,
   /** The client read so slowly that its unsent frames passed WS_MAX_QUEUED_BYTES. */

@@ -31,3 +31,19 @@ export type ReferenceChange =
   | { readonly kind: 'company'; readonly id: string; readonly value: Company | null }
   | { readonly kind: 'vehicle'; readonly id: string; readonly value: Vehicle | null }
   | { readonly kind: 'device'; readonly id: string; readonly value: DeviceBinding | null };
+
+/**
+ * Unbound devices live in an id space of their own: their vehicle id is `~dev/<deviceId>`.
+ * Reference data may not name a vehicle with the `~` prefix, so no device id, however chosen,
+ * can become (and take over) a bound vehicle. `~` and `/` are outside the deviceId alphabet.
+ */
+export const UNBOUND_VEHICLE_PREFIX = '~dev/';
+
+export function unboundVehicleId(deviceId: string): string {
+  return UNBOUND_VEHICLE_PREFIX + deviceId;
+}
+
+/** Whether a vehicle id from reference data is refused: the `~` namespace is reserved. */
+export function isReservedVehicleId(id: string): boolean {
+  return id.startsWith('~');
+}

@@ -8,7 +8,15 @@ export interface ClientConnection {
 /** What a token grants: a set of company ids, or null for admin (everything). */
 export type Grant = ReadonlySet<string> | null;
 
+/** A verified token: what it grants and when it stops granting it (ms since epoch). */
+export interface Session {
+  readonly grant: Grant;
+  readonly expiresAt: number;
+}
+
 export interface TokenVerifier {
-  /** Resolves with the grant; rejects with a FleetlineError BAD_TOKEN. */
+  /** Resolves with the grant; rejects with a FleetlineError BAD_TOKEN (or FORBIDDEN: a token that may not read). */
   verify(token: string): Promise<Grant>;
+  /** Like verify, with the token's expiry (streams end when it passes). */
+  verifySession(token: string): Promise<Session>;
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
-import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from '../../actors/domain/reference-data.js';
+import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from '../../actors/domain/reference-data.js';
 
 export class ReferenceFileError extends Error {
   readonly code = 'BAD_FLEET_FILE';
@@ -16,6 +16,12 @@ function str(o: Record<string, unknown>, key: string, where: string): string {
   const v = o[key];
   if (typeof v !== 'string' || v.length === 0) throw new ReferenceFileError(`${where}: "${key}" must be a non-empty string`);
   return v;
+}
+
+function vehicleId(o: Record<string, unknown>, key: string, where: string): string {
+  const id = str(o, key, where);
+  if (isReservedVehicleId(id)) throw new ReferenceFileError(`${where}: "${key}" may not start with "~" (reserved for unbound devices)`);
+  return id;
 }
 
 /** Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}], devices:[{deviceId,vehicleId}]}. */
@@ -38,7 +44,7 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     const where = `${file}: vehicles[${i}]`;
     const speedLimit = typeof o.speedLimit === 'number' ? o.speedLimit : undefined;
     return {
-      id: str(o, 'id', where), companyId: str(o, 'companyId', where),
+      id: vehicleId(o, 'id', where), companyId: str(o, 'companyId', where),
       ...(typeof o.name === 'string' ? { name: o.name } : {}), ...(typeof o.plate === 'string' ? { plate: o.plate } : {}),
       ...(speedLimit !== undefined ? { speedLimit } : {}),
     };
@@ -46,7 +52,7 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
   const devices: DeviceBinding[] = arr(d, 'devices', file).map((b, i) => {
     const o = b as Record<string, unknown>;
     const where = `${file}: devices[${i}]`;
-    return { deviceId: str(o, 'deviceId', where), vehicleId: str(o, 'vehicleId', where) };
+    return { deviceId: str(o, 'deviceId', where), vehicleId: vehicleId(o, 'vehicleId', where) };
   });
   return { companies, vehicles, devices };
 }

@@ -20,6 +20,7 @@ const CLOSE_CODES = {
   1009: 'frame too big',
   4001: 'no auth in time',
   4003: 'token refused',
+  4401: 'token expired',
   4400: 'protocol error',
   4429: 'too many frames',
   4503: 'node shutting down',
@@ -159,7 +160,8 @@ function connect() {
       const why = `closed (code ${ev.code}${what}${ev.reason ? `: ${ev.reason}` : ''})`;
       log(why, ev.code !== 1000);
       // a node going away is routine: come back at once (to any node)
-      if (ev.code === 4503 || ev.code === 1001) backoff = BACKOFF_MIN_MS;
+      // an expired token is routine too: the reconnect fetches a fresh one
+      if (ev.code === 4503 || ev.code === 1001 || ev.code === 4401) backoff = BACKOFF_MIN_MS;
       scheduleReconnect(why);
     };
   });

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { postJson, startTestNode, StreamClient } from '../support/engine.js';
+import { adminHeaders, postJson, startTestNode, StreamClient } from '../support/engine.js';
 
 const enc = (v: unknown) => encode(v);
 
@@ -16,7 +16,7 @@ for (const transport of ['uws', 'ws'] as const) {
     });
     after(async () => node.close());
 
-    const post = (body: BodyInit, type: string) => fetch(`${node.url}/v1/telemetry`, { method: 'POST', headers: { 'content-type': type }, body });
+    const post = async (body: BodyInit, type: string) => fetch(`${node.url}/v1/telemetry`, { method: 'POST', headers: { 'content-type': type, ...(await adminHeaders()) }, body });
 
     it('malformed JSON → 400 MALFORMED_BODY', async () => {
       const res = await post('{"deviceId": ', 'application/json');
@@ -37,7 +37,7 @@ for (const transport of ['uws', 'ws'] as const) {
       const res = await post(JSON.stringify({ pad: 'x'.repeat(100_000) }), 'application/json');
       assert.equal(res.status, 413);
       const many = Array.from({ length: 101 }, () => ({ deviceId: 'x', ts: Date.now(), lat: 0, lon: 0 }));
-      const r2 = await postJson(`${node.url}/v1/telemetry`, many);
+      const r2 = await postJson(`${node.url}/v1/telemetry`, many, await adminHeaders());
       assert.equal(r2.status, 413);
       assert.equal((r2.body.error as { code: string }).code, 'TOO_MANY_RECORDS');
     });
@@ -52,7 +52,7 @@ for (const transport of ['uws', 'ws'] as const) {
         { deviceId: 'da2', ts: now - 100, lat: 52.5, lon: 13.4, speed: -5 },
         { deviceId: 'da2', ts: now - 90, lat: 52.5, lon: 13.4, speed: 5 },
       ];
-      const json = await postJson(`${node.url}/v1/telemetry`, batch);
+      const json = await postJson(`${node.url}/v1/telemetry`, batch, await adminHeaders());
       assert.equal(json.status, 202);
       assert.equal(json.body.accepted, 2);
       assert.deepEqual(json.body.rejected, [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
 import { Topics } from '../../actors/ports/partitioned-log.js';
-import { postJson, startTestNode, StreamClient } from '../support/engine.js';
+import { adminHeaders, postJson, startTestNode, StreamClient } from '../support/engine.js';
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
@@ -18,7 +18,7 @@ describe('reference data changes on fleet.reference reach the actors', () => {
       { deviceId: 'da1', ts: now - 5000, lat: 52.5, lon: 13.4 },
       { deviceId: 'da2', ts: now - 5000, lat: 52.5, lon: 13.41 },
       { deviceId: 'db1', ts: now - 5000, lat: 52.5, lon: 13.42 },
-    ]);
+    ], await adminHeaders());
     for (let i = 0; i < 100 && node.index.size < 3; i++) await new Promise((r) => setTimeout(r, 10));
   });
   after(async () => node.close());
@@ -42,11 +42,13 @@ describe('reference data changes on fleet.reference reach the actors', () => {
     assert.deepEqual((gone.ids as string[]).sort(), ['va1', 'va2']);
     const list = (await (await fetch(`${node.url}/v1/vehicles`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { vehicles: { id: string }[] };
     assert.deepEqual(list.vehicles.map((v) => v.id), ['vb1']);
-    await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 1000, lat: 52.6, lon: 13.4 });
+    // Intake knows the reference data too: the point is refused at the door, not after the log.
+    const refused = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da1', ts: now - 1000, lat: 52.6, lon: 13.4 }, await adminHeaders());
+    assert.deepEqual(refused.body.rejected, [{ index: 0, reason: 'INACTIVE_COMPANY' }]);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(node.index.get('va1'), undefined);
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
-    assert.match(metrics, /fleetline_points_rejected_total\{reason="INACTIVE_COMPANY",source="log"/);
+    assert.match(metrics, /fleetline_points_rejected_total\{reason="INACTIVE_COMPANY",source="http"/);
     client.close();
   });
 });

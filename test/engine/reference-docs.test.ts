@@ -11,8 +11,8 @@ describe('reference docs and configuration', () => {
     });
   }
 
-  it('start-up without JWT_SECRET outside demo mode fails with a clear message', () => {
-    assert.throws(() => loadConfig({ DEMO_DEVICES: '0' }), (e: unknown) => e instanceof ConfigError && /JWT_SECRET is required/.test(e.message));
+  it('start-up without JWT_SECRET in production mode fails with a clear message', () => {
+    assert.throws(() => loadConfig({}), (e: unknown) => e instanceof ConfigError && /JWT_SECRET is required/.test(e.message));
   });
 
   it('names every bad variable at once', () => {
@@ -20,8 +20,8 @@ describe('reference docs and configuration', () => {
       e instanceof ConfigError && /PORT/.test(e.message) && /WS_FLUSH_MS/.test(e.message) && /TRANSPORT/.test(e.message));
   });
 
-  it('defaults run the demo on the embedded default', () => {
-    const c = loadConfig({});
+  it('FLEETLINE_MODE=demo (what npm start sets) runs the demo on the embedded default', () => {
+    const c = loadConfig({ FLEETLINE_MODE: 'demo' });
     assert.equal(c.port, 8080);
     assert.ok(c.demoDevices > 0);
     assert.equal(c.kafkaBrokers, null);

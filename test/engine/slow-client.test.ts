@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encode } from '@msgpack/msgpack';
 import type { Socket } from 'node:net';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { startTestNode, StreamClient } from '../support/engine.js';
+import { adminHeaders, startTestNode, StreamClient } from '../support/engine.js';
 
 const DEVICES = 3000;
 const ROUNDS = 80;
@@ -17,8 +17,8 @@ describe('slow-client-is-coalesced', () => {
   });
   after(async () => node.close());
 
-  const post = (round: number, base: number) => fetch(`${node.url}/v1/telemetry`, {
-    method: 'POST', headers: { 'content-type': 'application/msgpack' },
+  const post = async (round: number, base: number) => fetch(`${node.url}/v1/telemetry`, {
+    method: 'POST', headers: { 'content-type': 'application/msgpack', ...(await adminHeaders()) },
     body: encode(Array.from({ length: DEVICES }, (_, i) => ({ deviceId: `slow-${i}`, ts: base + round * 1000, lat: 10 + round / 1000, lon: 10 + i / 10_000 + round / 1000, speed: round % 90, course: (round * 7) % 360, fuel: 100 - round / 10 }))),
   });
 

@@ -106,7 +106,7 @@ describe('Kafka unavailable (the real broker frozen for 6 s)', () => {
       const post: Post = { ts, sentAt: Date.now(), answeredAt: 0, status: 0 };
       posts.push(post);
       const body = Array.from({ length: DEVICES }, (_, i) => ({ deviceId: `kdev-${i}`, ts, lat: 52.5 + n / 1e5, lon: 13.4 + i / 1000, speed: 40 }));
-      return postJson(`${engine.url}/v1/telemetry`, body).then(
+      return postJson(`${engine.url}/v1/telemetry`, body, { authorization: `Bearer ${token}` }).then(
         (r) => { post.status = r.status; post.answeredAt = Date.now(); },
         () => { post.status = -1; post.answeredAt = Date.now(); },
       );

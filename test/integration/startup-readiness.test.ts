@@ -8,7 +8,7 @@ import { loadConfig } from '../../engine/config.js';
 import { JwtAuth } from '../../engine/auth.js';
 import { startNode, type FleetlineNode } from '../../engine/fleetline-node.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
-import { postJson, StreamClient, TEST_SECRET } from '../support/engine.js';
+import { adminHeaders, postJson, StreamClient, TEST_SECRET } from '../support/engine.js';
 import { createRealDeployment, type RealDeployment } from '../support/real-services.js';
 
 async function freePort(): Promise<number> {
@@ -72,7 +72,7 @@ describe('start-up: the port answers while the actors are restored', () => {
     assert.equal(body.status, 'not ready');
     assert.equal(body.components.checkpoints, 'starting');
 
-    const post = await postJson(`${base}/v1/telemetry`, { deviceId: 'early-1', ts: Date.now(), lat: 52.5, lon: 13.4 });
+    const post = await postJson(`${base}/v1/telemetry`, { deviceId: 'early-1', ts: Date.now(), lat: 52.5, lon: 13.4 }, await adminHeaders());
     assert.equal(post.status, 503);
     assert.equal((post.body as { error: { code: string } }).error.code, 'NOT_READY');
     const osmand = await fetch(`${base}/v1/osmand?id=early-2&timestamp=${Math.floor(Date.now() / 1000)}&lat=52.5&lon=13.4`);
@@ -90,7 +90,7 @@ describe('start-up: the port answers while the actors are restored', () => {
     const client = await StreamClient.connect(base, token);
     try {
       await client.next((f) => f.t === 'ready');
-      const post = await postJson(`${base}/v1/telemetry`, { deviceId: 'late-1', ts: Date.now(), lat: 52.5, lon: 13.4 });
+      const post = await postJson(`${base}/v1/telemetry`, { deviceId: 'late-1', ts: Date.now(), lat: 52.5, lon: 13.4 }, await adminHeaders());
       assert.equal(post.status, 202);
     } finally {
       client.close();

@@ -19,7 +19,7 @@ export class EngineProcess {
     const main = fileURLToPath(new URL('../../engine/main.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', main], {
       env: {
-        ...process.env, PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...this.env,
+        ...process.env, PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
