@@ -9,8 +9,8 @@ import { validatePoint } from './domain/telemetry-point.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
-import type { FleetDirectory } from './fleet-directory.js';
-import { spawnVehicle, type Completion, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import type { FleetDirectory, Route } from './fleet-directory.js';
+import { spawnVehicle, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
 import { fromSnapshot, newVehicleState, toSnapshot, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
 export interface ShardDeps {
@@ -21,6 +21,10 @@ export interface ShardDeps {
   readonly metrics: EngineMetrics;
   readonly logger: Logger;
   readonly decodeRecord: (bytes: Uint8Array) => unknown;
+  /** The last snapshot written of a vehicle (a crashed actor is restored from it); none: reset. */
+  readonly lastSnapshot?: (partition: number, vehicleId: string) => Promise<VehicleSnapshot | undefined>;
+  /** Replaces the vehicle logic (tests make it throw). */
+  readonly vehicleLogic?: VehicleLogic;
 }
 
 /** Messages queued at this shard's actors above which apply() waits. */
@@ -36,7 +40,8 @@ class PendingBatch implements Completion {
 
 interface Resident {
   readonly ref: Ref<VehicleMsg>;
-  readonly state: VehicleState;
+  /** Replaced when a crashed actor is restored. */
+  state: VehicleState;
 }
 
 /** What one checkpoint takes from a shard; handed back when the write fails. */
@@ -66,6 +71,9 @@ export class PartitionShard implements VehicleOutbox {
   inFlight = 0;
   private readonly batches: PendingBatch[] = [];
   private drained: (() => void)[] = [];
+  /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
+  private spawned = 0;
+  private closed = false;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
@@ -86,7 +94,7 @@ export class PartitionShard implements VehicleOutbox {
       const route = this.deps.directory.route(snap.deviceId);
       if (!route.ok) continue;
       const state = fromSnapshot(snap, route.profile);
-      this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
+      this.residents.set(state.vehicleId, { ref: this.spawn(state), state });
       if (state.view) views.push(state.view);
     }
     this.deps.index.upsertMany(views);
@@ -105,7 +113,7 @@ export class PartitionShard implements VehicleOutbox {
     for (const r of records) {
       receivedAt = Math.max(receivedAt, r.timestamp);
       for (const point of this.decode(r, now)) {
-        const route = this.deps.directory.route(point.deviceId);
+        const route = this.route(r, point);
         if (!route.ok) {
           this.deps.metrics.pointRejected(route.reason, 'log');
           continue;
@@ -119,8 +127,18 @@ export class PartitionShard implements VehicleOutbox {
     const batch = new PendingBatch(records[records.length - 1].offset + 1, byVehicle.size, this);
     this.batches.push(batch);
     for (const [id, slot] of byVehicle) {
+      // No single record may stop the partition: one its actor cannot take is rejected and skipped.
+      let ref: Ref<VehicleMsg>;
+      try {
+        ref = this.resident(id, slot.profile, slot.deviceId).ref;
+      } catch (e) {
+        batch.outstanding--;
+        this.deps.metrics.pointRejected('ACTOR_UNAVAILABLE', 'log');
+        this.deps.logger.error({ partition: this.partition, vehicleId: id, deviceId: slot.deviceId, points: slot.points.length, err: (e as Error).message }, 'points skipped: no actor for their vehicle');
+        continue;
+      }
       this.inFlight++;
-      dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, completion: batch });
+      dispatch(ref, { kind: 'points', points: slot.points, receivedAt, completion: batch });
     }
     this.advance();
     // Backpressure: the caller's next batch waits while too many messages are queued at actors.
@@ -173,14 +191,27 @@ export class PartitionShard implements VehicleOutbox {
     return out;
   }
 
+  private route(r: LogRecord, point: TelemetryPoint): Route | { readonly ok: false; readonly reason: 'ACTOR_UNAVAILABLE' } {
+    try {
+      return this.deps.directory.route(point.deviceId);
+    } catch (e) {
+      this.deps.logger.error({ partition: r.partition, offset: r.offset, deviceId: point.deviceId, err: (e as Error).message }, 'point skipped: routing failed');
+      return { ok: false, reason: 'ACTOR_UNAVAILABLE' };
+    }
+  }
+
   private resident(vehicleId: string, profile: VehicleProfile, deviceId: string): Resident {
     let r = this.residents.get(vehicleId);
     if (r === undefined) {
       const state = newVehicleState(profile, deviceId, this.partition);
-      r = { ref: spawnVehicle(this.parent, state, this), state };
+      r = { ref: this.spawn(state), state };
       this.residents.set(vehicleId, r);
     }
     return r;
+  }
+
+  private spawn(state: VehicleState): Ref<VehicleMsg> {
+    return spawnVehicle(this.parent, `v${++this.spawned}`, state, this, this.deps.vehicleLogic);
   }
 
   has(vehicleId: string): boolean {
@@ -224,6 +255,36 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
     }
     this.deps.hub.publish({ id: view.id, company: view.company, delta, view, receivedAt });
+  }
+
+  /**
+   * A vehicle actor threw: count and log it, then hand it back its last written snapshot (a
+   * fresh state when it has none). What it had accepted since is already in the history rows
+   * pending here; its later points apply on top of the restored state.
+   */
+  async crashed(state: VehicleState, error: unknown): Promise<VehicleState> {
+    const vehicleId = state.vehicleId;
+    this.deps.metrics.actorCrashed(this.partition);
+    this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot');
+    // Whatever the crash left half-done is never written.
+    this.dirty.delete(state);
+    let restored: VehicleState | null = null;
+    try {
+      const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
+      if (snap !== undefined) restored = fromSnapshot(snap, state.profile);
+    } catch (e) {
+      this.deps.logger.warn({ partition: this.partition, vehicleId, err: (e as Error).message }, 'crashed vehicle: snapshot unreadable, reset instead');
+    }
+    restored ??= newVehicleState(state.profile, state.deviceId, this.partition);
+    const r = this.residents.get(vehicleId);
+    if (this.closed || r === undefined || r.state !== state) return restored;
+    r.state = restored;
+    const view = restored.view;
+    const company = restored.profile.company;
+    if (view !== null) this.deps.index.upsert(view, true);
+    else this.deps.index.remove(vehicleId);
+    this.deps.hub.publish({ id: vehicleId, company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
+    return restored;
   }
 
   events(events: VehicleEvent[]): void {
@@ -270,6 +331,7 @@ export class PartitionShard implements VehicleOutbox {
    * (unless `keepIndexed`: a stopping node clears the whole index once instead).
    */
   close(options: { keepIndexed?: boolean } = {}): void {
+    this.closed = true;
     if (!options.keepIndexed) this.deps.index.removeMany(this.residents.keys());
     this.residents.clear();
     stop(this.parent);

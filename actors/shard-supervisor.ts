@@ -91,7 +91,8 @@ export class ShardSupervisor {
     const started = performance.now();
     const epoch = await this.deps.snapshots.acquire(partition);
     const acquiredAt = performance.now();
-    const shard = new PartitionShard(partition, epoch, this.deps);
+    const snapshots = this.deps.snapshots;
+    const shard = new PartitionShard(partition, epoch, { ...this.deps, lastSnapshot: (p, id) => snapshots.loadOne(p, id) });
     // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
     // partition's snapshots living (and being copied by the GC) until the last one is read.
     let restored = 0;

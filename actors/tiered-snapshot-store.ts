@@ -127,6 +127,11 @@ export class TieredSnapshotStore implements SnapshotStore {
     if (hotPages === 0) yield* this.durable.loadPages(partition);
   }
 
+  /** From the durable tier: it is written first, so it is never behind the hot one. */
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    return this.durable.loadOne(partition, vehicleId);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.hotQueue.values()]);
     const results = await Promise.allSettled([this.hot.close(), this.durable.close()]);

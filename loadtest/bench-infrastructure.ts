@@ -359,6 +359,9 @@ class TimedStore implements SnapshotStore {
   loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
     return this.inner.loadPages(partition);
   }
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    return this.inner.loadOne(partition, vehicleId);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -22,6 +22,7 @@ export const ErrorCodes = {
   INACTIVE_COMPANY: "the device's company is deactivated",
   UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
+  ACTOR_UNAVAILABLE: 'the engine could not hand the record to its vehicle actor; it was skipped (logged)',
   // HTTP
   BODY_TOO_LARGE: 'the request body exceeds the configured limit',
   MALFORMED_BODY: 'the request body is not valid JSON / MessagePack',

@@ -21,6 +21,8 @@ export interface SnapshotStore {
    * fails mid-way is followed by the other tier's pages): the first one counts.
    */
   loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]>;
+  /** The snapshot of one vehicle (a crashed actor is restored from it); undefined when none. */
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined>;
   close(): Promise<void>;
 }
 

@@ -139,6 +139,12 @@ export class RedisSnapshotStore implements SnapshotStore {
     }
   }
 
+  async loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    checkPartition(partition);
+    const bytes = await this.redis.hgetBuffer(this.snapshotKey(partition), vehicleId);
+    return bytes === null ? undefined : unpackSnapshot(bytes);
+  }
+
   /** Vehicles in the hot copy of a partition (HLEN). */
   count(partition: number): Promise<number> {
     return this.redis.hlen(this.snapshotKey(partition));
