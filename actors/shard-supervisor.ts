@@ -120,7 +120,10 @@ export class ShardSupervisor {
     if (!shard) return;
     await this.checkpointing;
     await shard.settled();
-    await this.checkpoint(shard);
+    const written = await this.checkpoint(shard);
+    if (written && this.shards.get(partition) === shard) {
+      await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
+    }
     shard.close({ keepIndexed: this.stopping });
     this.shards.delete(partition);
     this.deps.logger.info({ partition }, 'partition released');
