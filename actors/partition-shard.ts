@@ -52,6 +52,8 @@ export interface CheckpointData {
   readonly views: VehicleView[];
   readonly positions: PositionRow[];
   readonly events: VehicleEvent[];
+  /** Vehicles retired since the last checkpoint: removed from the published current state. */
+  readonly retired: string[];
 }
 
 /**
@@ -65,6 +67,7 @@ export class PartitionShard implements VehicleOutbox {
   private dirty = new Set<VehicleState>();
   private positions: PositionRow[] = [];
   private eventsPending: VehicleEvent[] = [];
+  private retired: string[] = [];
   /** Next offset to read: every record below it has been applied by its actor. */
   appliedOffset = -1;
   committedOffset = -1;
@@ -232,6 +235,7 @@ export class PartitionShard implements VehicleOutbox {
     if (!r) return;
     this.residents.delete(vehicleId);
     this.dirty.delete(r.state);
+    this.retired.push(vehicleId);
     stop(r.ref);
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
@@ -309,9 +313,10 @@ export class PartitionShard implements VehicleOutbox {
         views.push(snap.view);
       }
     }
-    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.eventsPending };
+    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.eventsPending, retired: this.retired };
     this.positions = [];
     this.eventsPending = [];
+    this.retired = [];
     return data;
   }
 
@@ -320,10 +325,12 @@ export class PartitionShard implements VehicleOutbox {
     for (const s of data.states) if (this.residents.get(s.vehicleId)?.state === s) this.dirty.add(s);
     this.positions = data.positions.concat(this.positions);
     this.eventsPending = data.events.concat(this.eventsPending);
+    this.retired = data.retired.concat(this.retired);
   }
 
   get hasPendingCheckpoint(): boolean {
-    return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.appliedOffset > this.committedOffset;
+    return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.retired.length > 0
+      || this.appliedOffset > this.committedOffset;
   }
 
   /**
