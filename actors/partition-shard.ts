@@ -2,16 +2,18 @@ import { spawnStateless, stop, dispatch, type Ref } from 'nact';
 import type { LogRecord } from './ports/partitioned-log.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
-import type { PositionRow } from './ports/history-store.js';
 import type { Logger } from './ports/logger.js';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
-import { validatePoint } from './domain/telemetry-point.js';
+import { decodePoints } from './record-points.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
 import { spawnVehicle, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { fromSnapshot, newVehicleState, toSnapshot, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { fromSnapshot, newVehicleState, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { PendingChanges, type CheckpointData } from './pending-changes.js';
+
+export type { CheckpointData };
 
 export interface ShardDeps {
   readonly system: Ref<unknown>;
@@ -44,18 +46,6 @@ interface Resident {
   state: VehicleState;
 }
 
-/** What one checkpoint takes from a shard; handed back when the write fails. */
-export interface CheckpointData {
-  readonly nextOffset: number;
-  readonly states: VehicleState[];
-  readonly snapshots: VehicleSnapshot[];
-  readonly views: VehicleView[];
-  readonly positions: PositionRow[];
-  readonly events: VehicleEvent[];
-  /** Vehicles retired since the last checkpoint: removed from the published current state. */
-  readonly retired: string[];
-}
-
 /**
  * The vehicles of one partition of telemetry.raw on this node: their actors (children of one
  * nact parent that never handles per-point messages), what changed since the last checkpoint,
@@ -64,10 +54,7 @@ export interface CheckpointData {
 export class PartitionShard implements VehicleOutbox {
   readonly parent: Ref<unknown>;
   private readonly residents = new Map<string, Resident>();
-  private dirty = new Set<VehicleState>();
-  private positions: PositionRow[] = [];
-  private eventsPending: VehicleEvent[] = [];
-  private retired: string[] = [];
+  private readonly pending = new PendingChanges();
   /** Next offset to read: every record below it has been applied by its actor. */
   appliedOffset = -1;
   committedOffset = -1;
@@ -87,7 +74,7 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   get pendingPositions(): number {
-    return this.positions.length;
+    return this.pending.positions.length;
   }
 
   restore(snapshots: readonly VehicleSnapshot[]): number {
@@ -115,7 +102,7 @@ export class PartitionShard implements VehicleOutbox {
     const now = Date.now();
     for (const r of records) {
       receivedAt = Math.max(receivedAt, r.timestamp);
-      for (const point of this.decode(r, now)) {
+      for (const point of decodePoints(r, now, this.deps)) {
         const route = this.route(r, point);
         if (!route.ok) {
           this.deps.metrics.pointRejected(route.reason, 'log');
@@ -172,28 +159,6 @@ export class PartitionShard implements VehicleOutbox {
     while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
-  private decode(r: LogRecord, now: number): TelemetryPoint[] {
-    if (r.value === null) return [];
-    let raw: unknown;
-    try {
-      raw = this.deps.decodeRecord(r.value);
-    } catch (e) {
-      this.deps.metrics.pointRejected('UNDECODABLE', 'log');
-      this.deps.logger.warn({ partition: r.partition, offset: r.offset, key: r.key, err: (e as Error).message }, 'poison record skipped');
-      return [];
-    }
-    const out: TelemetryPoint[] = [];
-    for (const item of Array.isArray(raw) ? raw : [raw]) {
-      const v = validatePoint(item, now);
-      if (v.ok) out.push(v.point);
-      else {
-        this.deps.metrics.pointRejected(v.reason, 'log');
-        this.deps.logger.debug({ partition: r.partition, offset: r.offset, reason: v.reason }, 'record rejected');
-      }
-    }
-    return out;
-  }
-
   private route(r: LogRecord, point: TelemetryPoint): Route | { readonly ok: false; readonly reason: 'ACTOR_UNAVAILABLE' } {
     try {
       return this.deps.directory.route(point.deviceId);
@@ -234,8 +199,8 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.residents.delete(vehicleId);
-    this.dirty.delete(r.state);
-    this.retired.push(vehicleId);
+    this.pending.dirty.delete(r.state);
+    this.pending.retired.push(vehicleId);
     stop(r.ref);
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
@@ -243,7 +208,7 @@ export class PartitionShard implements VehicleOutbox {
 
   // VehicleOutbox: called by this shard's vehicle actors.
   accepted(state: VehicleState, point: TelemetryPoint): void {
-    this.positions.push({ vehicleId: state.vehicleId, point });
+    this.pending.positions.push({ vehicleId: state.vehicleId, point });
     this.deps.metrics.pointsAccepted(1);
   }
 
@@ -253,7 +218,7 @@ export class PartitionShard implements VehicleOutbox {
 
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {
     const view = state.view as VehicleView;
-    this.dirty.add(state);
+    this.pending.dirty.add(state);
     this.deps.index.upsert(view, moved);
     if (previousCompany !== view.company) {
       this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
@@ -271,7 +236,7 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.metrics.actorCrashed(this.partition);
     this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot');
     // Whatever the crash left half-done is never written.
-    this.dirty.delete(state);
+    this.pending.dirty.delete(state);
     let restored: VehicleState | null = null;
     try {
       const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
@@ -294,43 +259,23 @@ export class PartitionShard implements VehicleOutbox {
   events(events: VehicleEvent[]): void {
     this.deps.metrics.eventsEmitted(events.length);
     for (const e of events) {
-      this.eventsPending.push(e);
+      this.pending.events.push(e);
       this.deps.hub.publishEvent(e);
     }
   }
 
   /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */
   takeCheckpoint(): CheckpointData {
-    const nextOffset = this.appliedOffset;
-    const states = [...this.dirty];
-    this.dirty = new Set();
-    const snapshots: VehicleSnapshot[] = [];
-    const views: VehicleView[] = [];
-    for (const s of states) {
-      const snap = toSnapshot(s);
-      if (snap) {
-        snapshots.push(snap);
-        views.push(snap.view);
-      }
-    }
-    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.eventsPending, retired: this.retired };
-    this.positions = [];
-    this.eventsPending = [];
-    this.retired = [];
-    return data;
+    return this.pending.take(this.appliedOffset);
   }
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
   giveBack(data: CheckpointData): void {
-    for (const s of data.states) if (this.residents.get(s.vehicleId)?.state === s) this.dirty.add(s);
-    this.positions = data.positions.concat(this.positions);
-    this.eventsPending = data.events.concat(this.eventsPending);
-    this.retired = data.retired.concat(this.retired);
+    this.pending.giveBack(data, (s) => this.residents.get(s.vehicleId)?.state === s);
   }
 
   get hasPendingCheckpoint(): boolean {
-    return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.retired.length > 0
-      || this.appliedOffset > this.committedOffset;
+    return !this.pending.isEmpty || this.appliedOffset > this.committedOffset;
   }
 
   /**
