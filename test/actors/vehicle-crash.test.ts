@@ -11,6 +11,11 @@ import type { LogRecord } from '../../actors/ports/partitioned-log.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { applyPoint, applyProfile } from '../../actors/vehicle-logic.js';
 import { encodeMsgpack, decodeRecordValue } from '../../adapters/codec/msgpack-codec.js';
+import { ShardSupervisor } from '../../actors/shard-supervisor.js';
+import { Topics } from '../../actors/ports/partitioned-log.js';
+import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
+import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
+import { MemorySnapshotStore } from '../../adapters/embedded/memory-snapshot-store.js';
 
 /** The logic throws for a point at this latitude, after putting an event into the scratch list. */
 const POISON_LAT = 13.13;
@@ -122,5 +127,29 @@ describe('#7.3 vehicle actor crash containment (PartitionShard, nact onCrash)', 
     assert.equal(index.get('after')?.lat, 54);
     assert.equal(counts.rejected.get('ACTOR_UNAVAILABLE'), 1);
     shard.close();
+  });
+
+  it('#7.3 through the supervisor: a poison point is contained, the offset is committed past it, and stop() (release + shutdown) completes', async () => {
+    const bus = new EmbeddedLog();
+    await bus.ensureTopics([Topics.telemetryRaw, Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
+    const index = new SpatialStateIndex();
+    let crashes = 0;
+    const supervisor = new ShardSupervisor({
+      system, directory: new FleetDirectory({ companies: [], vehicles: [], devices: [] }, true), index, hub: new DeliveryHub(),
+      metrics: { ...noMetrics, actorCrashed: () => { crashes++; } }, logger: silentLogger, decodeRecord: decodeRecordValue,
+      vehicleLogic: { applyProfile, applyPoint: (state, p, events) => { if (p.lat === POISON_LAT) throw new Error('logic bug'); return applyPoint(state, p, events); } },
+      bus, snapshots: new MemorySnapshotStore(), history: new MemoryHistoryStore(), currentState: null, encodeRecord: encodeMsgpack,
+      options: { groupId: 'g', checkpointIntervalMs: 50, maxPendingPositions: 1_000_000 },
+    });
+    await supervisor.start();
+    const rec = (deviceId: string, lat: number) => ({ key: deviceId, value: encodeMsgpack({ deviceId, ts: t0 + 5000, lat, lon: 13.4 }) });
+    await bus.publish(Topics.telemetryRaw, [rec('p-1', POISON_LAT), rec('p-2', 52), rec('p-3', 53)]);
+    await bus.publish(Topics.telemetryRaw, [rec('p-4', 54)]);
+    await until(() => index.get('p-4') !== undefined && crashes === 1, 'the records after the poison one are applied');
+    assert.equal(index.get('p-2')?.lat, 52);
+    for (let i = 0; i < 200 && bus.committedOffset('g', Topics.telemetryRaw, 0) !== 4; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(bus.committedOffset('g', Topics.telemetryRaw, 0), 4, 'the committed offset moved past the whole log');
+    await supervisor.stop();
+    assert.equal(supervisor.actors, 0);
   });
 });
