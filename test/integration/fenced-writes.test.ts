@@ -45,7 +45,9 @@ describe('single writer: a node that lost a partition cannot overwrite the new o
     assert.match(metrics, /fleetline_fenced_writes_total\{[^}]*\} [1-9]/);
     assert.ok(logs.some((l) => l.includes('snapshot write fenced')), 'the fenced write is logged');
     const stored = (await durable.load(partition)).find((s) => s.vehicleId === device);
-    assert.equal(stored?.accepted, 99, "the new owner's snapshot is intact");
+    // Never our stale state (1 point accepted): the other owner's 99, or — once this node got the
+    // partition back through the group with a newer epoch — built on top of it.
+    assert.ok((stored?.accepted ?? 0) >= 99, "the new owner's snapshot is intact");
   });
 
   it('#7.4 after a fence the node gives the partition up (re-joins the group); its owner — here this node again, with a new epoch — takes it on', async () => {
