@@ -85,9 +85,10 @@ export class TieredSnapshotStore implements SnapshotStore {
     const epoch = await this.durable.acquire(partition);
     this.forget(partition); // new ownership: the durable tier is the truth now
     try {
-      this.fences.set(partition, { durable: epoch, hot: await this.hot.acquire(partition) });
+      const hot = await this.hot.acquire(partition);
+      this.fences.set(partition, { durable: epoch, hot });
       // After the hot acquire: an old owner's late markComplete is fenced by then.
-      if (this.marks !== null && (await this.marks.takeCompleteMark(partition))) this.markedAtAcquire.add(partition);
+      if (this.marks !== null && (await this.marks.takeCompleteMark(partition, hot))) this.markedAtAcquire.add(partition);
     } catch (e) {
       this.report(e, 'acquire', partition);
     }

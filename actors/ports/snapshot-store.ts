@@ -37,8 +37,12 @@ export interface SnapshotStore {
  * when the mark was there; a crash, or a cache that lost its data, leaves no mark.
  */
 export interface CompletenessMark {
-  /** Reads and removes the mark (atomically): true when the previous owner left it. */
-  takeCompleteMark(partition: number): Promise<boolean>;
+  /**
+   * Reads and removes the mark (atomically). True only when it was set by the holder of the
+   * epoch just before `epoch` (the caller's, just taken): a mark that survived in an old copy of
+   * the tier (restored from a dump) or that skipped an owner is not trusted.
+   */
+  takeCompleteMark(partition: number, epoch: number): Promise<boolean>;
   /** Sets the mark, fenced by this tier's epoch: rejects with FencedWriteError for a stale owner. */
   markComplete(partition: number, epoch: number): Promise<void>;
 }

@@ -89,9 +89,10 @@ export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
     return `${this.prefix}complete:${partition}`;
   }
 
-  async takeCompleteMark(partition: number): Promise<boolean> {
+  async takeCompleteMark(partition: number, epoch: number): Promise<boolean> {
     checkPartition(partition);
-    return (await this.redis.getdel(this.completeKey(partition))) !== null;
+    const setBy = await this.redis.getdel(this.completeKey(partition));
+    return setBy !== null && Number(setBy) === epoch - 1;
   }
 
   async markComplete(partition: number, epoch: number): Promise<void> {

@@ -232,5 +232,12 @@ describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
     await d.acquire(8);
     await c.release(8, epochC);
     assert.equal(await t.redis.exists(markKey), 0);
+
+    // A mark that comes back with an old copy of Redis (a dump) was set under an older hot epoch.
+    await t.redis.set(markKey, '1');
+    await t.redis.hdel(hot.snapshotKey(8), 'veh-20', 'veh-21');
+    const e = tiered();
+    await e.acquire(8);
+    assert.equal((await drain(e, 8)).size, 30, 'an old mark is not trusted: the durable tier is read');
   });
 });
