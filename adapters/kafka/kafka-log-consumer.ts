@@ -325,6 +325,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    await this.rejoining?.catch(() => undefined);
     this.applyPause();
     for (const t of this.backoff.values()) clearTimeout(t);
     this.backoff.clear();
