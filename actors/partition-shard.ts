@@ -80,12 +80,17 @@ export class PartitionShard implements VehicleOutbox {
   restore(snapshots: readonly VehicleSnapshot[]): number {
     const views: VehicleView[] = [];
     for (const snap of snapshots) {
-      if (this.residents.has(snap.vehicleId)) continue;
-      const route = this.deps.directory.route(snap.deviceId);
-      if (!route.ok) continue;
-      const state = fromSnapshot(snap, route.profile);
-      this.residents.set(state.vehicleId, { ref: this.spawn(state), state });
-      if (state.view) views.push(state.view);
+      // One snapshot that cannot become an actor must not keep the partition from being acquired.
+      try {
+        if (this.residents.has(snap.vehicleId)) continue;
+        const route = this.deps.directory.route(snap.deviceId);
+        if (!route.ok) continue;
+        const state = fromSnapshot(snap, route.profile);
+        this.residents.set(state.vehicleId, { ref: this.spawn(state), state });
+        if (state.view) views.push(state.view);
+      } catch (e) {
+        this.deps.logger.error({ partition: this.partition, vehicleId: snap?.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
+      }
     }
     this.deps.index.upsertMany(views);
     return views.length;

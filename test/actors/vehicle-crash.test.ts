@@ -152,4 +152,14 @@ describe('#7.3 vehicle actor crash containment (PartitionShard, nact onCrash)', 
     await supervisor.stop();
     assert.equal(supervisor.actors, 0);
   });
+
+  it('#7.3 a snapshot that cannot be restored is skipped, the others of its page are restored', async () => {
+    const { shard, index } = makeShard();
+    const good = (id: string): VehicleSnapshot => ({ vehicleId: id, deviceId: id, partition: 0, accepted: 1, recent: [], view: { id, company: null, lat: 51, lon: 13, ts: t0, speed: 0, moving: false } });
+    const broken = { vehicleId: 'broken', deviceId: 'broken', partition: 0, accepted: 1, view: { id: 'broken', company: null, lat: 1, lon: 1, ts: t0, speed: 0, moving: false } } as unknown as VehicleSnapshot;
+    assert.equal(shard.restore([good('r-1'), broken, good('r-2')]), 2);
+    assert.ok(index.get('r-1') && index.get('r-2'));
+    assert.equal(index.get('broken'), undefined);
+    shard.close();
+  });
 });
