@@ -9,8 +9,8 @@ import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicl
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
-import { spawnVehicle, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { fromSnapshot, newVehicleState, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
 
 export type { CheckpointData };
@@ -42,8 +42,7 @@ class PendingBatch implements Completion {
 
 interface Resident {
   readonly ref: Ref<VehicleMsg>;
-  /** Replaced when a crashed actor is restored. */
-  state: VehicleState;
+  readonly state: VehicleState;
 }
 
 /**
@@ -64,9 +63,11 @@ export class PartitionShard implements VehicleOutbox {
   /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
   private spawned = 0;
   private closed = false;
+  private readonly behaviour: VehicleBehaviour;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
+    this.behaviour = new VehicleBehaviour(this, deps.vehicleLogic);
   }
 
   get size(): number {
@@ -133,7 +134,7 @@ export class PartitionShard implements VehicleOutbox {
         continue;
       }
       this.inFlight++;
-      dispatch(ref, { kind: 'points', points: slot.points, receivedAt, completion: batch });
+      dispatch(ref, { kind: 'points', vehicleId: id, points: slot.points, receivedAt, completion: batch });
     }
     this.advance();
     // Backpressure: the caller's next batch waits while too many messages are queued at actors.
@@ -184,7 +185,7 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   private spawn(state: VehicleState): Ref<VehicleMsg> {
-    return spawnVehicle(this.parent, `v${++this.spawned}`, state, this, this.deps.vehicleLogic);
+    return spawnVehicle(this.parent, `v${++this.spawned}`, state, this.behaviour);
   }
 
   has(vehicleId: string): boolean {
@@ -196,7 +197,7 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.inFlight++;
-    await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
+    await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', vehicleId, profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
   }
 
   /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */
@@ -232,14 +233,16 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   /**
-   * A vehicle actor threw: count and log it, then hand it back its last written snapshot (a
-   * fresh state when it has none). What it had accepted since is already in the history rows
-   * pending here; its later points apply on top of the restored state.
+   * A vehicle actor threw: count and log it, then put its state back to its last written
+   * snapshot (a fresh state when it has none), in place. What it had accepted since is already
+   * in the history rows pending here; its later points apply on top of the restored state.
    */
-  async crashed(state: VehicleState, error: unknown): Promise<VehicleState> {
-    const vehicleId = state.vehicleId;
+  async crashed(vehicleId: string, error: unknown): Promise<void> {
     this.deps.metrics.actorCrashed(this.partition);
     this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot');
+    const r = this.residents.get(vehicleId);
+    if (r === undefined) return;
+    const state = r.state;
     // Whatever the crash left half-done is never written.
     this.pending.dirty.delete(state);
     let restored: VehicleState | null = null;
@@ -250,15 +253,12 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.logger.warn({ partition: this.partition, vehicleId, err: (e as Error).message }, 'crashed vehicle: snapshot unreadable, reset instead');
     }
     restored ??= newVehicleState(state.profile, state.deviceId, this.partition);
-    const r = this.residents.get(vehicleId);
-    if (this.closed || r === undefined || r.state !== state) return restored;
-    r.state = restored;
-    const view = restored.view;
-    const company = restored.profile.company;
+    restoreInto(state, restored);
+    if (this.closed || this.residents.get(vehicleId) !== r) return;
+    const view = state.view;
     if (view !== null) this.deps.index.upsert(view, true);
     else this.deps.index.remove(vehicleId);
-    this.deps.hub.publish({ id: vehicleId, company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
-    return restored;
+    this.deps.hub.publish({ id: vehicleId, company: state.profile.company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
   }
 
   events(events: VehicleEvent[]): void {

@@ -1,4 +1,4 @@
-import { spawn, type Ref } from 'nact';
+import { spawn, type Ref, type SupervisionActorFunc } from 'nact';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
@@ -12,12 +12,14 @@ export interface Completion {
 export type VehicleMsg =
   | {
       readonly kind: 'points';
+      /** The actor's vehicle: the crash policy, shared by a shard's actors, finds it by this. */
+      readonly vehicleId: string;
       readonly points: readonly TelemetryPoint[];
       /** When the records entered the engine (ms). */
       readonly receivedAt: number;
       readonly completion: Completion;
     }
-  | { readonly kind: 'profile'; readonly profile: VehicleProfile; readonly completion: Completion };
+  | { readonly kind: 'profile'; readonly vehicleId: string; readonly profile: VehicleProfile; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
@@ -26,10 +28,11 @@ export interface VehicleOutbox {
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
   events(events: VehicleEvent[]): void;
   /**
-   * A message made the actor throw. Returns the state the actor goes on with (its last good
-   * state); messages that arrive meanwhile wait in the mailbox. Must not reject.
+   * The vehicle's actor threw on a message. Restores the actor's state object in place to its
+   * last good state and resolves when done; messages that arrive meanwhile wait in the mailbox.
+   * Must not reject.
    */
-  crashed(state: VehicleState, error: unknown): Promise<VehicleState>;
+  crashed(vehicleId: string, error: unknown): Promise<void>;
 }
 
 /** The vehicle logic an actor runs; replaceable in tests to make it throw. */
@@ -43,58 +46,69 @@ export const vehicleLogic: VehicleLogic = { applyPoint, applyProfile };
 /** Scratch list for a message's events: actors run one message at a time, so one list serves all. */
 const SCRATCH_EVENTS: VehicleEvent[] = [];
 
+type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState;
+type CrashPolicy = SupervisionActorFunc<VehicleMsg, Ref<unknown>, Ref<unknown>>;
+
 /**
- * One actor per vehicle. Its state never leaves it except as copies (snapshots, views), and
- * points reach it straight from the shard's id → reference map, never through a parent.
+ * What every vehicle actor of one shard runs: its message handler and its crash policy. Made
+ * once per shard and shared by its actors (a closure per actor would cost each one heap).
  *
- * Crash policy (nact's onCrash): a throw is contained to this vehicle. The message's completion
+ * Crash policy (nact's onCrash): a throw is contained to its vehicle. The message's completion
  * fires anyway (its batch completes, the partition's offset moves on), the shared event scratch
- * list is emptied, and the actor is reset (ctx.reset) to the state the outbox hands back.
- * `name` must be a valid nact actor name, unique among the parent's children: the shard derives
- * it from a counter, never from the vehicle id (ids may hold characters nact refuses).
+ * list is emptied, the outbox restores the vehicle's state in place, and the actor resumes
+ * (ctx.resume) with its next message.
  */
-export function spawnVehicle(
-  parent: Ref<unknown>, name: string, state: VehicleState, outbox: VehicleOutbox, logic: VehicleLogic = vehicleLogic,
-): Ref<VehicleMsg> {
-  // The state object is mutated in place, so this is also the state the crashed message left.
-  let current = state;
-  return spawn(parent, (s: VehicleState, msg: VehicleMsg): VehicleState => {
-    const events = SCRATCH_EVENTS;
-    try {
-      if (msg.kind === 'points') {
-        let delta: VehicleDelta | null = null;
-        let moved = false;
-        for (const p of msg.points) {
-          const out = logic.applyPoint(s, p, events);
-          if (!out.accepted) {
-            outbox.rejected(out.reason);
-            continue;
-          }
-          outbox.accepted(s, p);
-          delta = delta === null ? out.delta : Object.assign(delta, out.delta);
-          moved ||= out.moved;
-        }
-        if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
-        if (events.length > 0) outbox.events(events.slice());
-      } else {
-        const previousCompany = s.profile.company;
-        const delta = logic.applyProfile(s, msg.profile);
-        if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
-      }
-    } finally {
-      events.length = 0;
-      msg.completion.done();
-    }
-    return s;
-  }, name, {
-    initialStateFunc: () => current,
-    onCrash: async (_msg, error, ctx) => {
+export class VehicleBehaviour {
+  readonly handle: Handler;
+  readonly onCrash: CrashPolicy;
+
+  constructor(outbox: VehicleOutbox, logic: VehicleLogic = vehicleLogic) {
+    this.handle = (s, msg) => {
+      const events = SCRATCH_EVENTS;
       try {
-        current = await outbox.crashed(current, error);
+        if (msg.kind === 'points') {
+          let delta: VehicleDelta | null = null;
+          let moved = false;
+          for (const p of msg.points) {
+            const out = logic.applyPoint(s, p, events);
+            if (!out.accepted) {
+              outbox.rejected(out.reason);
+              continue;
+            }
+            outbox.accepted(s, p);
+            delta = delta === null ? out.delta : Object.assign(delta, out.delta);
+            moved ||= out.moved;
+          }
+          if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
+          if (events.length > 0) outbox.events(events.slice());
+        } else {
+          const previousCompany = s.profile.company;
+          const delta = logic.applyProfile(s, msg.profile);
+          if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
+        }
+      } finally {
+        events.length = 0;
+        msg.completion.done();
+      }
+      return s;
+    };
+    this.onCrash = async (msg, error, ctx) => {
+      try {
+        if (msg !== undefined) await outbox.crashed(msg.vehicleId, error);
       } catch {
         // crashed() must not reject; if it does, the actor goes on with the state it has
       }
-      return ctx.reset;
-    },
-  });
+      return ctx.resume;
+    };
+  }
+}
+
+/**
+ * One actor per vehicle. Its state never leaves it except as copies (snapshots, views), and
+ * points reach it straight from the shard's id → reference map, never through a parent.
+ * `name` must be a valid nact actor name, unique among the parent's children: the shard derives
+ * it from a counter, never from the vehicle id (ids may hold characters nact refuses).
+ */
+export function spawnVehicle(parent: Ref<unknown>, name: string, state: VehicleState, behaviour: VehicleBehaviour): Ref<VehicleMsg> {
+  return spawn(parent, behaviour.handle, name, { initialState: state, onCrash: behaviour.onCrash });
 }
