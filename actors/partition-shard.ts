@@ -2,16 +2,18 @@ import { spawnStateless, stop, dispatch, type Ref } from 'nact';
 import type { LogRecord } from './ports/partitioned-log.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
-import type { PositionRow } from './ports/history-store.js';
 import type { Logger } from './ports/logger.js';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
-import { validatePoint } from './domain/telemetry-point.js';
+import { decodePoints } from './record-points.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
-import type { FleetDirectory } from './fleet-directory.js';
-import { spawnVehicle, type Completion, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { fromSnapshot, newVehicleState, toSnapshot, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import type { FleetDirectory, Route } from './fleet-directory.js';
+import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { PendingChanges, type CheckpointData } from './pending-changes.js';
+
+export type { CheckpointData };
 
 export interface ShardDeps {
   readonly system: Ref<unknown>;
@@ -21,6 +23,10 @@ export interface ShardDeps {
   readonly metrics: EngineMetrics;
   readonly logger: Logger;
   readonly decodeRecord: (bytes: Uint8Array) => unknown;
+  /** The last snapshot written of a vehicle (a crashed actor is restored from it); none: reset. */
+  readonly lastSnapshot?: (partition: number, vehicleId: string) => Promise<VehicleSnapshot | undefined>;
+  /** Replaces the vehicle logic (tests make it throw). */
+  readonly vehicleLogic?: VehicleLogic;
 }
 
 /** Messages queued at this shard's actors above which apply() waits. */
@@ -39,16 +45,6 @@ interface Resident {
   readonly state: VehicleState;
 }
 
-/** What one checkpoint takes from a shard; handed back when the write fails. */
-export interface CheckpointData {
-  readonly nextOffset: number;
-  readonly states: VehicleState[];
-  readonly snapshots: VehicleSnapshot[];
-  readonly views: VehicleView[];
-  readonly positions: PositionRow[];
-  readonly events: VehicleEvent[];
-}
-
 /**
  * The vehicles of one partition of telemetry.raw on this node: their actors (children of one
  * nact parent that never handles per-point messages), what changed since the last checkpoint,
@@ -57,18 +53,21 @@ export interface CheckpointData {
 export class PartitionShard implements VehicleOutbox {
   readonly parent: Ref<unknown>;
   private readonly residents = new Map<string, Resident>();
-  private dirty = new Set<VehicleState>();
-  private positions: PositionRow[] = [];
-  private eventsPending: VehicleEvent[] = [];
+  private readonly pending = new PendingChanges();
   /** Next offset to read: every record below it has been applied by its actor. */
   appliedOffset = -1;
   committedOffset = -1;
   inFlight = 0;
   private readonly batches: PendingBatch[] = [];
   private drained: (() => void)[] = [];
+  /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
+  private spawned = 0;
+  private closed = false;
+  private readonly behaviour: VehicleBehaviour;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
+    this.behaviour = new VehicleBehaviour(this, deps.vehicleLogic);
   }
 
   get size(): number {
@@ -76,24 +75,29 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   get pendingPositions(): number {
-    return this.positions.length;
+    return this.pending.positions.length;
   }
 
   restore(snapshots: readonly VehicleSnapshot[]): number {
     const views: VehicleView[] = [];
     let skipped = 0;
     for (const snap of snapshots) {
-      if (this.residents.has(snap.vehicleId)) continue;
-      const route = this.deps.directory.route(snap.deviceId);
-      // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
-      // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
-      if (!route.ok || route.profile.vehicleId !== snap.vehicleId) {
-        skipped++;
-        continue;
+      // One snapshot that cannot become an actor must not keep the partition from being acquired.
+      try {
+        if (this.residents.has(snap.vehicleId)) continue;
+        const route = this.deps.directory.route(snap.deviceId);
+        // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
+        // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
+        if (!route.ok || route.profile.vehicleId !== snap.vehicleId) {
+          skipped++;
+          continue;
+        }
+        const state = fromSnapshot(snap, route.profile);
+        this.residents.set(state.vehicleId, { ref: this.spawn(state), state });
+        if (state.view) views.push(state.view);
+      } catch (e) {
+        this.deps.logger.error({ partition: this.partition, vehicleId: snap?.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
       }
-      const state = fromSnapshot(snap, route.profile);
-      this.residents.set(state.vehicleId, { ref: spawnVehicle(this.parent, state, this), state });
-      if (state.view) views.push(state.view);
     }
     this.deps.index.upsertMany(views);
     if (skipped > 0) this.deps.logger.warn({ partition: this.partition, skipped }, 'snapshots not restored: their device is unknown now, beyond the unbound pool, or routed to another vehicle');
@@ -111,8 +115,8 @@ export class PartitionShard implements VehicleOutbox {
     const now = Date.now();
     for (const r of records) {
       receivedAt = Math.max(receivedAt, r.timestamp);
-      for (const point of this.decode(r, now)) {
-        const route = this.deps.directory.route(point.deviceId);
+      for (const point of decodePoints(r, now, this.deps)) {
+        const route = this.route(r, point);
         if (!route.ok) {
           this.deps.metrics.pointRejected(route.reason, 'log');
           continue;
@@ -126,8 +130,18 @@ export class PartitionShard implements VehicleOutbox {
     const batch = new PendingBatch(records[records.length - 1].offset + 1, byVehicle.size, this);
     this.batches.push(batch);
     for (const [id, slot] of byVehicle) {
+      // No single record may stop the partition: one its actor cannot take is rejected and skipped.
+      let ref: Ref<VehicleMsg>;
+      try {
+        ref = this.resident(id, slot.profile, slot.deviceId).ref;
+      } catch (e) {
+        batch.outstanding--;
+        this.deps.metrics.pointRejected('ACTOR_UNAVAILABLE', 'log');
+        this.deps.logger.error({ partition: this.partition, vehicleId: id, deviceId: slot.deviceId, points: slot.points.length, err: (e as Error).message }, 'points skipped: no actor for their vehicle');
+        continue;
+      }
       this.inFlight++;
-      dispatch(this.resident(id, slot.profile, slot.deviceId).ref, { kind: 'points', points: slot.points, receivedAt, completion: batch });
+      dispatch(ref, { kind: 'points', vehicleId: id, points: slot.points, receivedAt, completion: batch });
     }
     this.advance();
     // Backpressure: the caller's next batch waits while too many messages are queued at actors.
@@ -158,36 +172,27 @@ export class PartitionShard implements VehicleOutbox {
     while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
-  private decode(r: LogRecord, now: number): TelemetryPoint[] {
-    if (r.value === null) return [];
-    let raw: unknown;
+  private route(r: LogRecord, point: TelemetryPoint): Route | { readonly ok: false; readonly reason: 'ACTOR_UNAVAILABLE' } {
     try {
-      raw = this.deps.decodeRecord(r.value);
+      return this.deps.directory.route(point.deviceId);
     } catch (e) {
-      this.deps.metrics.pointRejected('UNDECODABLE', 'log');
-      this.deps.logger.warn({ partition: r.partition, offset: r.offset, key: r.key, err: (e as Error).message }, 'poison record skipped');
-      return [];
+      this.deps.logger.error({ partition: r.partition, offset: r.offset, deviceId: point.deviceId, err: (e as Error).message }, 'point skipped: routing failed');
+      return { ok: false, reason: 'ACTOR_UNAVAILABLE' };
     }
-    const out: TelemetryPoint[] = [];
-    for (const item of Array.isArray(raw) ? raw : [raw]) {
-      const v = validatePoint(item, now);
-      if (v.ok) out.push(v.point);
-      else {
-        this.deps.metrics.pointRejected(v.reason, 'log');
-        this.deps.logger.debug({ partition: r.partition, offset: r.offset, reason: v.reason }, 'record rejected');
-      }
-    }
-    return out;
   }
 
   private resident(vehicleId: string, profile: VehicleProfile, deviceId: string): Resident {
     let r = this.residents.get(vehicleId);
     if (r === undefined) {
       const state = newVehicleState(profile, deviceId, this.partition);
-      r = { ref: spawnVehicle(this.parent, state, this), state };
+      r = { ref: this.spawn(state), state };
       this.residents.set(vehicleId, r);
     }
     return r;
+  }
+
+  private spawn(state: VehicleState): Ref<VehicleMsg> {
+    return spawnVehicle(this.parent, `v${++this.spawned}`, state, this.behaviour);
   }
 
   has(vehicleId: string): boolean {
@@ -199,7 +204,7 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.inFlight++;
-    await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
+    await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', vehicleId, profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
   }
 
   /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */
@@ -208,7 +213,8 @@ export class PartitionShard implements VehicleOutbox {
     if (!r) return;
     this.residents.delete(vehicleId);
     this.deps.directory.forget([vehicleId]);
-    this.dirty.delete(r.state);
+    this.pending.dirty.delete(r.state);
+    this.pending.retired.push(vehicleId);
     stop(r.ref);
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
@@ -216,7 +222,7 @@ export class PartitionShard implements VehicleOutbox {
 
   // VehicleOutbox: called by this shard's vehicle actors.
   accepted(state: VehicleState, point: TelemetryPoint): void {
-    this.positions.push({ vehicleId: state.vehicleId, point });
+    this.pending.positions.push({ vehicleId: state.vehicleId, point });
     this.deps.metrics.pointsAccepted(1);
   }
 
@@ -226,7 +232,7 @@ export class PartitionShard implements VehicleOutbox {
 
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {
     const view = state.view as VehicleView;
-    this.dirty.add(state);
+    this.pending.dirty.add(state);
     this.deps.index.upsert(view, moved);
     if (previousCompany !== view.company) {
       this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
@@ -234,43 +240,55 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.hub.publish({ id: view.id, company: view.company, delta, view, receivedAt });
   }
 
+  /**
+   * A vehicle actor threw: count and log it, then put its state back to its last written
+   * snapshot (a fresh state when it has none), in place. What it had accepted since is already
+   * in the history rows pending here; its later points apply on top of the restored state.
+   */
+  async crashed(vehicleId: string, error: unknown): Promise<void> {
+    this.deps.metrics.actorCrashed(this.partition);
+    this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot');
+    const r = this.residents.get(vehicleId);
+    if (r === undefined) return;
+    const state = r.state;
+    // Whatever the crash left half-done is never written.
+    this.pending.dirty.delete(state);
+    let restored: VehicleState | null = null;
+    try {
+      const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
+      if (snap !== undefined) restored = fromSnapshot(snap, state.profile);
+    } catch (e) {
+      this.deps.logger.warn({ partition: this.partition, vehicleId, err: (e as Error).message }, 'crashed vehicle: snapshot unreadable, reset instead');
+    }
+    restored ??= newVehicleState(state.profile, state.deviceId, this.partition);
+    restoreInto(state, restored);
+    if (this.closed || this.residents.get(vehicleId) !== r) return;
+    const view = state.view;
+    if (view !== null) this.deps.index.upsert(view, true);
+    else this.deps.index.remove(vehicleId);
+    this.deps.hub.publish({ id: vehicleId, company: state.profile.company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
+  }
+
   events(events: VehicleEvent[]): void {
     this.deps.metrics.eventsEmitted(events.length);
     for (const e of events) {
-      this.eventsPending.push(e);
+      this.pending.events.push(e);
       this.deps.hub.publishEvent(e);
     }
   }
 
   /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */
   takeCheckpoint(): CheckpointData {
-    const nextOffset = this.appliedOffset;
-    const states = [...this.dirty];
-    this.dirty = new Set();
-    const snapshots: VehicleSnapshot[] = [];
-    const views: VehicleView[] = [];
-    for (const s of states) {
-      const snap = toSnapshot(s);
-      if (snap) {
-        snapshots.push(snap);
-        views.push(snap.view);
-      }
-    }
-    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.eventsPending };
-    this.positions = [];
-    this.eventsPending = [];
-    return data;
+    return this.pending.take(this.appliedOffset);
   }
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
   giveBack(data: CheckpointData): void {
-    for (const s of data.states) if (this.residents.get(s.vehicleId)?.state === s) this.dirty.add(s);
-    this.positions = data.positions.concat(this.positions);
-    this.eventsPending = data.events.concat(this.eventsPending);
+    this.pending.giveBack(data, (s) => this.residents.get(s.vehicleId)?.state === s);
   }
 
   get hasPendingCheckpoint(): boolean {
-    return this.dirty.size > 0 || this.positions.length > 0 || this.eventsPending.length > 0 || this.appliedOffset > this.committedOffset;
+    return !this.pending.isEmpty || this.appliedOffset > this.committedOffset;
   }
 
   /**
@@ -278,6 +296,7 @@ export class PartitionShard implements VehicleOutbox {
    * (unless `keepIndexed`: a stopping node clears the whole index once instead).
    */
   close(options: { keepIndexed?: boolean } = {}): void {
+    this.closed = true;
     if (!options.keepIndexed) this.deps.index.removeMany(this.residents.keys());
     this.deps.directory.forget(this.residents.keys());
     this.residents.clear();

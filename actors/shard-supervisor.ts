@@ -1,11 +1,12 @@
 import type { LogConsumer, PartitionedLog, RecordBatch } from './ports/partitioned-log.js';
 import { Topics } from './ports/partitioned-log.js';
 import type { SnapshotStore } from './ports/snapshot-store.js';
-import { FencedWriteError } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
 import type { ReferenceChange } from './domain/reference-data.js';
-import { PartitionShard, type CheckpointData, type ShardDeps } from './partition-shard.js';
+import { PartitionShard, type ShardDeps } from './partition-shard.js';
+import { PartitionCheckpointer } from './partition-checkpointer.js';
+import { acquireBackoffMs, PartitionNotHeldError, PartitionSlot, type SlotPhase } from './partition-slot.js';
 
 export interface ShardSupervisorOptions {
   readonly groupId: string;
@@ -26,24 +27,31 @@ export interface ShardSupervisorDeps extends ShardDeps {
 
 export type CheckpointHealth = 'ok' | 'degraded';
 
+/** The supervisor's own phase; each partition has its own (PartitionSlot). */
+type SupervisorPhase = 'idle' | 'running' | 'stopping' | 'stopped';
+
 /**
- * Owns this node's partitions of telemetry.raw: restores a partition's actors when it is
- * assigned, feeds batches to its shard, and checkpoints — flush snapshots and history first,
- * then commit the offset they cover, never the other way round.
+ * Owns this node's partitions of telemetry.raw: acquires a partition when it is assigned
+ * (retrying with backoff while the stores fail), feeds batches to its shard, checkpoints, hands
+ * it off when revoked, and gives it up (re-joining the group) when another owner fenced it.
  */
 export class ShardSupervisor {
-  private readonly shards = new Map<number, PartitionShard>();
+  private readonly slots = new Map<number, PartitionSlot>();
+  private readonly checkpointer: PartitionCheckpointer;
   private consumer: LogConsumer | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private stopping = false;
-  private checkpointing: Promise<void> = Promise.resolve();
-  private paused = false;
-  private checkpointRunning = false;
-  private lastFailure: string | null = null;
+  private phase: SupervisorPhase = 'idle';
+  /** Backpressure: intake is paused while history is not written. */
+  private intake: 'flowing' | 'paused' = 'flowing';
+  private rounds: Promise<void> = Promise.resolve();
+  private roundsQueued = 0;
 
-  constructor(private readonly deps: ShardSupervisorDeps) {}
+  constructor(private readonly deps: ShardSupervisorDeps) {
+    this.checkpointer = new PartitionCheckpointer(deps, async (partition, next) => { await this.consumer?.commit(partition, next); });
+  }
 
   async start(): Promise<void> {
+    this.phase = 'running';
     this.consumer = await this.deps.bus.consume({
       groupId: this.deps.options.groupId,
       topic: Topics.telemetryRaw,
@@ -51,28 +59,36 @@ export class ShardSupervisor {
       onBatch: (b) => this.onBatch(b),
       listener: {
         onAssigned: async (_t, partitions) => {
-          for (const p of partitions) await this.acquire(p);
+          for (const p of partitions) await this.assign(p);
         },
         onRevoked: async (_t, partitions) => {
-          for (const p of partitions) await this.release(p);
+          for (const p of partitions) await this.revoke(p);
         },
       },
     });
-    // A checkpoint still running when the next is due is not queued behind: the next tick takes
+    // A round still running when the next is due is not queued behind: the next tick takes
     // everything that became dirty meanwhile in one go.
     this.timer = setInterval(() => {
-      if (!this.checkpointRunning) void this.checkpointAll();
+      if (this.roundsQueued === 0) void this.checkpointAll();
     }, this.deps.options.checkpointIntervalMs);
     this.timer.unref();
   }
 
-  get health(): { checkpoints: CheckpointHealth; lastFailure: string | null; partitions: number[] } {
-    return { checkpoints: this.lastFailure === null ? 'ok' : 'degraded', lastFailure: this.lastFailure, partitions: [...this.shards.keys()] };
+  get health(): { checkpoints: CheckpointHealth; lastFailure: string | null; partitions: number[]; unheld: { partition: number; phase: SlotPhase; lastError: string | null }[] } {
+    const unheld = [...this.slots.values()].filter((s) => s.phase !== 'active').map((s) => ({ partition: s.partition, phase: s.phase, lastError: s.lastError }));
+    const acquireFailure = unheld.find((s) => s.phase === 'retrying-acquire');
+    const lastFailure = acquireFailure ? `acquire partition ${acquireFailure.partition}: ${acquireFailure.lastError}` : this.checkpointer.lastFailure;
+    return { checkpoints: lastFailure === null ? 'ok' : 'degraded', lastFailure, partitions: this.held().map((s) => s.partition), unheld };
+  }
+
+  /** Each assigned partition's phase (for tests and health). */
+  phases(): Map<number, SlotPhase> {
+    return new Map([...this.slots].map(([p, s]) => [p, s.phase]));
   }
 
   get actors(): number {
     let n = 0;
-    for (const s of this.shards.values()) n += s.size;
+    for (const s of this.held()) n += (s.shard as PartitionShard).size;
     return n;
   }
 
@@ -82,22 +98,56 @@ export class ShardSupervisor {
 
   get mailboxDepth(): number {
     let n = 0;
-    for (const s of this.shards.values()) n += s.inFlight;
+    for (const s of this.held()) n += (s.shard as PartitionShard).inFlight;
     return n;
   }
 
-  private async acquire(partition: number): Promise<void> {
-    if (this.shards.has(partition)) return;
+  private held(): PartitionSlot[] {
+    return [...this.slots.values()].filter((s) => s.shard !== null);
+  }
+
+  private async assign(partition: number): Promise<void> {
+    const existing = this.slots.get(partition);
+    if (existing && existing.phase !== 'released') return;
+    const slot = new PartitionSlot(partition, (s, from) => this.deps.logger.debug({ partition, from, to: s.phase }, 'partition phase'));
+    this.slots.set(partition, slot);
+    await slot.serial(() => this.acquire(slot));
+  }
+
+  /** One acquire attempt; a failure schedules the next with backoff (its batches wait meanwhile). */
+  private async acquire(slot: PartitionSlot): Promise<void> {
+    if (slot.phase !== 'acquiring') return;
+    const partition = slot.partition;
+    let shard: PartitionShard;
+    try {
+      shard = await this.restore(partition);
+    } catch (e) {
+      slot.acquireFailed((e as Error).message);
+      const delay = acquireBackoffMs(slot.attempts);
+      this.deps.logger.error({ partition, attempt: slot.attempts, retryInMs: delay, err: (e as Error).message }, 'partition acquire failed; retrying');
+      slot.retryTimer = setTimeout(() => {
+        if (slot.phase !== 'retrying-acquire') return;
+        slot.retry();
+        void slot.serial(() => this.acquire(slot));
+      }, delay);
+      slot.retryTimer.unref();
+      return;
+    }
+    slot.acquired(shard);
+  }
+
+  private async restore(partition: number): Promise<PartitionShard> {
     const started = performance.now();
     const epoch = await this.deps.snapshots.acquire(partition);
     const acquiredAt = performance.now();
-    const shard = new PartitionShard(partition, epoch, this.deps);
+    const snapshots = this.deps.snapshots;
+    const shard = new PartitionShard(partition, epoch, { ...this.deps, lastSnapshot: (p, id) => snapshots.loadOne(p, id) });
     // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
     // partition's snapshots living (and being copied by the GC) until the last one is read.
     let restored = 0;
     let restoreMs = 0;
     try {
-      for await (const page of this.deps.snapshots.loadPages(partition)) {
+      for await (const page of snapshots.loadPages(partition)) {
         const t = performance.now();
         restored += shard.restore(page);
         restoreMs += performance.now() - t;
@@ -106,48 +156,63 @@ export class ShardSupervisor {
       shard.close();
       throw e;
     }
-    this.shards.set(partition, shard);
     const ms = (t: number) => Math.round(t * 10) / 10;
     const loadMs = performance.now() - acquiredAt - restoreMs;
     this.deps.logger.info({
       partition, epoch, restored, epochMs: ms(acquiredAt - started), loadMs: ms(loadMs), restoreMs: ms(restoreMs),
     }, 'partition acquired');
+    return shard;
   }
 
-  private async release(partition: number): Promise<void> {
-    const shard = this.shards.get(partition);
-    if (!shard) return;
-    await this.checkpointing;
-    await shard.settled();
-    await this.checkpoint(shard);
-    shard.close({ keepIndexed: this.stopping });
-    this.shards.delete(partition);
+  /** The partition was taken away: finish its batches, write its last checkpoint, hand it off. */
+  private async revoke(partition: number): Promise<void> {
+    const slot = this.slots.get(partition);
+    if (!slot) return;
+    if (slot.phase === 'retrying-acquire') slot.released();
+    await slot.serial(async () => {
+      if (slot.phase === 'active') {
+        slot.handOff();
+        const shard = slot.shard as PartitionShard;
+        await shard.settled();
+        const outcome = await this.checkpointer.checkpoint(shard);
+        if (outcome === 'written') {
+          await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
+        }
+        shard.close({ keepIndexed: this.phase === 'stopping' });
+      }
+      if (slot.phase !== 'released') slot.released();
+    });
+    if (this.slots.get(partition) === slot) this.slots.delete(partition);
     this.deps.logger.info({ partition }, 'partition released');
   }
 
   private async onBatch(batch: RecordBatch): Promise<void> {
-    const shard = this.shards.get(batch.partition);
-    if (!shard) throw new Error(`batch for partition ${batch.partition} that this node does not own`);
+    const slot = this.slots.get(batch.partition);
+    const shard = slot?.phase === 'active' ? slot.shard : null;
+    // Thrown, the batch is delivered again after a backoff: by then the acquire was retried,
+    // or the group gave the partition to its new owner.
+    if (!shard) throw new PartitionNotHeldError(batch.partition, slot?.phase ?? 'unassigned');
     await shard.apply(batch.records);
-    if (!this.paused && shard.pendingPositions > this.deps.options.maxPendingPositions) {
-      this.paused = true;
+    if (this.intake === 'flowing' && shard.pendingPositions > this.deps.options.maxPendingPositions) {
+      this.intake = 'paused';
       this.consumer?.pause();
       this.deps.logger.warn({ partition: shard.partition, pending: shard.pendingPositions }, 'intake paused: history not written yet');
     }
   }
 
-  /** Runs one checkpoint of every partition (also used on shutdown). */
+  /** Runs one checkpoint of every held partition (also used on shutdown). */
   checkpointAll(): Promise<void> {
-    this.checkpointRunning = true;
-    this.checkpointing = this.checkpointing.then(async () => {
+    this.roundsQueued++;
+    this.rounds = this.rounds.then(async () => {
       let failed = false;
-      for (const shard of [...this.shards.values()]) {
-        if (!(await this.checkpoint(shard))) failed = true;
+      for (const slot of [...this.slots.values()]) {
+        if (slot.phase !== 'active') continue;
+        if ((await slot.serial(() => this.checkpointHeld(slot))) === 'failed') failed = true;
       }
       if (!failed) {
-        this.lastFailure = null;
-        if (this.paused) {
-          this.paused = false;
+        this.checkpointer.lastFailure = null;
+        if (this.intake === 'paused') {
+          this.intake = 'flowing';
           this.consumer?.resume();
           this.deps.logger.info({}, 'intake resumed');
         }
@@ -155,62 +220,37 @@ export class ShardSupervisor {
     }).catch((e: Error) => {
       this.deps.logger.error({ err: e.message }, 'checkpoint round failed');
     }).finally(() => {
-      this.checkpointRunning = false;
+      this.roundsQueued--;
     });
-    return this.checkpointing;
+    return this.rounds;
   }
 
-  private async checkpoint(shard: PartitionShard): Promise<boolean> {
-    if (!shard.hasPendingCheckpoint) return true;
-    const started = performance.now();
-    const data = shard.takeCheckpoint();
-    const stage = { name: 'history' };
-    try {
-      await this.write(shard, data, stage);
-      if (data.nextOffset > shard.committedOffset) {
-        stage.name = 'commit';
-        await this.consumer?.commit(shard.partition, data.nextOffset);
-        shard.committedOffset = data.nextOffset;
+  /** A checkpoint of an active partition (inside its serial queue); a fence gives it up. */
+  private async checkpointHeld(slot: PartitionSlot): Promise<'written' | 'failed' | 'fenced' | 'skipped'> {
+    if (slot.phase !== 'active' || slot.shard === null) return 'skipped';
+    const outcome = await this.checkpointer.checkpoint(slot.shard);
+    if (outcome === 'fenced') {
+      slot.fenced();
+      // kafkajs cannot release one partition: leave and re-join the group, so the new owner
+      // (or this node again, with a new epoch) gets it. Not awaited: it revokes every partition,
+      // this one's queue included.
+      if (this.phase === 'running') {
+        this.deps.logger.warn({ partition: slot.partition }, 'giving the partition up: re-joining the consumer group');
+        this.consumer?.rejoin().catch((e: Error) => this.deps.logger.error({ err: e.message }, 'consumer group re-join failed'));
       }
-      this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
-      return true;
-    } catch (e) {
-      if (e instanceof FencedWriteError) {
-        this.deps.metrics.fencedWrite();
-        this.deps.logger.error({ partition: shard.partition, epoch: shard.epoch, current: e.currentEpoch }, 'snapshot write fenced: partition lost to another owner');
-        shard.close();
-        this.shards.delete(shard.partition);
-        return true;
-      }
-      shard.giveBack(data);
-      this.deps.metrics.checkpointFailed(stage.name);
-      this.lastFailure = `${stage.name}: ${(e as Error).message}`;
-      this.deps.logger.warn({ partition: shard.partition, stage: stage.name, err: (e as Error).message }, 'checkpoint failed; will retry');
-      return false;
     }
-  }
-
-  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
-    if (data.positions.length > 0) await this.deps.history.appendPositions(data.positions);
-    stage.name = 'events';
-    if (data.events.length > 0) await this.deps.history.appendEvents(data.events);
-    stage.name = 'snapshots';
-    if (data.snapshots.length > 0) await this.deps.snapshots.save(shard.partition, shard.epoch, data.snapshots);
-    stage.name = 'current-state';
-    if (this.deps.currentState && data.views.length > 0) await this.deps.currentState.write(data.views);
-    stage.name = 'outputs';
-    const encode = this.deps.encodeRecord;
-    if (data.views.length > 0) await this.deps.bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) })));
-    if (data.events.length > 0) await this.deps.bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) })));
+    return outcome;
   }
 
   /** Applies a reference-data change to the directory and to the actors it concerns. */
   async applyReference(change: ReferenceChange): Promise<void> {
     const affected = this.deps.directory.apply(change);
     for (const vehicleId of affected) {
-      for (const shard of this.shards.values()) {
+      for (const slot of this.held()) {
+        const shard = slot.shard as PartitionShard;
         if (!shard.has(vehicleId)) continue;
         const profile = this.deps.directory.profile(vehicleId);
+        // Retired vehicles leave the published current state with the partition's next checkpoint.
         if (profile.company !== null && !this.deps.directory.isActive(profile.company)) shard.retire(vehicleId);
         else await shard.updateProfile(vehicleId, profile);
       }
@@ -221,14 +261,21 @@ export class ShardSupervisor {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    // Stopping the consumer revokes every partition (release() below); their vehicles leave
+    // Stopping the consumer revokes every partition (revoke() above); their vehicles leave
     // the index at the end, all at once: one tree removal each took 13–15 s at 1M vehicles.
-    this.stopping = true;
+    this.phase = 'stopping';
     await this.consumer?.stop();
-    for (const shard of this.shards.values()) await shard.settled();
+    for (const slot of this.held()) await (slot.shard as PartitionShard).settled();
     await this.checkpointAll();
-    for (const shard of this.shards.values()) shard.close({ keepIndexed: true });
-    this.shards.clear();
+    for (const slot of this.slots.values()) {
+      slot.shard?.close({ keepIndexed: true });
+      if (slot.phase !== 'released') {
+        if (slot.phase === 'active') slot.handOff();
+        slot.released();
+      }
+    }
+    this.slots.clear();
     this.deps.index.clear();
+    this.phase = 'stopped';
   }
 }

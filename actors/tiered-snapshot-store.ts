@@ -1,7 +1,7 @@
-import { FencedWriteError, type SnapshotStore } from './ports/snapshot-store.js';
+import { FencedWriteError, hasCompleteMark, type CompletenessMark, type SnapshotStore } from './ports/snapshot-store.js';
 import type { VehicleSnapshot } from './domain/vehicle-state.js';
 
-export type HotOperation = 'acquire' | 'save' | 'load';
+export type HotOperation = 'acquire' | 'save' | 'load' | 'release';
 
 export interface TieredSnapshotStoreOptions {
   /**
@@ -11,7 +11,8 @@ export interface TieredSnapshotStoreOptions {
   readonly onHotFailure?: (error: Error, operation: HotOperation, partition: number) => void;
   /**
    * How load() picks its source:
-   * - 'hot-first' (default): the hot tier's snapshots when it has any, else the durable tier's.
+   * - 'hot-first' (default): the hot tier's snapshots when the previous owner handed the
+   *   partition off with the hot tier complete (see CompletenessMark), else the durable tier's.
    * - 'freshest': reads both and keeps the newer snapshot of each vehicle (by view.ts, then
    *   accepted). Slower (always reads the durable tier), but immune to a hot tier that lost
    *   writes (restored from an old Redis dump, or the last owner died with a hot write pending).
@@ -46,8 +47,17 @@ interface HotFence {
  * Failures. save() succeeds when the durable write succeeded, whatever the hot tier does; hot
  * failures go to onHotFailure, and the snapshots the hot tier missed are kept (one per vehicle,
  * latest wins) and written with the next hot save, so the hot tier catches up once it is back.
- * load() reads the hot tier and falls back to the durable one when the hot tier has nothing or
- * fails (see loadMode for the stricter alternative).
+ *
+ * Completeness. The hot tier is a cache that may lose data (Redis without persistence, a
+ * restart, an eviction), and a cache that holds *some* vehicles of a partition says nothing about
+ * the others. So the durable tier, which is written first and is never behind, is what a
+ * restore reads unless the hot tier is known to be complete: the previous owner left a
+ * completeness mark in it at a clean hand-off (release()), and acquire() takes that mark away
+ * (atomically), so a node that dies leaves none. An owner knows its hot tier is complete when it
+ * restored from a marked hot tier, or from the durable tier while copying every page into the
+ * hot one (the repair after a cache loss); a fenced hot write (the hot epoch vanished: the cache
+ * lost its data) or a hot backlog still unwritten at release makes it incomplete. Reading the
+ * durable tier costs a restore its speed once after a crash or a cache loss, never a vehicle.
  */
 export class TieredSnapshotStore implements SnapshotStore {
   readonly kind: string;
@@ -56,6 +66,11 @@ export class TieredSnapshotStore implements SnapshotStore {
   private readonly behind = new Map<number, Map<string, VehicleSnapshot>>();
   /** Serialises the hot writes of one partition in the order their durable writes finished. */
   private readonly hotQueue = new Map<number, Promise<void>>();
+  /** Partitions whose previous owner left the hot tier marked complete (taken at acquire). */
+  private readonly markedAtAcquire = new Set<number>();
+  /** Partitions whose hot tier this owner knows to hold every vehicle. */
+  private readonly hotComplete = new Set<number>();
+  private readonly marks: CompletenessMark | null;
 
   constructor(
     readonly hot: SnapshotStore,
@@ -63,14 +78,17 @@ export class TieredSnapshotStore implements SnapshotStore {
     private readonly options: TieredSnapshotStoreOptions = {},
   ) {
     this.kind = `tiered(${hot.kind}+${durable.kind})`;
+    this.marks = hasCompleteMark(hot) ? hot : null;
   }
 
   async acquire(partition: number): Promise<number> {
     const epoch = await this.durable.acquire(partition);
-    this.fences.delete(partition);
-    this.behind.delete(partition); // new ownership: the durable tier is the truth now
+    this.forget(partition); // new ownership: the durable tier is the truth now
     try {
-      this.fences.set(partition, { durable: epoch, hot: await this.hot.acquire(partition) });
+      const hot = await this.hot.acquire(partition);
+      this.fences.set(partition, { durable: epoch, hot });
+      // After the hot acquire: an old owner's late markComplete is fenced by then.
+      if (this.marks !== null && (await this.marks.takeCompleteMark(partition, hot))) this.markedAtAcquire.add(partition);
     } catch (e) {
       this.report(e, 'acquire', partition);
     }
@@ -81,11 +99,8 @@ export class TieredSnapshotStore implements SnapshotStore {
     try {
       await this.durable.save(partition, epoch, snapshots);
     } catch (e) {
-      if (e instanceof FencedWriteError) {
-        // The partition belongs to someone else now: forget its hot state here.
-        this.fences.delete(partition);
-        this.behind.delete(partition);
-      }
+      // The partition belongs to someone else now: forget its hot state here.
+      if (e instanceof FencedWriteError) this.forget(partition);
       throw e;
     }
     const previous = this.hotQueue.get(partition) ?? Promise.resolve();
@@ -105,26 +120,73 @@ export class TieredSnapshotStore implements SnapshotStore {
   }
 
   /**
-   * The hot tier's pages; the durable tier's when the hot one has nothing or fails. A hot
-   * failure after some pages is followed by every durable page: the vehicles already given
-   * keep their (newer or equal) hot snapshot, as the first one counts.
+   * The hot tier's pages when it was marked complete at acquire; otherwise the durable tier's,
+   * each also written to the hot tier (repair) when this store owns the partition. A hot failure
+   * after some pages is followed by every durable page: the vehicles already given keep their
+   * (equal) hot snapshot, as the first one counts.
    */
   async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
     if (this.options.loadMode === 'freshest') {
       yield await this.loadFreshest(partition);
       return;
     }
-    let hotPages = 0;
-    try {
-      for await (const page of this.hot.loadPages(partition)) {
-        hotPages++;
-        yield page;
+    if (this.markedAtAcquire.delete(partition)) {
+      try {
+        for await (const page of this.hot.loadPages(partition)) yield page;
+        this.hotComplete.add(partition);
+        return;
+      } catch (e) {
+        this.report(e, 'load', partition);
       }
-    } catch (e) {
-      this.report(e, 'load', partition);
-      hotPages = 0;
     }
-    if (hotPages === 0) yield* this.durable.loadPages(partition);
+    yield* this.loadDurableRepairing(partition);
+  }
+
+  private async *loadDurableRepairing(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
+    const fence = this.fences.get(partition);
+    // Repair writes overlap the next durable page; one failure ends them (the tier stays unmarked).
+    let repaired: Promise<boolean> = Promise.resolve(fence !== undefined);
+    for await (const page of this.durable.loadPages(partition)) {
+      if (fence !== undefined) {
+        repaired = repaired.then((ok) => ok && this.hot.save(partition, fence.hot, page).then(() => true, (e: unknown) => {
+          this.report(e, 'save', partition);
+          return false;
+        }));
+      }
+      yield page;
+    }
+    if ((await repaired) && this.fences.get(partition) === fence) this.hotComplete.add(partition);
+  }
+
+  /** A clean hand-off: marks the hot tier complete when this owner knows it is (see the class comment). */
+  async release(partition: number, epoch: number): Promise<void> {
+    await this.hotQueue.get(partition);
+    const fence = this.fences.get(partition);
+    const complete = fence !== undefined && fence.durable === epoch && this.hotComplete.has(partition) && !this.behind.has(partition);
+    this.forget(partition);
+    if (!complete || this.marks === null) return;
+    try {
+      await this.marks.markComplete(partition, fence.hot);
+    } catch (e) {
+      this.report(e, 'release', partition);
+    }
+  }
+
+  /** Whether this owner knows the hot tier holds every vehicle of the partition (for tests and metrics). */
+  isHotComplete(partition: number): boolean {
+    return this.hotComplete.has(partition);
+  }
+
+  private forget(partition: number): void {
+    this.fences.delete(partition);
+    this.behind.delete(partition);
+    this.markedAtAcquire.delete(partition);
+    this.hotComplete.delete(partition);
+  }
+
+  /** From the durable tier: it is written first, so it is never behind the hot one. */
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    return this.durable.loadOne(partition, vehicleId);
   }
 
   async close(): Promise<void> {
@@ -160,7 +222,11 @@ export class TieredSnapshotStore implements SnapshotStore {
       await this.hot.save(partition, fence.hot, batch);
       this.behind.delete(partition);
     } catch (e) {
-      if (e instanceof FencedWriteError) this.fences.delete(partition);
+      if (e instanceof FencedWriteError) {
+        // A newer hot epoch, or none at all: the hot tier lost its data (or the partition moved).
+        this.fences.delete(partition);
+        this.hotComplete.delete(partition);
+      }
       const keep = this.behind.get(partition) ?? new Map<string, VehicleSnapshot>();
       for (const s of snapshots) keep.set(s.vehicleId, s);
       this.behind.set(partition, keep);

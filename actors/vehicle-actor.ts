@@ -1,4 +1,4 @@
-import { spawn, type Ref } from 'nact';
+import { spawn, type Ref, type SupervisionActorFunc } from 'nact';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
@@ -12,12 +12,14 @@ export interface Completion {
 export type VehicleMsg =
   | {
       readonly kind: 'points';
+      /** The actor's vehicle: the crash policy, shared by a shard's actors, finds it by this. */
+      readonly vehicleId: string;
       readonly points: readonly TelemetryPoint[];
       /** When the records entered the engine (ms). */
       readonly receivedAt: number;
       readonly completion: Completion;
     }
-  | { readonly kind: 'profile'; readonly profile: VehicleProfile; readonly completion: Completion };
+  | { readonly kind: 'profile'; readonly vehicleId: string; readonly profile: VehicleProfile; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
@@ -25,53 +27,88 @@ export interface VehicleOutbox {
   rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void;
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
   events(events: VehicleEvent[]): void;
+  /**
+   * The vehicle's actor threw on a message. Restores the actor's state object in place to its
+   * last good state and resolves when done; messages that arrive meanwhile wait in the mailbox.
+   * Must not reject.
+   */
+  crashed(vehicleId: string, error: unknown): Promise<void>;
 }
 
+/** The vehicle logic an actor runs; replaceable in tests to make it throw. */
+export interface VehicleLogic {
+  readonly applyPoint: typeof applyPoint;
+  readonly applyProfile: typeof applyProfile;
+}
+
+export const vehicleLogic: VehicleLogic = { applyPoint, applyProfile };
+
 /** Scratch list for a message's events: actors run one message at a time, so one list serves all. */
-const NO_EVENTS: VehicleEvent[] = [];
+const SCRATCH_EVENTS: VehicleEvent[] = [];
+
+type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState;
+type CrashPolicy = SupervisionActorFunc<VehicleMsg, Ref<unknown>, Ref<unknown>>;
+
+/**
+ * What every vehicle actor of one shard runs: its message handler and its crash policy. Made
+ * once per shard and shared by its actors (a closure per actor would cost each one heap).
+ *
+ * Crash policy (nact's onCrash): a throw is contained to its vehicle. The message's completion
+ * fires anyway (its batch completes, the partition's offset moves on), the shared event scratch
+ * list is emptied, the outbox restores the vehicle's state in place, and the actor resumes
+ * (ctx.resume) with its next message.
+ */
+export class VehicleBehaviour {
+  readonly handle: Handler;
+  readonly onCrash: CrashPolicy;
+
+  constructor(outbox: VehicleOutbox, logic: VehicleLogic = vehicleLogic) {
+    this.handle = (s, msg) => {
+      const events = SCRATCH_EVENTS;
+      try {
+        if (msg.kind === 'points') {
+          let delta: VehicleDelta | null = null;
+          let moved = false;
+          for (const p of msg.points) {
+            const out = logic.applyPoint(s, p, events);
+            if (!out.accepted) {
+              outbox.rejected(out.reason);
+              continue;
+            }
+            outbox.accepted(s, p);
+            delta = delta === null ? out.delta : Object.assign(delta, out.delta);
+            moved ||= out.moved;
+          }
+          if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
+          if (events.length > 0) outbox.events(events.slice());
+        } else {
+          const previousCompany = s.profile.company;
+          const delta = logic.applyProfile(s, msg.profile);
+          if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
+        }
+      } finally {
+        events.length = 0;
+        msg.completion.done();
+      }
+      return s;
+    };
+    this.onCrash = async (msg, error, ctx) => {
+      try {
+        if (msg !== undefined) await outbox.crashed(msg.vehicleId, error);
+      } catch {
+        // crashed() must not reject; if it does, the actor goes on with the state it has
+      }
+      return ctx.resume;
+    };
+  }
+}
 
 /**
  * One actor per vehicle. Its state never leaves it except as copies (snapshots, views), and
  * points reach it straight from the shard's id → reference map, never through a parent.
+ * `name` must be a valid nact actor name, unique among the parent's children: the shard derives
+ * it from a counter, never from the vehicle id (ids may hold characters nact refuses).
  */
-export function spawnVehicle(parent: Ref<unknown>, state: VehicleState, outbox: VehicleOutbox): Ref<VehicleMsg> {
-  return spawn(parent, (s: VehicleState, msg: VehicleMsg): VehicleState => {
-    try {
-      if (msg.kind === 'points') {
-        let delta: VehicleDelta | null = null;
-        let moved = false;
-        const events: VehicleEvent[] = NO_EVENTS;
-        for (const p of msg.points) {
-          const out = applyPoint(s, p, events);
-          if (!out.accepted) {
-            outbox.rejected(out.reason);
-            continue;
-          }
-          outbox.accepted(s, p);
-          delta = delta === null ? out.delta : Object.assign(delta, out.delta);
-          moved ||= out.moved;
-        }
-        if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
-        if (events.length > 0) {
-          outbox.events(events.slice());
-          events.length = 0;
-        }
-      } else {
-        const previousCompany = s.profile.company;
-        const delta = applyProfile(s, msg.profile);
-        if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
-      }
-    } finally {
-      msg.completion.done();
-    }
-    return s;
-  }, actorName(state.vehicleId), { initialState: state });
-}
-
-/**
- * nact accepts names from [A-Za-z0-9-$_.+!*'(),] only, vehicle ids hold more (`~dev/<deviceId>`,
- * `:`): every other character (and `$` itself) is escaped as `$<hex>$`, which keeps names unique.
- */
-function actorName(vehicleId: string): string {
-  return vehicleId.replace(/[^A-Za-z0-9_.-]/g, (c) => `$${c.charCodeAt(0).toString(16)}$`);
+export function spawnVehicle(parent: Ref<unknown>, name: string, state: VehicleState, behaviour: VehicleBehaviour): Ref<VehicleMsg> {
+  return spawn(parent, behaviour.handle, name, { initialState: state, onCrash: behaviour.onCrash });
 }

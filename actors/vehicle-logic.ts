@@ -155,6 +155,16 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
   };
 }
 
+/** Puts `from`'s state into `target` (same vehicle): a crashed actor keeps its state object. */
+export function restoreInto(target: VehicleState, from: VehicleState): void {
+  target.deviceId = from.deviceId;
+  target.profile = from.profile;
+  target.view = from.view;
+  target.recent = from.recent;
+  target.accepted = from.accepted;
+  target.overspeeding = from.overspeeding;
+}
+
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
   return {
     vehicleId: s.vehicleId,

@@ -62,7 +62,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
   const history: HistoryStore = pool ? new PgHistoryStore(pool, { retentionDays: config.historyRetentionDays }) : new MemoryHistoryStore();
   const currentState = redis ? new RedisCurrentStateStore(redis, { prefix: config.redisPrefix }) : null;
   if (pool && config.fleetFile) log.warn({ fleetFile: config.fleetFile }, 'DATABASE_URL is set: reference data comes from PostgreSQL, FLEET_FILE is ignored');
-  const reference: ReferenceSource = pool ? new PgReferenceSource(pool) : new FileReferenceSource(config.fleetFile);
+  const reference: ReferenceSource = pool ? new PgReferenceSource(pool, { logger: log }) : new FileReferenceSource(config.fleetFile);
 
   let retention: NodeJS.Timeout | null = null;
   if (pool) {

@@ -23,6 +23,7 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly checkpointSnapshots: Counter;
   private readonly checkpointFailures: Counter<'stage'>;
   private readonly fenced: Counter;
+  private readonly crashes: Counter<'partition'>;
 
   constructor(nodeId: string, transportKind: string, sources: GaugeSources) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -43,6 +44,7 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
     this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
     this.fenced = new Counter({ name: 'fleetline_fenced_writes_total', help: 'Snapshot writes rejected because another node owns the partition now.', registers: r });
+    this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
     new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
@@ -73,4 +75,5 @@ export class PrometheusMetrics implements EngineMetrics {
   }
   checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
   fencedWrite(): void { this.fenced.inc(); }
+  actorCrashed(partition: number): void { this.crashes.inc({ partition: String(partition) }); }
 }

@@ -362,6 +362,9 @@ class TimedStore implements SnapshotStore {
   loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
     return this.inner.loadPages(partition);
   }
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    return this.inner.loadOne(partition, vehicleId);
+  }
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -489,7 +492,11 @@ async function writeResidents(d: Deployment): Promise<number> {
     const byPartition: number[][] = Array.from({ length: PARTITIONS }, () => []);
     for (let n = 1; n <= RESIDENT; n++) byPartition[partitionForKey(`dev-${n}`, PARTITIONS)].push(n);
     const epochs: number[] = [];
-    for (let p = 0; p < PARTITIONS; p++) epochs.push(await store.acquire(p));
+    for (let p = 0; p < PARTITIONS; p++) {
+      epochs.push(await store.acquire(p));
+      // As a node does: the restore of a fresh partition is what makes its hot tier known complete.
+      for await (const page of store.loadPages(p)) if (page.length > 0) throw new Error(`partition ${p} is not empty`);
+    }
     const baseTs = Date.now() - 3_600_000;
     const CHUNK = 5000;
     let written = 0;
@@ -512,6 +519,8 @@ async function writeResidents(d: Deployment): Promise<number> {
         }
       }
     }));
+    // A clean hand-off marks each partition's Redis copy complete: the node under test restores from Redis.
+    for (let p = 0; p < PARTITIONS; p++) await store.release(p, epochs[p]);
     const { rows } = await pool.query<{ n: string; size: string }>(`SELECT count(*) AS n, pg_size_pretty(pg_total_relation_size('vehicle_snapshots')) AS size FROM vehicle_snapshots`);
     let hot = 0;
     for (let p = 0; p < PARTITIONS; p++) hot += await redis.hlen(`${d.redisPrefix}snap:${p}`);

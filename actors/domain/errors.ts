@@ -26,6 +26,7 @@ export const ErrorCodes = {
   FORBIDDEN_DEVICE: "the device is not bound to a vehicle of the credential's companies",
   UNBOUND_DEVICE_LIMIT: 'the node already holds UNBOUND_DEVICE_LIMIT unbound devices',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
+  ACTOR_UNAVAILABLE: 'the engine could not hand the record to its vehicle actor; it was skipped (logged)',
   // HTTP
   BODY_TOO_LARGE: 'the request body exceeds the configured limit',
   MALFORMED_BODY: 'the request body is not valid JSON / MessagePack',

@@ -10,6 +10,8 @@ export interface EngineMetrics {
   checkpoint(partition: number, seconds: number, snapshots: number): void;
   checkpointFailed(stage: string): void;
   fencedWrite(): void;
+  /** A vehicle actor threw while handling a message (it was restored; the batch went on). */
+  actorCrashed(partition: number): void;
 }
 
 /** For tests and tools that do not export metrics. */
@@ -24,4 +26,5 @@ export const noMetrics: EngineMetrics = {
   checkpoint: () => {},
   checkpointFailed: () => {},
   fencedWrite: () => {},
+  actorCrashed: () => {},
 };

@@ -67,6 +67,13 @@ export interface LogConsumer {
   /** Pauses/resumes delivery (backpressure). */
   pause(): void;
   resume(): void;
+  /**
+   * Leaves the consumer group and joins it again: every owned partition is revoked (onRevoked),
+   * then the new assignment arrives (onAssigned). How a node gives up a partition it can no
+   * longer hold (Kafka has no per-partition release). Do not await it from onBatch or a
+   * listener callback: it waits for them.
+   */
+  rejoin(): Promise<void>;
   /** Records not yet consumed per partition (high watermark - position), when the log knows it. */
   lag?(): Map<number, number>;
 }

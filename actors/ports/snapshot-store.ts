@@ -21,7 +21,35 @@ export interface SnapshotStore {
    * fails mid-way is followed by the other tier's pages): the first one counts.
    */
   loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]>;
+  /** The snapshot of one vehicle (a crashed actor is restored from it); undefined when none. */
+  loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined>;
+  /**
+   * The owner hands the partition off cleanly (after its last checkpoint was written). Tiers
+   * that cache may record here that they are complete; the others do nothing.
+   */
+  release?(partition: number, epoch: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A cache tier that can record that it holds every snapshot of a partition: set by an owner's
+ * clean hand-off, taken away by the next owner's acquire. A restore trusts the cache alone only
+ * when the mark was there; a crash, or a cache that lost its data, leaves no mark.
+ */
+export interface CompletenessMark {
+  /**
+   * Reads and removes the mark (atomically). True only when it was set by the holder of the
+   * epoch just before `epoch` (the caller's, just taken): a mark that survived in an old copy of
+   * the tier (restored from a dump) or that skipped an owner is not trusted.
+   */
+  takeCompleteMark(partition: number, epoch: number): Promise<boolean>;
+  /** Sets the mark, fenced by this tier's epoch: rejects with FencedWriteError for a stale owner. */
+  markComplete(partition: number, epoch: number): Promise<void>;
+}
+
+export function hasCompleteMark(store: SnapshotStore): store is SnapshotStore & CompletenessMark {
+  const s = store as Partial<CompletenessMark>;
+  return typeof s.takeCompleteMark === 'function' && typeof s.markComplete === 'function';
 }
 
 export class FencedWriteError extends Error {

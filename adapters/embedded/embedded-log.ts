@@ -124,6 +124,8 @@ class EmbeddedConsumer implements LogConsumer {
   private running = false;
   private paused = false;
   private stopped = false;
+  /** A re-join in progress: nothing is delivered until the new assignment is in place. */
+  private rejoining: Promise<void> | undefined;
   private idle: Promise<void> = Promise.resolve();
 
   constructor(
@@ -132,11 +134,15 @@ class EmbeddedConsumer implements LogConsumer {
     private readonly options: ConsumerOptions,
     private readonly maxBatch: number,
   ) {
-    this.position = topic.partitions.map((p, i) => {
-      const committed = log.committedOffset(options.groupId, topic.spec.name, i);
-      if (committed !== undefined) return Math.max(committed, p.base);
-      return options.fromBeginning ? p.base : p.base + p.records.length;
-    });
+    this.position = topic.partitions.map((_, i) => this.startPosition(i));
+  }
+
+  /** Where a partition starts after (re-)joining: its committed offset, like Kafka. */
+  private startPosition(partition: number): number {
+    const p = this.topic.partitions[partition];
+    const committed = this.log.committedOffset(this.options.groupId, this.topic.spec.name, partition);
+    if (committed !== undefined) return Math.max(committed, p.base);
+    return this.options.fromBeginning ? p.base : p.base + p.records.length;
   }
 
   async start(): Promise<void> {
@@ -151,7 +157,7 @@ class EmbeddedConsumer implements LogConsumer {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running || this.paused || this.stopped || this.ready.size === 0) return;
+    if (this.scheduled || this.running || this.paused || this.stopped || this.rejoining || this.ready.size === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -174,7 +180,7 @@ class EmbeddedConsumer implements LogConsumer {
 
   private async drainPartition(partition: number): Promise<void> {
     const p = this.topic.partitions[partition];
-    while (!this.stopped && !this.paused) {
+    while (!this.stopped && !this.paused && !this.rejoining) {
       const from = this.position[partition];
       const end = p.base + p.records.length;
       if (from >= end) return;
@@ -206,8 +212,29 @@ class EmbeddedConsumer implements LogConsumer {
     this.schedule();
   }
 
+  /**
+   * The one member leaves and joins again: every partition is revoked, then assigned anew, and
+   * delivery restarts from the committed offsets (what a Kafka re-join does).
+   */
+  rejoin(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.rejoining ??= (async () => {
+      while (this.scheduled || this.running) await (this.running ? this.idle : new Promise<void>((r) => setImmediate(r)));
+      const all = this.topic.partitions.map((_, i) => i);
+      await this.options.listener?.onRevoked(this.topic.spec.name, all);
+      if (this.stopped) return;
+      for (const i of all) this.position[i] = this.startPosition(i);
+      await this.options.listener?.onAssigned(this.topic.spec.name, all);
+    })().finally(() => {
+      this.rejoining = undefined;
+      this.wake(this.topic.partitions.map((_, i) => i));
+    });
+    return this.rejoining;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
+    await this.rejoining?.catch(() => undefined);
     this.stopped = true;
     await this.idle;
     this.log.detach(this.topic, this);

@@ -31,5 +31,9 @@ export class MemorySnapshotStore implements SnapshotStore {
     if (all.length > 0) yield all;
   }
 
+  async loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    return this.data.get(partition)?.get(vehicleId);
+  }
+
   async close(): Promise<void> {}
 }

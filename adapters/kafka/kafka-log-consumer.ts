@@ -75,6 +75,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private paused = false;
   private stopping = false;
   private stopped: Promise<void> | undefined;
+  private rejoining: Promise<void> | undefined;
   private joins = 0;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -117,14 +118,54 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning });
     // run() resolves once the first join + sync completed (GROUP_JOIN already emitted).
-    await this.consumer.run({
+    await this.consumer.run(this.runConfig());
+    // Like the embedded log: consume() resolves after onAssigned of the first assignment.
+    await this.firstTransition;
+  }
+
+  private runConfig(): Parameters<Consumer['run']>[0] {
+    return {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.eachBatch(payload),
+    };
+  }
+
+  /**
+   * Gives every partition up and joins the group again (kafkajs has no per-partition release):
+   * onRevoked for all owned partitions while still a member (their last commits go through),
+   * then stop (leave the group) and run (join): the new assignment arrives through GROUP_JOIN
+   * as partitions added. Not awaited from onBatch or listener callbacks: stop() waits for them.
+   */
+  rejoin(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    this.rejoining ??= this.doRejoin().finally(() => { this.rejoining = undefined; });
+    return this.rejoining;
+  }
+
+  private async doRejoin(): Promise<void> {
+    const revoke = this.transitions.then(async () => {
+      const owned = this.assignment();
+      try {
+        if (owned.length > 0) await this.options.listener?.onRevoked(this.topic, owned);
+      } finally {
+        this.assigned.clear();
+        this.lags.clear();
+        this.failures.clear();
+        for (const t of this.backoff.values()) clearTimeout(t);
+        this.backoff.clear();
+      }
     });
-    // Like the embedded log: consume() resolves after onAssigned of the first assignment.
-    await this.firstTransition;
+    this.transitions = revoke.catch((err: unknown) => {
+      this.log.error({ topic: this.topic, err: (err as Error)?.message ?? String(err) }, 'kafka re-join: revoke failed');
+    });
+    await this.transitions;
+    if (this.stopping) return;
+    this.log.info({ topic: this.topic, groupId: this.options.groupId }, 'kafka consumer re-joining its group');
+    await this.consumer.stop();
+    if (this.stopping) return;
+    await this.consumer.run(this.runConfig());
   }
 
   private onGroupJoin(partitions: readonly number[]): void {
@@ -284,6 +325,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
 
   private async doStop(): Promise<void> {
     this.stopping = true;
+    await this.rejoining?.catch(() => undefined);
     this.applyPause();
     for (const t of this.backoff.values()) clearTimeout(t);
     this.backoff.clear();

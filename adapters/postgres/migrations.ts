@@ -111,4 +111,33 @@ CREATE TABLE vehicle_snapshots (
 CREATE INDEX vehicle_snapshots_partition_idx ON vehicle_snapshots (partition, vehicle_id);
 `,
   },
+  {
+    version: 4,
+    name: 'reference-notify',
+    sql: `
+-- Every change of the reference tables is announced on channel fleetline_reference as
+-- '<kind>:<id>' (company, vehicle, device); a listening node re-reads that row. TG_ARGV: the
+-- kind and the key column. An update that changes the key announces the old and the new key.
+CREATE FUNCTION fleetline_reference_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  old_key text;
+  new_key text;
+BEGIN
+  IF TG_OP <> 'INSERT' THEN old_key := to_jsonb(OLD) ->> TG_ARGV[1]; END IF;
+  IF TG_OP <> 'DELETE' THEN new_key := to_jsonb(NEW) ->> TG_ARGV[1]; END IF;
+  IF old_key IS NOT NULL THEN PERFORM pg_notify('fleetline_reference', TG_ARGV[0] || ':' || old_key); END IF;
+  IF new_key IS NOT NULL AND new_key IS DISTINCT FROM old_key THEN
+    PERFORM pg_notify('fleetline_reference', TG_ARGV[0] || ':' || new_key);
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER companies_notify AFTER INSERT OR UPDATE OR DELETE ON companies
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('company', 'id');
+CREATE TRIGGER vehicles_notify AFTER INSERT OR UPDATE OR DELETE ON vehicles
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('vehicle', 'id');
+CREATE TRIGGER device_bindings_notify AFTER INSERT OR UPDATE OR DELETE ON device_bindings
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('device', 'device_id');
+`,
+  },
 ];

@@ -1,17 +1,27 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
+import type { Logger } from '../../actors/ports/logger.js';
 import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from '../../actors/domain/reference-data.js';
 import { withTransaction } from './pg-pool.js';
 
 export interface PgReferenceSourceOptions {
   /** close() ends the pool (default false: the caller owns it). */
   readonly ownsPool?: boolean;
+  readonly logger?: Logger;
+  /** Reconnect delay of the LISTEN connection after it was lost (default 1000 ms, doubling to 30 s). */
+  readonly reconnectMs?: number;
 }
+
+/** The channel migration 4's triggers notify, with payload '<kind>:<id>'. */
+export const REFERENCE_CHANNEL = 'fleetline_reference';
+
+type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null };
 
 /**
  * Reference data from PostgreSQL, the back office's source of truth. load() reads companies,
  * vehicles and device bindings in one REPEATABLE READ snapshot, so the three lists are
- * consistent with each other.
+ * consistent with each other. follow() LISTENs on fleetline_reference (triggers of migration 4
+ * announce every changed row) and re-reads each announced row, in order.
  */
 export class PgReferenceSource implements ReferenceSource {
   readonly kind = 'postgres';
@@ -23,9 +33,7 @@ export class PgReferenceSource implements ReferenceSource {
       this.pool,
       async (client) => {
         const companies = await client.query<{ id: string; name: string; active: boolean }>('SELECT id, name, active FROM companies');
-        const vehicles = await client.query<{ id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null }>(
-          'SELECT id, company_id, name, plate, speed_limit FROM vehicles',
-        );
+        const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit FROM vehicles');
         const devices = await client.query<{ device_id: string; vehicle_id: string }>('SELECT device_id, vehicle_id FROM device_bindings');
         return {
           companies: companies.rows.map((r): Company => ({ id: r.id, name: r.name, active: r.active })),
@@ -38,13 +46,86 @@ export class PgReferenceSource implements ReferenceSource {
   }
 
   /**
-   * A no-op. Changes after load() do not come from PostgreSQL: the back office publishes them on
-   * the compacted Kafka topic fleet.reference, and the engine's wiring follows that topic (it is
-   * also what a restarted node replays). Polling or LISTEN/NOTIFY here would deliver every
-   * change twice. Returns a stopper so callers can treat every ReferenceSource alike.
+   * Delivers every committed change after it starts listening. The LISTEN connection is its own
+   * (not a pool connection); when it is lost it is re-established with backoff, and a change
+   * committed while it was down arrives with the next change of that row or the next restart
+   * (logged). Resolves once listening.
    */
-  async follow(_onChange: (change: ReferenceChange) => void): Promise<() => Promise<void>> {
-    return async () => {};
+  async follow(onChange: (change: ReferenceChange) => void): Promise<() => Promise<void>> {
+    const log = this.options.logger;
+    let stopped = false;
+    let client: pg.Client | null = null;
+    let chain: Promise<void> = Promise.resolve();
+    let retry: NodeJS.Timeout | null = null;
+    let delay = this.options.reconnectMs ?? 1000;
+
+    const onNotification = (msg: pg.Notification) => {
+      const m = /^(company|vehicle|device):(.+)$/s.exec(msg.payload ?? '');
+      if (!m) return;
+      const [, kind, id] = m;
+      // One re-read at a time: changes reach onChange in commit order.
+      chain = chain.then(async () => {
+        if (stopped) return;
+        try {
+          onChange(await this.read(kind as ReferenceChange['kind'], id));
+        } catch (e) {
+          log?.error({ kind, id, err: (e as Error).message }, 'reference change not read from postgres');
+        }
+      });
+    };
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client({ ...this.pool.options, application_name: `${this.pool.options.application_name ?? 'fleetline'}-listen` });
+      c.on('notification', onNotification);
+      c.on('error', (err: Error) => {
+        if (stopped || client !== c) return;
+        client = null;
+        log?.error({ err: err.message, retryInMs: delay }, 'postgres reference LISTEN connection lost; changes made until it is back arrive with the next restart');
+        c.end().catch(() => {});
+        schedule();
+      });
+      await c.connect();
+      await c.query(`LISTEN ${REFERENCE_CHANNEL}`);
+      client = c;
+    };
+    const schedule = () => {
+      retry = setTimeout(() => {
+        retry = null;
+        if (stopped) return;
+        connect().then(() => {
+          delay = this.options.reconnectMs ?? 1000;
+          log?.info({}, 'postgres reference LISTEN connection re-established');
+        }, (e: Error) => {
+          delay = Math.min(30_000, delay * 2);
+          log?.warn({ err: e.message, retryInMs: delay }, 'postgres reference LISTEN reconnect failed');
+          schedule();
+        });
+      }, delay);
+      retry.unref();
+    };
+
+    await connect();
+    return async () => {
+      stopped = true;
+      if (retry !== null) clearTimeout(retry);
+      const c = client;
+      client = null;
+      await chain;
+      await c?.end().catch(() => {});
+    };
+  }
+
+  /** The current row of one announced entity: its value, or null when it was deleted. */
+  private async read(kind: ReferenceChange['kind'], id: string): Promise<ReferenceChange> {
+    if (kind === 'company') {
+      const { rows } = await this.pool.query<{ name: string; active: boolean }>('SELECT name, active FROM companies WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : { id, name: rows[0].name, active: rows[0].active } };
+    }
+    if (kind === 'vehicle') {
+      const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit FROM vehicles WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : toVehicle(rows[0]) };
+    }
+    const { rows } = await this.pool.query<{ vehicle_id: string }>('SELECT vehicle_id FROM device_bindings WHERE device_id = $1', [id]);
+    return { kind, id, value: rows.length === 0 ? null : { deviceId: id, vehicleId: rows[0].vehicle_id } };
   }
 
   async close(): Promise<void> {
@@ -52,7 +133,7 @@ export class PgReferenceSource implements ReferenceSource {
   }
 }
 
-function toVehicle(r: { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null }): Vehicle {
+function toVehicle(r: VehicleRow): Vehicle {
   const v: { id: string; companyId: string; name?: string; plate?: string; speedLimit?: number } = { id: r.id, companyId: r.company_id };
   if (r.name !== null) v.name = r.name;
   if (r.plate !== null) v.plate = r.plate;

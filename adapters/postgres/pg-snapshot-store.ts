@@ -93,6 +93,12 @@ export class PgSnapshotStore implements SnapshotStore {
     }
   }
 
+  async loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    checkPartition(partition);
+    const { rows } = await this.pool.query<{ snapshot: Buffer }>('SELECT snapshot FROM vehicle_snapshots WHERE vehicle_id = $1 AND partition = $2', [vehicleId, partition]);
+    return rows.length === 0 ? undefined : unpackSnapshot(rows[0].snapshot);
+  }
+
   /** The partition's current epoch (0 when never acquired). */
   async currentEpoch(partition: number): Promise<number> {
     const { rows } = await this.pool.query<{ epoch: string }>('SELECT epoch FROM partition_epochs WHERE partition = $1', [partition]);

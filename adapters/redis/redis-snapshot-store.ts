@@ -1,5 +1,5 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { checkPartition, FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
+import { checkPartition, FencedWriteError, type CompletenessMark, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { closeRedis, execChecked } from './redis-connection.js';
 import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
@@ -26,6 +26,22 @@ return {1, current}
 
 const SAVE_COMMAND = 'fleetlineSnapshotSave';
 
+/** KEYS[1] = epoch key, KEYS[2] = complete key; ARGV[1] = the writer's epoch. Returns {1|0, current}. */
+const MARK_LUA = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+redis.call('SET', KEYS[2], ARGV[1])
+return {1, current}
+`;
+
+const MARK_COMMAND = 'fleetlineSnapshotMark';
+
+interface WithMarkCommand {
+  fleetlineSnapshotMark(epochKey: string, completeKey: string, epoch: string): Promise<SaveResult>;
+}
+
 type SaveResult = [number, number];
 type SaveArgs = [epochKey: string, hashKey: string, epoch: string, ...pairs: (string | Buffer)[]];
 interface WithSaveCommand {
@@ -50,10 +66,12 @@ export interface RedisSnapshotStoreOptions {
  * Hot snapshot tier in Redis.
  *   {prefix}epoch:{partition}  string, INCR on acquire: the partition's fencing epoch
  *   {prefix}snap:{partition}   hash vehicleId -> MessagePack(VehicleSnapshot)
+ *   {prefix}complete:{partition}  set by a clean hand-off when the hash holds every vehicle of the
+ *                              partition, removed by the next acquire (see CompletenessMark)
  * Every write goes through one Lua script that compares the epoch and HSETs the whole chunk
  * atomically, so a node that lost the partition can never overwrite the new owner's state.
  */
-export class RedisSnapshotStore implements SnapshotStore {
+export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
   readonly kind = 'redis';
   readonly prefix: string;
   private readonly chunkSize: number;
@@ -64,6 +82,23 @@ export class RedisSnapshotStore implements SnapshotStore {
     this.chunkSize = Math.max(1, options.chunkSize ?? 5000);
     this.scanCount = Math.max(10, options.scanCount ?? 1000);
     if (!(SAVE_COMMAND in redis)) redis.defineCommand(SAVE_COMMAND, { numberOfKeys: 2, lua: SAVE_LUA });
+    if (!(MARK_COMMAND in redis)) redis.defineCommand(MARK_COMMAND, { numberOfKeys: 2, lua: MARK_LUA });
+  }
+
+  completeKey(partition: number): string {
+    return `${this.prefix}complete:${partition}`;
+  }
+
+  async takeCompleteMark(partition: number, epoch: number): Promise<boolean> {
+    checkPartition(partition);
+    const setBy = await this.redis.getdel(this.completeKey(partition));
+    return setBy !== null && Number(setBy) === epoch - 1;
+  }
+
+  async markComplete(partition: number, epoch: number): Promise<void> {
+    checkPartition(partition);
+    const [ok, current] = await (this.redis as unknown as WithMarkCommand).fleetlineSnapshotMark(this.epochKey(partition), this.completeKey(partition), String(epoch));
+    if (ok !== 1) throw new FencedWriteError(partition, epoch, current);
   }
 
   epochKey(partition: number): string {
@@ -137,6 +172,12 @@ export class RedisSnapshotStore implements SnapshotStore {
       // A consumer that stops early leaves the prefetched page unread: its failure is nobody's.
       page?.catch(() => {});
     }
+  }
+
+  async loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
+    checkPartition(partition);
+    const bytes = await this.redis.hgetBuffer(this.snapshotKey(partition), vehicleId);
+    return bytes === null ? undefined : unpackSnapshot(bytes);
   }
 
   /** Vehicles in the hot copy of a partition (HLEN). */

@@ -73,4 +73,31 @@ describe('embedded partitioned log', () => {
     assert.deepEqual(seen, [0, 1]);
     await c.stop();
   });
+
+  it('#7.4 rejoin() revokes every partition, assigns them again and redelivers from the committed offsets', async () => {
+    const log = new EmbeddedLog();
+    await log.ensureTopics([{ name: 't', partitions: 2 }]);
+    await log.publish('t', Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: enc(String(i)) })));
+    const calls: string[] = [];
+    const delivered: string[] = [];
+    const consumer = await log.consume({
+      groupId: 'g', topic: 't', fromBeginning: true,
+      onBatch: async (b) => { delivered.push(...b.records.map((r) => `${r.partition}@${r.offset}`)); },
+      listener: {
+        onAssigned: async (_t, ps) => { calls.push(`assigned ${ps.join(',')}`); },
+        onRevoked: async (_t, ps) => { calls.push(`revoked ${ps.join(',')}`); },
+      },
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(delivered.length, 10);
+    await consumer.commit(0, 1);
+    await consumer.rejoin();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(calls, ['assigned 0,1', 'revoked 0,1', 'assigned 0,1']);
+    const again = delivered.slice(10);
+    const inPartition0 = delivered.slice(0, 10).filter((d) => d.startsWith('0@')).length;
+    assert.equal(again.filter((d) => d.startsWith('0@')).length, inPartition0 - 1, 'partition 0 again from its committed offset 1');
+    assert.equal(again.filter((d) => d.startsWith('1@')).length, 10 - inPartition0, 'partition 1 (nothing committed) from the beginning');
+    await consumer.stop();
+  });
 });

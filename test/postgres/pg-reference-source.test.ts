@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgReferenceSource } from '../../adapters/postgres/pg-reference-source.js';
 import { createTestDatabase, type TestDatabase } from './pg-test-db.js';
+import type { ReferenceChange } from '../../actors/domain/reference-data.js';
 
 describe('PgReferenceSource (real PostgreSQL)', () => {
   let db: TestDatabase;
@@ -46,11 +47,36 @@ describe('PgReferenceSource (real PostgreSQL)', () => {
     ]);
   });
 
-  it('follow() is a no-op whose stopper resolves (changes come from fleet.reference)', async () => {
+  it('follow() stops delivering once its stopper resolved', async () => {
     const changes: unknown[] = [];
     const stop = await new PgReferenceSource(db.pool).follow((c) => changes.push(c));
-    await db.pool.query(`UPDATE companies SET active = false WHERE id = 'co-1'`);
     await stop();
+    await db.pool.query(`UPDATE companies SET active = false WHERE id = 'co-1'`);
+    await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(changes, []);
+  });
+
+  it('#7.6c follow() delivers every committed change of companies, vehicles and device bindings, in order', async () => {
+    const source = new PgReferenceSource(db.pool);
+    const changes: ReferenceChange[] = [];
+    const stop = await source.follow((c) => changes.push(c));
+    try {
+      await db.pool.query(`INSERT INTO companies (id, name, active) VALUES ('co-f', 'Follow Co', true)`);
+      await db.pool.query(`INSERT INTO vehicles (id, company_id, name) VALUES ('veh-f', 'co-f', 'First')`);
+      await db.pool.query(`INSERT INTO device_bindings (device_id, vehicle_id) VALUES ('imei-f', 'veh-f')`);
+      await db.pool.query(`UPDATE vehicles SET name = 'Renamed', speed_limit = 80 WHERE id = 'veh-f'`);
+      await db.pool.query(`UPDATE companies SET active = false WHERE id = 'co-f'`);
+      await db.pool.query(`DELETE FROM device_bindings WHERE device_id = 'imei-f'`);
+      for (let i = 0; i < 200 && changes.length < 6; i++) await new Promise((r) => setTimeout(r, 25));
+      // Each change is the row as re-read after its notification: the order of the keys is the
+      // commit order, and the last value of each key is the row's final state.
+      assert.deepEqual(changes.map((c) => `${c.kind}:${c.id}`), ['company:co-f', 'vehicle:veh-f', 'device:imei-f', 'vehicle:veh-f', 'company:co-f', 'device:imei-f']);
+      const last = new Map(changes.map((c) => [`${c.kind}:${c.id}`, c.value]));
+      assert.deepEqual(last.get('vehicle:veh-f'), { id: 'veh-f', companyId: 'co-f', name: 'Renamed', speedLimit: 80 });
+      assert.deepEqual(last.get('company:co-f'), { id: 'co-f', name: 'Follow Co', active: false });
+      assert.equal(last.get('device:imei-f'), null, 'a deleted binding arrives as a deletion');
+    } finally {
+      await stop();
+    }
   });
 });

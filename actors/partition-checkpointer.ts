@@ -1,0 +1,74 @@
+import { Topics, type PartitionedLog } from './ports/partitioned-log.js';
+import { FencedWriteError, type SnapshotStore } from './ports/snapshot-store.js';
+import type { HistoryStore } from './ports/history-store.js';
+import type { CurrentStateStore } from './ports/current-state-store.js';
+import type { EngineMetrics } from './ports/engine-metrics.js';
+import type { Logger } from './ports/logger.js';
+import type { CheckpointData, PartitionShard } from './partition-shard.js';
+
+export interface CheckpointerDeps {
+  readonly bus: PartitionedLog;
+  readonly snapshots: SnapshotStore;
+  readonly history: HistoryStore;
+  readonly currentState: CurrentStateStore | null;
+  readonly encodeRecord: (value: unknown) => Uint8Array;
+  readonly metrics: EngineMetrics;
+  readonly logger: Logger;
+}
+
+/** written: everything is stored and the offset committed; failed: given back, retried later. */
+export type CheckpointOutcome = 'written' | 'failed' | 'fenced';
+
+/**
+ * Writes one partition's checkpoint: history and snapshots first, then the offset they cover,
+ * never the other way round. The caller serialises checkpoints of one partition.
+ */
+export class PartitionCheckpointer {
+  lastFailure: string | null = null;
+
+  constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number) => Promise<void>) {}
+
+  async checkpoint(shard: PartitionShard): Promise<CheckpointOutcome> {
+    if (!shard.hasPendingCheckpoint) return 'written';
+    const started = performance.now();
+    const data = shard.takeCheckpoint();
+    const stage = { name: 'history' };
+    try {
+      await this.write(shard, data, stage);
+      if (data.nextOffset > shard.committedOffset) {
+        stage.name = 'commit';
+        await this.commit(shard.partition, data.nextOffset);
+        shard.committedOffset = data.nextOffset;
+      }
+      this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
+      return 'written';
+    } catch (e) {
+      if (e instanceof FencedWriteError) {
+        this.deps.metrics.fencedWrite();
+        this.deps.logger.error({ partition: shard.partition, epoch: shard.epoch, current: e.currentEpoch }, 'snapshot write fenced: partition lost to another owner');
+        return 'fenced';
+      }
+      shard.giveBack(data);
+      this.deps.metrics.checkpointFailed(stage.name);
+      this.lastFailure = `${stage.name}: ${(e as Error).message}`;
+      this.deps.logger.warn({ partition: shard.partition, stage: stage.name, err: (e as Error).message }, 'checkpoint failed; will retry');
+      return 'failed';
+    }
+  }
+
+  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
+    const { history, snapshots, currentState, bus, encodeRecord: encode } = this.deps;
+    if (data.positions.length > 0) await history.appendPositions(data.positions);
+    stage.name = 'events';
+    if (data.events.length > 0) await history.appendEvents(data.events);
+    stage.name = 'snapshots';
+    if (data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
+    stage.name = 'current-state';
+    // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
+    if (currentState && data.retired.length > 0) await currentState.remove(data.retired);
+    if (currentState && data.views.length > 0) await currentState.write(data.views);
+    stage.name = 'outputs';
+    if (data.views.length > 0) await bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) })));
+    if (data.events.length > 0) await bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) })));
+  }
+}

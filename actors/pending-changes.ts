@@ -1,0 +1,56 @@
+import type { PositionRow } from './ports/history-store.js';
+import type { VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
+import type { VehicleEvent } from './domain/vehicle-event.js';
+import { toSnapshot, type VehicleState } from './vehicle-logic.js';
+
+/** What one checkpoint takes from a shard; handed back when the write fails. */
+export interface CheckpointData {
+  readonly nextOffset: number;
+  readonly states: VehicleState[];
+  readonly snapshots: VehicleSnapshot[];
+  readonly views: VehicleView[];
+  readonly positions: PositionRow[];
+  readonly events: VehicleEvent[];
+  /** Vehicles retired since the last checkpoint: removed from the published current state. */
+  readonly retired: string[];
+}
+
+/** What changed in a shard since its last checkpoint. */
+export class PendingChanges {
+  dirty = new Set<VehicleState>();
+  positions: PositionRow[] = [];
+  events: VehicleEvent[] = [];
+  retired: string[] = [];
+
+  get isEmpty(): boolean {
+    return this.dirty.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.retired.length === 0;
+  }
+
+  /** Takes everything; the snapshots are copies made now. */
+  take(nextOffset: number): CheckpointData {
+    const states = [...this.dirty];
+    this.dirty = new Set();
+    const snapshots: VehicleSnapshot[] = [];
+    const views: VehicleView[] = [];
+    for (const s of states) {
+      const snap = toSnapshot(s);
+      if (snap) {
+        snapshots.push(snap);
+        views.push(snap.view);
+      }
+    }
+    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.events, retired: this.retired };
+    this.positions = [];
+    this.events = [];
+    this.retired = [];
+    return data;
+  }
+
+  /** A failed checkpoint's data is pending again (states only while `current` says they still are). */
+  giveBack(data: CheckpointData, current: (s: VehicleState) => boolean): void {
+    for (const s of data.states) if (current(s)) this.dirty.add(s);
+    this.positions = data.positions.concat(this.positions);
+    this.events = data.events.concat(this.events);
+    this.retired = data.retired.concat(this.retired);
+  }
+}
