@@ -118,6 +118,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     // Capped at setTimeout's range; a timer that fires early just re-arms (see 'expired').
     const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
     s.expiryTimer = setTimeout(() => dispatch(self, { kind: 'expired' }), delay);
+    // A token lives for hours: its timer must not keep a stopping process alive when the actor
+    // system is stopped before this connection's close reaches the actor.
+    s.expiryTimer.unref();
   };
 
   const onExpired = (s: SubscriberState): void => {
