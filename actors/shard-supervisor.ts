@@ -1,5 +1,6 @@
 import type { LogConsumer, PartitionedLog, RecordBatch } from './ports/partitioned-log.js';
 import { Topics } from './ports/partitioned-log.js';
+import type { ConsumerStatus } from './ports/partitioned-log.js';
 import type { SnapshotStore } from './ports/snapshot-store.js';
 import { FencedWriteError } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
@@ -74,6 +75,11 @@ export class ShardSupervisor {
     let n = 0;
     for (const s of this.shards.values()) n += s.size;
     return n;
+  }
+
+  /** The telemetry.raw consumer's status; null before start(). */
+  get consumerStatus(): ConsumerStatus | null {
+    return this.consumer?.status?.() ?? null;
   }
 
   consumerLag(): Map<number, number> {
