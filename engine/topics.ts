@@ -2,7 +2,7 @@ import { Topics, type PartitionedLog, type TopicRetention, type TopicSpec } from
 import type { Config } from './config.js';
 
 /** What the embedded log keeps of an output topic unless OUTPUT_RETENTION_* say otherwise. */
-export const EMBEDDED_OUTPUT_RETENTION = { ms: 5 * 60_000, bytes: 2 * 1024 * 1024 } as const;
+export const EMBEDDED_OUTPUT_RETENTION = { ms: 60_000, bytes: 256 * 1024 } as const;
 
 /**
  * The topics a node uses, with their retention.
@@ -12,7 +12,7 @@ export const EMBEDDED_OUTPUT_RETENTION = { ms: 5 * 60_000, bytes: 2 * 1024 * 102
  *   group committed past it; on Kafka the topic gets the broker's retention (size it above
  *   the longest outage the engine must survive).
  * - vehicle.updates / vehicle.events: outputs the engine never reads back. The embedded log
- *   (nothing outside the process can read it) keeps the last 5 minutes, at most 2 MiB of keys
+ *   (nothing outside the process can read it) keeps the last minute, at most 256 KiB of keys
  *   and values per partition; on Kafka they get the broker's retention unless
  *   OUTPUT_RETENTION_MS / OUTPUT_RETENTION_BYTES are set.
  * - fleet.reference: compacted on Kafka; kept until committed in the embedded log.

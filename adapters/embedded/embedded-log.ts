@@ -96,7 +96,7 @@ export class EmbeddedLog implements PartitionedLog {
 
   private retentionTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: EmbeddedLogOptions = { maxBatch: 2000, retainRecords: 10_000 }) {}
+  constructor(private readonly options: EmbeddedLogOptions = { maxBatch: 2000, retainRecords: 1000 }) {}
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     for (const spec of specs) {
@@ -130,10 +130,15 @@ export class EmbeddedLog implements PartitionedLog {
     const n = topic.partitions.length;
     const now = Date.now();
     const touched = new Set<number>();
+    const retained = topic.spec.retention !== undefined;
     for (const r of records) {
       const partition = partitionForKey(r.key, n);
       const p = topic.partitions[partition];
-      p.append({ topic: topicName, partition, offset: p.end, key: r.key, value: r.value, timestamp: now });
+      // A value that is a view into a larger buffer (a pooled slab, an encoder's scratch) would
+      // keep all of it alive for as long as retention keeps the record: retention.bytes would
+      // count a fraction of the memory held. Such values are copied.
+      const value = retained && r.value !== null && r.value.byteLength < r.value.buffer.byteLength ? r.value.slice() : r.value;
+      p.append({ topic: topicName, partition, offset: p.end, key: r.key, value, timestamp: now });
       touched.add(partition);
     }
     if (topic.spec.retention) for (const partition of touched) this.applyRetention(topic, partition, now);
