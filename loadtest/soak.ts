@@ -122,19 +122,32 @@ async function main(): Promise<void> {
   summarize(samples);
 }
 
+/** Least-squares slope of f over the samples, per 10 minutes (null with fewer than 5 samples). */
+function driftPerTenMin(samples: readonly Sample[], f: (s: Sample) => number): number | null {
+  if (samples.length < 5) return null;
+  const n = samples.length;
+  const mx = samples.reduce((a, s) => a + s.atMin, 0) / n;
+  const my = samples.reduce((a, s) => a + f(s), 0) / n;
+  const sxy = samples.reduce((a, s) => a + (s.atMin - mx) * (f(s) - my), 0);
+  const sxx = samples.reduce((a, s) => a + (s.atMin - mx) ** 2, 0);
+  return Math.round((sxy / sxx) * 10 * 10) / 10;
+}
+
 function summarize(samples: Sample[]): void {
   if (samples.length === 0) return;
   // The first two minutes fill the actors' recent-track windows and the output topics' retention.
   const steady = samples.filter((s) => s.atMin >= 2);
-  const span = steady.length >= 2 ? steady : samples;
-  const first = span[0];
-  const last = span[span.length - 1];
-  const perTenMin = (a: number, b: number) => (span.length >= 2 && last.atMin > first.atMin ? Math.round(((b - a) / (last.atMin - first.atMin)) * 10 * 10) / 10 : 0);
   const max = (f: (s: Sample) => number) => Math.max(...samples.map(f));
+  const min = (f: (s: Sample) => number) => Math.min(...steady.map(f));
+  const drift = (f: (s: Sample) => number) => {
+    const d = driftPerTenMin(steady, f);
+    return d === null ? 'too few samples for a drift' : `drift ${d} MB per 10 min (least squares)`;
+  };
   console.log('summary:');
   console.log(`  samples: ${samples.length}, ${steady.length} after the 2-minute warm-up`);
-  console.log(`  RSS MB: first ${samples[0].rssMb}, last ${samples[samples.length - 1].rssMb}, max ${max((s) => s.rssMb)}; drift after warm-up ${perTenMin(first.rssMb, last.rssMb)} MB per 10 min`);
-  console.log(`  heap used MB: first ${samples[0].heapUsedMb}, last ${samples[samples.length - 1].heapUsedMb}, max ${max((s) => s.heapUsedMb)}; drift after warm-up ${perTenMin(first.heapUsedMb, last.heapUsedMb)} MB per 10 min`);
+  console.log(`  RSS MB: first ${samples[0].rssMb}, last ${samples[samples.length - 1].rssMb}, after warm-up ${min((s) => s.rssMb)}..${Math.max(...steady.map((s) => s.rssMb))}; ${drift((s) => s.rssMb)}`);
+  // heap used is read between collections (a sawtooth): its lows are the live heap.
+  console.log(`  heap used MB: first ${samples[0].heapUsedMb}, last ${samples[samples.length - 1].heapUsedMb}, after warm-up ${min((s) => s.heapUsedMb)}..${Math.max(...steady.map((s) => s.heapUsedMb))}; ${drift((s) => s.heapUsedMb)}`);
   // monitorEventLoopDelay samples every 10 ms (prom-client's resolution): 10 ms means no delay.
   console.log(`  event-loop delay ms (10 = none; sampled every 10 ms): worst p50 ${max((s) => s.loopP50Ms)}, worst p99 ${max((s) => s.loopP99Ms)}, max ${max((s) => s.loopMaxMs)}`);
   for (const m of [1, 10, 20, 30]) {
