@@ -25,6 +25,7 @@ interface Sample {
   readonly rssMb: number;
   readonly heapUsedMb: number;
   readonly heapTotalMb: number;
+  readonly externalMb: number;
   readonly loopP50Ms: number;
   readonly loopP99Ms: number;
   readonly loopMaxMs: number;
@@ -80,6 +81,7 @@ async function sample(port: number, startedAt: number, lastPoints: { n: number; 
     rssMb: mb(metric(text, `${p}process_resident_memory_bytes`)),
     heapUsedMb: mb(metric(text, `${p}nodejs_heap_size_used_bytes`)),
     heapTotalMb: mb(metric(text, `${p}nodejs_heap_size_total_bytes`)),
+    externalMb: mb(metric(text, `${p}nodejs_external_memory_bytes`)),
     loopP50Ms: ms(metric(text, `${p}nodejs_eventloop_lag_p50_seconds`)),
     loopP99Ms: ms(metric(text, `${p}nodejs_eventloop_lag_p99_seconds`)),
     loopMaxMs: ms(metric(text, `${p}nodejs_eventloop_lag_max_seconds`)),
@@ -89,7 +91,7 @@ async function sample(port: number, startedAt: number, lastPoints: { n: number; 
 }
 
 const row = (s: Sample) => [
-  String(s.atMin).padStart(6), String(s.rssMb).padStart(8), String(s.heapUsedMb).padStart(9), String(s.heapTotalMb).padStart(10),
+  String(s.atMin).padStart(6), String(s.rssMb).padStart(8), String(s.heapUsedMb).padStart(9), String(s.heapTotalMb).padStart(10), String(s.externalMb).padStart(6),
   String(s.loopP50Ms).padStart(8), String(s.loopP99Ms).padStart(8), String(s.loopMaxMs).padStart(8), String(s.actors).padStart(7), String(s.pointsPerSec).padStart(9),
 ].join(' ');
 
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const lastPoints = { n: 0, at: startedAt };
   console.log(`soak: default demo (${opts.devices} vehicles, embedded) on port ${port} for ${minutes} min${opts.maxOldSpaceMb ? `, heap cap ${opts.maxOldSpaceMb} MB` : ''}`);
-  console.log('   min   rss MB  heap MB  heapTot MB  loop p50 loop p99 loop max  actors  points/s');
+  console.log('   min   rss MB  heap MB  heapTot MB  ext MB loop p50 loop p99 loop max  actors  points/s');
   await sample(port, startedAt, lastPoints); // resets the event-loop histogram: the first row covers one interval
   const samples: Sample[] = [];
   let died: number | null = null;

@@ -137,7 +137,8 @@ export class EmbeddedLog implements PartitionedLog {
       // A value that is a view into a larger buffer (a pooled slab, an encoder's scratch) would
       // keep all of it alive for as long as retention keeps the record: retention.bytes would
       // count a fraction of the memory held. Such values are copied.
-      const value = retained && r.value !== null && r.value.byteLength < r.value.buffer.byteLength ? r.value.slice() : r.value;
+      // (Not Buffer#slice: on a Buffer that is a view too.)
+      const value = retained && r.value !== null && r.value.byteLength < r.value.buffer.byteLength ? new Uint8Array(r.value) : r.value;
       p.append({ topic: topicName, partition, offset: p.end, key: r.key, value, timestamp: now });
       touched.add(partition);
     }
