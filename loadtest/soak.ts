@@ -49,7 +49,7 @@ function metric(text: string, name: string): number {
 
 async function startDemo(port: number): Promise<ChildProcess> {
   const main = fileURLToPath(new URL('../dist/engine/main.js', import.meta.url));
-  const env: NodeJS.ProcessEnv = { ...process.env, DEMO_DEVICES: opts.devices, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, FLEETLINE_MODE: 'demo', DEMO_DEVICES: opts.devices, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
   // The embedded default: no servers, and the demo makes its own secret.
   for (const k of ['JWT_SECRET', 'KAFKA_BROKERS', 'REDIS_URL', 'DATABASE_URL', 'FLEET_FILE']) delete env[k];
   const args = [...(opts.maxOldSpaceMb ? [`--max-old-space-size=${opts.maxOldSpaceMb}`] : []), main];

@@ -6,7 +6,7 @@ import { loadConfig } from '../../engine/config.js';
 import { EMBEDDED_OUTPUT_RETENTION, engineTopics } from '../../engine/topics.js';
 import { startTestNode } from '../support/engine.js';
 
-const demoEnv = { DEMO_DEVICES: '3000' };
+const demoEnv = { FLEETLINE_MODE: 'demo', DEMO_DEVICES: '3000' };
 
 describe('#7.1 output topics of a node are bounded', () => {
   it('#7.1 the embedded default bounds vehicle.updates and vehicle.events, never telemetry.raw; Kafka keeps the broker default', () => {
