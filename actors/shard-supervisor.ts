@@ -1,5 +1,6 @@
 import type { LogConsumer, PartitionedLog, RecordBatch } from './ports/partitioned-log.js';
 import { Topics } from './ports/partitioned-log.js';
+import type { ConsumerStatus } from './ports/partitioned-log.js';
 import type { SnapshotStore } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
@@ -90,6 +91,11 @@ export class ShardSupervisor {
     let n = 0;
     for (const s of this.held()) n += (s.shard as PartitionShard).size;
     return n;
+  }
+
+  /** The telemetry.raw consumer's status; null before start(). */
+  get consumerStatus(): ConsumerStatus | null {
+    return this.consumer?.status?.() ?? null;
   }
 
   consumerLag(): Map<number, number> {

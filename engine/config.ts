@@ -19,6 +19,7 @@ const int = (min: number, max: number) => (raw: string): number => {
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer in [${min}, ${max}]`);
   return n;
 };
+const optionalInt = (min: number, max: number) => (raw: string): number | null => int(min, max)(raw);
 const text = (raw: string): string => raw;
 const optionalText = (raw: string): string | null => (raw === '' ? null : raw);
 const bool = (raw: string): boolean => {
@@ -63,6 +64,9 @@ export const options = {
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', default: 15_000, doc: 'Longest graceful shutdown before the process exits anyway.', parse: int(100, 600_000) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', default: null as string | null, doc: 'Comma-separated Kafka brokers; unset keeps the embedded in-process log.', parse: optionalText },
   kafkaTopicPrefix: { env: 'KAFKA_TOPIC_PREFIX', default: '', doc: 'Prefix of every topic and consumer group of this deployment (several deployments or test runs on one cluster).', parse: text },
+  kafkaCompression: { env: 'KAFKA_COMPRESSION', default: 'gzip' as 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd', doc: 'Codec of the batches this node produces to Kafka: none, gzip, snappy, lz4, zstd. Consumers read every codec whatever this says; gzip is the one every Kafka client reads.', parse: oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd') },
+  outputRetentionMs: { env: 'OUTPUT_RETENTION_MS', default: null as number | null, doc: 'How long `vehicle.updates` and `vehicle.events` keep a record (Kafka\'s retention.ms, set when this node creates the topics). Default: 1 minute in the embedded log (nothing outside the process reads it), the broker\'s default on Kafka. `telemetry.raw` never drops a record the engine has not applied (see docs/deployment.md).', parse: optionalInt(1000, 365 * 24 * 3_600_000), docDefault: '1 min (embedded) / broker default (Kafka)' },
+  outputRetentionBytes: { env: 'OUTPUT_RETENTION_BYTES', default: null as number | null, doc: 'Most key + value bytes each partition of `vehicle.updates` and `vehicle.events` keeps (Kafka\'s retention.bytes). Default: 256 KiB in the embedded log, the broker\'s default on Kafka.', parse: optionalInt(1024, Number.MAX_SAFE_INTEGER), docDefault: '256 KiB (embedded) / broker default (Kafka)' },
   redisUrl: { env: 'REDIS_URL', default: null as string | null, doc: 'Redis for hot snapshots and current state; unset keeps them in memory.', parse: optionalText },
   redisPrefix: { env: 'REDIS_PREFIX', default: 'fleetline:', doc: 'Key prefix of this deployment in Redis.', parse: text },
   databaseUrl: { env: 'DATABASE_URL', default: null as string | null, doc: 'PostgreSQL for reference data, durable snapshots and history; unset keeps the embedded stores.', parse: optionalText },

@@ -5,7 +5,6 @@ import { DeliveryHub } from '../actors/delivery-hub.js';
 import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
-import { Topics } from '../actors/ports/partitioned-log.js';
 import type { ReferenceChange } from '../actors/domain/reference-data.js';
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
@@ -19,6 +18,7 @@ import { createInfrastructure, type Infrastructure } from './infrastructure.js';
 import { followReferenceTopic } from './reference-feed.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
+import { engineTopics } from './topics.js';
 import type { Transport } from '../actors/ports/transport.js';
 
 export interface FleetlineNode {
@@ -40,12 +40,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const secret = config.jwtSecret ?? crypto.randomUUID() + crypto.randomUUID();
   const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const infra = await createInfrastructure(config, log);
-  await infra.bus.ensureTopics([
-    { name: Topics.telemetryRaw, partitions: config.partitions },
-    { name: Topics.fleetReference, partitions: 1, compacted: true },
-    { name: Topics.vehicleUpdates, partitions: config.partitions },
-    { name: Topics.vehicleEvents, partitions: config.partitions },
-  ]);
+  await infra.bus.ensureTopics(engineTopics(config, infra.bus.kind));
 
   const demo = isDemo(config) ? new DemoFleet(config) : null;
   const demoToken = demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null;
@@ -67,6 +62,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
     connections: () => stream?.connections ?? 0,
     consumerLag: () => supervisor?.consumerLag() ?? new Map(),
+    consumer: () => supervisor?.consumerStatus ?? null,
   });
   stream = new StreamEndpoint(system, {
     index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
@@ -88,12 +84,16 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     readiness: () => {
       const h = supervisor?.health;
+      // A consumer that crashed applies nothing until its restart succeeds: not ready meanwhile.
+      const consumer = supervisor?.consumerStatus;
+      const consuming = !started || (consumer?.running ?? true);
       const components: Record<string, string> = {
         bus: infra.bus.kind, snapshots: infra.snapshots.kind, history: infra.history.kind,
         checkpoints: started ? (h?.checkpoints ?? 'starting') : 'starting',
         ...(h?.lastFailure ? { lastCheckpointFailure: h.lastFailure } : {}),
+        consumer: consuming ? (started ? 'running' : 'starting') : `down (${consumer?.lastCrash ?? 'stopped'})`,
       };
-      return { ready: ready(), components };
+      return { ready: ready() && consuming, components };
     },
     ready,
     demoToken,

@@ -40,7 +40,7 @@ const RETENTION_CHECK_MS = 3_600_000;
 
 export async function createInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
   const kafka = config.kafkaBrokers
-    ? new KafkaLog({ brokers: config.kafkaBrokers.split(',').map((b) => b.trim()), clientId: `fleetline-${config.nodeId}`, log })
+    ? new KafkaLog({ brokers: config.kafkaBrokers.split(',').map((b) => b.trim()), clientId: `fleetline-${config.nodeId}`, log, compression: config.kafkaCompression })
     : null;
   const bus: PartitionedLog = kafka === null ? new EmbeddedLog() : config.kafkaTopicPrefix ? new NamespacedLog(kafka, config.kafkaTopicPrefix) : kafka;
 

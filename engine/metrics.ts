@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
+import type { ConsumerStatus } from '../actors/ports/partitioned-log.js';
 
 interface GaugeSources {
   actors(): number;
   mailboxDepth(): number;
   connections(): number;
   consumerLag(): Map<number, number>;
+  /** The telemetry.raw consumer; null before it started. */
+  consumer(): ConsumerStatus | null;
 }
 
 /** Prometheus metrics of one node (`GET /metrics`). */
@@ -53,6 +56,17 @@ export class PrometheusMetrics implements EngineMetrics {
       collect() {
         this.reset();
         for (const [p, lag] of sources.consumerLag()) this.set({ partition: String(p) }, lag);
+      },
+    });
+    new Gauge({
+      name: 'fleetline_consumer_running', help: 'Whether the telemetry.raw consumer runs (0 while it is down after a crash, until its restart succeeds).', registers: r,
+      collect() { this.set(sources.consumer()?.running ? 1 : 0); },
+    });
+    new Counter({
+      name: 'fleetline_consumer_restarts_total', help: 'Restarts of the telemetry.raw consumer after a crash.', registers: r,
+      collect() {
+        this.reset();
+        this.inc(sources.consumer()?.restarts ?? 0);
       },
     });
     const info = new Gauge({ name: 'fleetline_transport_info', help: 'The HTTP/WebSocket server in use (uws = native uWebSockets.js, ws = portable).', labelNames: ['kind'], registers: r });

@@ -76,12 +76,36 @@ export interface LogConsumer {
   rejoin(): Promise<void>;
   /** Records not yet consumed per partition (high watermark - position), when the log knows it. */
   lag?(): Map<number, number>;
+  /** Whether the consumer is running (a crashed one is down until its restart succeeds). */
+  status?(): ConsumerStatus;
+}
+
+export interface ConsumerStatus {
+  /** false while the consumer is down: crashed and not restarted yet, or stopped. */
+  readonly running: boolean;
+  /** Why it last went down (a crash's error), null if it never did. */
+  readonly lastCrash: string | null;
+  /** Restarts after a crash since the consumer was created. */
+  readonly restarts: number;
+}
+
+/**
+ * How much of a topic each partition keeps, independent of consumer commits (Kafka's
+ * retention.ms / retention.bytes). A record is dropped once it is older than `ms` or once
+ * the partition holds more than `bytes` (keys + values) without it.
+ */
+export interface TopicRetention {
+  readonly ms?: number;
+  /** Per partition, like Kafka's retention.bytes. */
+  readonly bytes?: number;
 }
 
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
   readonly compacted?: boolean;
+  /** Unset: the log's default (the embedded log keeps what a group has not committed). */
+  readonly retention?: TopicRetention;
 }
 
 export interface PartitionedLog {

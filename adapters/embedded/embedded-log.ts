@@ -1,13 +1,59 @@
 import type {
-  ConsumerOptions, LogConsumer, LogRecord, OutgoingRecord, PartitionedLog, TopicSpec,
+  ConsumerOptions, ConsumerStatus, LogConsumer, LogRecord, OutgoingRecord, PartitionedLog, TopicSpec,
 } from '../../actors/ports/partitioned-log.js';
 import { partitionForKey } from './murmur2.js';
 
-interface Partition {
-  /** Offset of records[0]; records below it were trimmed after every group committed past them. */
-  base: number;
-  records: LogRecord[];
+/**
+ * One partition's retained records. Dropping is logical (head moves) and the array is
+ * compacted in chunks, so trimming a record at a time stays O(1) amortized.
+ */
+class Partition {
+  /** Offset of the first retained record. */
+  base = 0;
+  /** Retained key + value bytes (what retention.bytes counts). */
+  bytes = 0;
+  private records: LogRecord[] = [];
+  private head = 0;
+
+  /** Offset the next record gets (Kafka's log end offset). */
+  get end(): number {
+    return this.base + this.records.length - this.head;
+  }
+
+  get size(): number {
+    return this.records.length - this.head;
+  }
+
+  /** The retained record at `offset` (base <= offset < end). */
+  at(offset: number): LogRecord {
+    return this.records[this.head + offset - this.base];
+  }
+
+  append(record: LogRecord): void {
+    this.records.push(record);
+    this.bytes += recordBytes(record);
+  }
+
+  /** Records [from, to) of the retained ones. */
+  slice(from: number, to: number): LogRecord[] {
+    return this.records.slice(this.head + from - this.base, this.head + to - this.base);
+  }
+
+  /** Drops every retained record below `offset`. */
+  dropBefore(offset: number): void {
+    const n = Math.min(offset, this.end) - this.base;
+    if (n <= 0) return;
+    for (let i = this.head; i < this.head + n; i++) this.bytes -= recordBytes(this.records[i]);
+    this.head += n;
+    this.base += n;
+    if (this.head > 1024 && this.head * 2 > this.records.length) {
+      this.records = this.records.slice(this.head);
+      this.head = 0;
+    }
+  }
 }
+
+const recordBytes = (r: LogRecord): number => (r.key?.length ?? 0) + (r.value?.byteLength ?? 0);
 
 interface Topic {
   readonly spec: TopicSpec;
@@ -20,12 +66,27 @@ export interface EmbeddedLogOptions {
   readonly maxBatch: number;
   /** Records kept per partition even after every group committed past them (for late consumers). */
   readonly retainRecords: number;
+  /** How often age retention is applied to partitions nobody publishes to (default 1 s). */
+  readonly retentionCheckMs?: number;
+}
+
+/** Stored records and key + value bytes of one topic, summed over its partitions. */
+export interface RetainedStats {
+  readonly records: number;
+  readonly bytes: number;
 }
 
 /**
  * The in-process bus: Kafka's semantics (murmur2 key partitioning, per-partition order,
  * offsets, committed positions per consumer group) without a broker, for single-node use.
  * A group has one consumer here (one node), which owns every partition.
+ *
+ * Retention: a record is dropped once every group that consumes the topic committed past it
+ * (keeping the last `retainRecords`), and, on a topic whose spec has `retention`, once it is
+ * older than `retention.ms` or the partition holds more than `retention.bytes` without it,
+ * whether or not anyone consumed it (Kafka's time and size retention). A group that falls
+ * behind retention continues at the oldest retained record, as Kafka's
+ * auto.offset.reset=earliest does. See docs/deployment.md for the retention each topic gets.
  */
 export class EmbeddedLog implements PartitionedLog {
   readonly kind = 'embedded' as const;
@@ -33,14 +94,31 @@ export class EmbeddedLog implements PartitionedLog {
   /** group → topic → partition → next offset */
   private readonly committed = new Map<string, Map<string, number[]>>();
 
-  constructor(private readonly options: EmbeddedLogOptions = { maxBatch: 2000, retainRecords: 10_000 }) {}
+  private retentionTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: EmbeddedLogOptions = { maxBatch: 2000, retainRecords: 1000 }) {}
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     for (const spec of specs) {
       if (this.topics.has(spec.name)) continue;
-      const partitions = Array.from({ length: spec.partitions }, () => ({ base: 0, records: [] as LogRecord[] }));
+      const partitions = Array.from({ length: spec.partitions }, () => new Partition());
       this.topics.set(spec.name, { spec, partitions, consumers: new Set() });
+      if (spec.retention?.ms !== undefined && this.retentionTimer === null) {
+        this.retentionTimer = setInterval(() => this.applyAgeRetention(), this.options.retentionCheckMs ?? 1000);
+        this.retentionTimer.unref();
+      }
     }
+  }
+
+  /** What a topic holds now (for tests and the soak benchmark). */
+  retained(topicName: string): RetainedStats {
+    let records = 0;
+    let bytes = 0;
+    for (const p of this.topic(topicName).partitions) {
+      records += p.size;
+      bytes += p.bytes;
+    }
+    return { records, bytes };
   }
 
   partitionsOf(topic: string): number {
@@ -52,13 +130,19 @@ export class EmbeddedLog implements PartitionedLog {
     const n = topic.partitions.length;
     const now = Date.now();
     const touched = new Set<number>();
+    const retained = topic.spec.retention !== undefined;
     for (const r of records) {
       const partition = partitionForKey(r.key, n);
       const p = topic.partitions[partition];
-      const offset = p.base + p.records.length;
-      p.records.push({ topic: topicName, partition, offset, key: r.key, value: r.value, timestamp: now });
+      // A value that is a view into a larger buffer (a pooled slab, an encoder's scratch) would
+      // keep all of it alive for as long as retention keeps the record: retention.bytes would
+      // count a fraction of the memory held. Such values are copied.
+      // (Not Buffer#slice: on a Buffer that is a view too.)
+      const value = retained && r.value !== null && r.value.byteLength < r.value.buffer.byteLength ? new Uint8Array(r.value) : r.value;
+      p.append({ topic: topicName, partition, offset: p.end, key: r.key, value, timestamp: now });
       touched.add(partition);
     }
+    if (topic.spec.retention) for (const partition of touched) this.applyRetention(topic, partition, now);
     for (const c of topic.consumers) c.wake(touched);
   }
 
@@ -71,6 +155,8 @@ export class EmbeddedLog implements PartitionedLog {
   }
 
   async close(): Promise<void> {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.retentionTimer = null;
     for (const t of this.topics.values()) for (const c of [...t.consumers]) await c.stop();
   }
 
@@ -101,12 +187,30 @@ export class EmbeddedLog implements PartitionedLog {
       if (off !== undefined) low = Math.min(low, off);
     }
     const p = topic.partitions[partition];
-    const keepFrom = Math.min(low, p.base + p.records.length - this.options.retainRecords);
-    const drop = keepFrom - p.base;
-    // Trim in chunks: splicing one record at a time would be quadratic.
-    if (drop > 1024) {
-      p.records.splice(0, drop);
-      p.base += drop;
+    p.dropBefore(Math.min(low, p.end - this.options.retainRecords));
+  }
+
+  /** Time and size retention of one partition (Kafka's retention.ms / retention.bytes). */
+  private applyRetention(topic: Topic, partition: number, now: number): void {
+    const { ms, bytes } = topic.spec.retention ?? {};
+    const p = topic.partitions[partition];
+    let keepFrom = p.base;
+    if (ms !== undefined) {
+      while (keepFrom < p.end && p.at(keepFrom).timestamp < now - ms) keepFrom++;
+    }
+    if (bytes !== undefined) {
+      let over = p.bytes - bytes;
+      for (let o = p.base; o < keepFrom; o++) over -= recordBytes(p.at(o));
+      while (over > 0 && keepFrom < p.end) over -= recordBytes(p.at(keepFrom++));
+    }
+    p.dropBefore(keepFrom);
+  }
+
+  private applyAgeRetention(): void {
+    const now = Date.now();
+    for (const topic of this.topics.values()) {
+      if (topic.spec.retention?.ms === undefined) continue;
+      for (let i = 0; i < topic.partitions.length; i++) this.applyRetention(topic, i, now);
     }
   }
 
@@ -142,7 +246,7 @@ class EmbeddedConsumer implements LogConsumer {
     const p = this.topic.partitions[partition];
     const committed = this.log.committedOffset(this.options.groupId, this.topic.spec.name, partition);
     if (committed !== undefined) return Math.max(committed, p.base);
-    return this.options.fromBeginning ? p.base : p.base + p.records.length;
+    return this.options.fromBeginning ? p.base : p.end;
   }
 
   async start(): Promise<void> {
@@ -181,11 +285,12 @@ class EmbeddedConsumer implements LogConsumer {
   private async drainPartition(partition: number): Promise<void> {
     const p = this.topic.partitions[partition];
     while (!this.stopped && !this.paused && !this.rejoining) {
-      const from = this.position[partition];
-      const end = p.base + p.records.length;
+      // Records below base were dropped by retention: continue at the oldest one left.
+      const from = Math.max(this.position[partition], p.base);
+      const end = p.end;
       if (from >= end) return;
       const to = Math.min(end, from + this.maxBatch);
-      const records = p.records.slice(from - p.base, to - p.base);
+      const records = p.slice(from, to);
       try {
         await this.options.onBatch({ topic: this.topic.spec.name, partition, records, heartbeat: async () => {} });
       } catch {
@@ -196,7 +301,11 @@ class EmbeddedConsumer implements LogConsumer {
       this.position[partition] = to;
     }
     // Paused or stopped with records left: resume() / a later wake picks the partition up again.
-    if (this.position[partition] < p.base + p.records.length) this.ready.add(partition);
+    if (this.position[partition] < p.end) this.ready.add(partition);
+  }
+
+  status(): ConsumerStatus {
+    return { running: !this.stopped, lastCrash: null, restarts: 0 };
   }
 
   async commit(partition: number, nextOffset: number): Promise<void> {

@@ -1,6 +1,6 @@
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, EachBatchPayload } from 'kafkajs';
 import type { Logger } from '../../actors/ports/logger.js';
-import type { ConsumerOptions, LogConsumer, LogRecord, RecordBatch } from '../../actors/ports/partitioned-log.js';
+import type { ConsumerOptions, ConsumerStatus, LogConsumer, LogRecord, RecordBatch } from '../../actors/ports/partitioned-log.js';
 
 /** Consumers that report per-partition lag (records behind the high watermark). */
 export interface LagReporting {
@@ -57,6 +57,12 @@ class GroupMembershipError extends Error {
  *   logs it, pauses that partition with a growing backoff (200 ms … 10 s) and delivers the
  *   same records again from the same offset, like the embedded log.
  * - `pause()` stops fetching for the whole topic; a batch already being processed completes.
+ * - A kafkajs consumer that crashes (CRASH event: a batch it cannot decode, a lost broker, an
+ *   error in the group protocol) leaves the group and, for many errors, stays stopped
+ *   (`restart: false`). KafkaLog turns kafkajs's own restart off; this adapter restarts every
+ *   crashed (or otherwise stopped) consumer itself, after a backoff that doubles from
+ *   `restartBackoffMs` up to 30 s, and reports it down in `status()` until the restarted
+ *   consumer joined its group again.
  */
 export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private readonly topic: string;
@@ -78,6 +84,15 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private rejoining: Promise<void> | undefined;
   private joins = 0;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Why the kafkajs consumer is not running (null while it runs). */
+  private down: string | null = 'starting';
+  private lastCrash: string | null = null;
+  private restarts = 0;
+  /** Consecutive restarts without a calm minute in between (sets the backoff). */
+  private restartAttempt = 0;
+  private runningSince = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restarting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly consumer: Consumer,
@@ -85,8 +100,13 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     private readonly log: Logger,
     private readonly heartbeatIntervalMs: number,
     private readonly onStopped: () => void,
+    private readonly restartBackoffMs = 1_000,
   ) {
     this.topic = options.topic;
+  }
+
+  status(): ConsumerStatus {
+    return { running: this.down === null, lastCrash: this.lastCrash, restarts: this.restarts };
   }
 
   /** Number of GROUP_JOINs this member went through (1 = no rebalance since start). */
@@ -111,19 +131,31 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
       this.onGroupJoin(e.payload.memberAssignment[this.topic] ?? []);
     }));
     this.unsubscribe.push(this.consumer.on(events.CRASH, (e) => {
-      // kafkajs left the group; if it restarts, the next GROUP_JOIN assigns again.
-      this.log.error({ topic: this.topic, groupId: this.options.groupId, err: e.payload.error?.message, restart: e.payload.restart }, 'kafka consumer crashed');
+      // kafkajs left the group and disconnected; the restart's GROUP_JOIN assigns again.
+      const err = e.payload.error?.message ?? String(e.payload.error);
+      this.lastCrash = err;
+      this.markDown(`crashed: ${err}`);
+      this.log.error({ topic: this.topic, groupId: this.options.groupId, err }, 'kafka consumer crashed');
       this.onGroupJoin([]);
+      this.scheduleRestart();
+    }));
+    // kafkajs emits STOP (before CRASH) when its runner stops; a stop that is not ours is a crash too.
+    this.unsubscribe.push(this.consumer.on(events.STOP, () => {
+      // Our own stop, or a re-join's stop before it runs again.
+      if (this.stopping || this.rejoining !== undefined) return;
+      this.markDown('stopped');
+      this.scheduleRestart();
     }));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning });
     // run() resolves once the first join + sync completed (GROUP_JOIN already emitted).
     await this.consumer.run(this.runConfig());
+    this.markRunning();
     // Like the embedded log: consume() resolves after onAssigned of the first assignment.
     await this.firstTransition;
   }
 
-  private runConfig(): Parameters<Consumer['run']>[0] {
+  private runConfig(): ConsumerRunConfig {
     return {
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -166,6 +198,50 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     await this.consumer.stop();
     if (this.stopping) return;
     await this.consumer.run(this.runConfig());
+    this.markRunning();
+  }
+
+  private markDown(reason: string): void {
+    if (this.down === null) this.down = reason;
+    else if (reason !== 'stopped') this.down = reason;
+  }
+
+  private markRunning(): void {
+    // A crash during run() (it is async) already marked the consumer down again.
+    if (this.down !== null && this.down !== 'starting' && this.down !== 'restarting') return;
+    this.down = null;
+    this.runningSince = Date.now();
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopping || this.restartTimer !== undefined) return;
+    // A consumer that ran calmly for a minute starts over at the shortest backoff.
+    if (this.runningSince > 0 && Date.now() - this.runningSince > 60_000) this.restartAttempt = 0;
+    const delay = Math.min(30_000, this.restartBackoffMs * 2 ** Math.min(this.restartAttempt, 5));
+    this.restartAttempt += 1;
+    this.log.warn({ topic: this.topic, groupId: this.options.groupId, attempt: this.restartAttempt, retryInMs: delay, reason: this.down }, 'kafka consumer down; restarting it');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarting = this.restart();
+    }, delay);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    const reason = this.down;
+    this.down = 'restarting';
+    try {
+      await this.consumer.connect();
+      await this.consumer.run(this.runConfig());
+      this.restarts += 1;
+      this.markRunning();
+      if (this.down === null) this.log.info({ topic: this.topic, groupId: this.options.groupId, restarts: this.restarts, after: reason }, 'kafka consumer restarted');
+    } catch (e) {
+      this.markDown(`restart failed: ${(e as Error)?.message ?? String(e)}`);
+      this.log.error({ topic: this.topic, groupId: this.options.groupId, err: (e as Error)?.message ?? String(e) }, 'kafka consumer restart failed');
+      await this.consumer.disconnect().catch(() => undefined);
+      this.scheduleRestart();
+    }
   }
 
   private onGroupJoin(partitions: readonly number[]): void {
@@ -326,6 +402,10 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private async doStop(): Promise<void> {
     this.stopping = true;
     await this.rejoining?.catch(() => undefined);
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    await this.restarting;
+    this.down = 'stopped';
     this.applyPause();
     for (const t of this.backoff.values()) clearTimeout(t);
     this.backoff.clear();

@@ -1,5 +1,5 @@
 import {
-  CompressionTypes, Kafka, Partitioners, logLevel,
+  Kafka, Partitioners, logLevel,
   type Admin, type ITopicConfig, type Producer,
 } from 'kafkajs';
 import type { Logger } from '../../actors/ports/logger.js';
@@ -7,10 +7,12 @@ import type {
   ConsumerOptions, LogConsumer, OutgoingRecord, PartitionedLog, TopicSpec,
 } from '../../actors/ports/partitioned-log.js';
 import { consistentHashAssigner } from './consistent-hash-assigner.js';
+import { kafkaCompressionTypes, registerKafkaCodecs, type KafkaCompression } from './kafka-codecs.js';
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
 import { pinoLogCreator } from './kafka-logging.js';
 
 export { KafkaLogConsumer, reportsLag } from './kafka-log-consumer.js';
+export type { KafkaCompression } from './kafka-codecs.js';
 
 export interface KafkaLogOptions {
   readonly brokers: readonly string[];
@@ -25,6 +27,19 @@ export interface KafkaLogOptions {
   readonly replicationFactor?: number;
   /** How long a fetch waits for data when there is none (default 500 ms); bounds resume/stop latency. */
   readonly maxWaitTimeMs?: number;
+  /** Codec of produced batches (default gzip: every Kafka client reads it). Consumers read every codec. */
+  readonly compression?: KafkaCompression;
+  /** First delay before a crashed consumer is started again (default 1000 ms); doubles up to 30 s. */
+  readonly restartBackoffMs?: number;
+}
+
+/** Kafka topic configs of a spec: compaction, and retention where the spec bounds it. */
+function topicConfig(s: TopicSpec): { name: string; value: string }[] {
+  const entries: { name: string; value: string }[] = [];
+  if (s.compacted) entries.push({ name: 'cleanup.policy', value: 'compact' });
+  if (s.retention?.ms !== undefined) entries.push({ name: 'retention.ms', value: String(s.retention.ms) });
+  if (s.retention?.bytes !== undefined) entries.push({ name: 'retention.bytes', value: String(s.retention.bytes) });
+  return entries;
 }
 
 const toBuffer = (v: Uint8Array): Buffer =>
@@ -45,6 +60,7 @@ export class KafkaLog implements PartitionedLog {
   private closed = false;
 
   constructor(private readonly options: KafkaLogOptions) {
+    registerKafkaCodecs();
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -63,7 +79,7 @@ export class KafkaLog implements PartitionedLog {
         topic: s.name,
         numPartitions: s.partitions,
         replicationFactor: this.options.replicationFactor ?? -1,
-        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        configEntries: topicConfig(s),
       }));
       // waitForLeaders: resolves once every new partition has a leader. A concurrent creator
       // (another node) makes kafkajs return false (TOPIC_ALREADY_EXISTS), which is fine.
@@ -86,7 +102,8 @@ export class KafkaLog implements PartitionedLog {
   }
 
   /**
-   * One produce request per partition leader (kafkajs groups the messages), acks=-1, gzip.
+   * One produce request per partition leader (kafkajs groups the messages), acks=-1, in the
+   * configured codec.
    * Resolves only once the broker acknowledged every record; rejects otherwise (after
    * kafkajs's retries), in which case any subset may have been stored.
    */
@@ -97,7 +114,7 @@ export class KafkaLog implements PartitionedLog {
     await producer.send({
       topic,
       acks: -1,
-      compression: CompressionTypes.GZIP,
+      compression: kafkaCompressionTypes[this.options.compression ?? 'gzip'],
       messages: records.map((r) => ({ key: r.key, value: r.value === null ? null : toBuffer(r.value) })),
     });
   }
@@ -113,8 +130,11 @@ export class KafkaLog implements PartitionedLog {
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 500,
+      // kafkajs restarts a crashed consumer only for some errors (a batch it cannot decode
+      // stops it for good); KafkaLogConsumer restarts it after every crash instead.
+      retry: { retries: 5, restartOnFailure: async () => false },
     });
-    const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 3_000, () => this.consumers.delete(c));
+    const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 3_000, () => this.consumers.delete(c), this.options.restartBackoffMs ?? 1_000);
     owned = () => c.assignment();
     this.consumers.add(c);
     try {

@@ -101,3 +101,62 @@ describe('embedded partitioned log', () => {
     await consumer.stop();
   });
 });
+
+describe('#7.1 embedded log retention (independent of commits)', () => {
+  // Values cut from a shared buffer, as an encoder's output or a pooled Buffer is.
+  const slab = Buffer.alloc(64 * 1024);
+  const record = (i: number) => ({ key: `veh-${i % 500}`, value: slab.subarray((i % 600) * 100, (i % 600) * 100 + 100) });
+
+  it('#7.1 a topic nobody consumes stays within retention.bytes per partition', async () => {
+    const log = new EmbeddedLog();
+    const limit = 64 * 1024;
+    await log.ensureTopics([{ name: 'vehicle.updates', partitions: 4, retention: { bytes: limit } }]);
+    for (let batch = 0; batch < 200; batch++) {
+      await log.publish('vehicle.updates', Array.from({ length: 500 }, (_, i) => record(batch * 500 + i)));
+    }
+    // 100,000 records (about 10 MB) published; each partition keeps at most 64 KiB of them.
+    const kept = log.retained('vehicle.updates');
+    assert.ok(kept.bytes <= 4 * limit, `retained ${kept.bytes} bytes`);
+    assert.ok(kept.bytes > 3 * limit, `retention keeps up to the limit, not less (${kept.bytes} bytes)`);
+    assert.ok(kept.records > 0 && kept.records < 4 * limit / 100, `retained ${kept.records} records`);
+    // A late reader starts at the oldest retained record, offsets keep counting.
+    const seen: LogRecord[] = [];
+    const c = await log.consume({ groupId: 'late', topic: 'vehicle.updates', fromBeginning: true, onBatch: async (b) => { seen.push(...b.records); } });
+    for (let i = 0; i < 100 && seen.length < kept.records; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(seen.length, kept.records);
+    assert.ok(seen.every((r) => r.offset > 1000), 'only the newest records are left');
+    // Retained values hold their own bytes, not the buffer they were cut from.
+    assert.ok(seen.every((r) => r.value!.buffer.byteLength === r.value!.byteLength));
+    await c.stop();
+    await log.close();
+  });
+
+  it('#7.1 records older than retention.ms are dropped, also when nothing is published any more', async () => {
+    const log = new EmbeddedLog({ maxBatch: 2000, retainRecords: 10_000, retentionCheckMs: 50 });
+    await log.ensureTopics([{ name: 'vehicle.events', partitions: 2, retention: { ms: 300 } }]);
+    await log.publish('vehicle.events', Array.from({ length: 1000 }, (_, i) => record(i)));
+    assert.equal(log.retained('vehicle.events').records, 1000);
+    for (let i = 0; i < 200 && log.retained('vehicle.events').records > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(log.retained('vehicle.events'), { records: 0, bytes: 0 });
+    await log.publish('vehicle.events', [record(1)]);
+    assert.equal(log.retained('vehicle.events').records, 1, 'a fresh record is kept');
+    await log.close();
+  });
+
+  it('#7.1 a topic without retention (telemetry.raw) keeps every record its group has not committed', async () => {
+    const log = new EmbeddedLog({ maxBatch: 2000, retainRecords: 0 });
+    await log.ensureTopics([{ name: 'telemetry.raw', partitions: 1 }]);
+    const seen: number[] = [];
+    const c = await log.consume({ groupId: 'engine', topic: 'telemetry.raw', fromBeginning: true, onBatch: async (b) => { seen.push(...b.records.map((r) => r.offset)); } });
+    c.pause();
+    for (let batch = 0; batch < 20; batch++) await log.publish('telemetry.raw', Array.from({ length: 1000 }, (_, i) => record(batch * 1000 + i)));
+    assert.equal(log.retained('telemetry.raw').records, 20_000);
+    c.resume();
+    for (let i = 0; i < 200 && seen.length < 20_000; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen, Array.from({ length: 20_000 }, (_, i) => i), 'every record delivered, in order');
+    await c.commit(0, 15_000);
+    assert.equal(log.retained('telemetry.raw').records, 5_000, 'committed records are dropped, the rest kept');
+    await c.stop();
+    await log.close();
+  });
+});

@@ -169,6 +169,18 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
     });
   });
 
+  it('#7.1 creates a topic with its retention as Kafka topic configs (retention.ms, retention.bytes)', { timeout: 30_000 }, async () => {
+    await withLog({}, async ({ kafka, topic }) => {
+      await kafka.ensureTopics([{ name: topic, partitions: 1, retention: { ms: 120_000, bytes: 1_048_576 } }]);
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2 /* TOPIC */, name: topic, configNames: ['retention.ms', 'retention.bytes'] }],
+      });
+      const config = Object.fromEntries(resources[0].configEntries.map((e) => [e.configName, e.configValue]));
+      assert.deepEqual(config, { 'retention.ms': '120000', 'retention.bytes': '1048576' });
+    });
+  });
+
   it('resumes a group from its committed offset: committed records are not redelivered, uncommitted ones are', { timeout: 30_000 }, async () => {
     await withLog({}, async ({ kafka, topic, groupId }) => {
       await kafka.ensureTopics([{ name: topic, partitions: 1 }]);

@@ -57,15 +57,31 @@ export async function seedReference(db: TestDatabase, companies: { id: string; a
   }
 }
 
-/** Produces lines `key:value` to a topic with kcat, a producer that is not the engine (murmur2 like Java clients). */
-export async function kcatProduce(topic: string, lines: string[]): Promise<void> {
+/**
+ * Produces lines `key<TAB>value` to a topic with kcat, a producer that is not the engine
+ * (murmur2 like Java clients), in one of Kafka's codecs (kcat -z) when `compression` is given.
+ */
+export async function kcatProduce(topic: string, lines: string[], compression?: 'gzip' | 'snappy' | 'lz4' | 'zstd'): Promise<void> {
   const { spawn } = await import('node:child_process');
+  const codec = compression ? ['-z', compression] : [];
   await new Promise<void>((resolve, reject) => {
-    const p = spawn('kcat', ['-P', '-b', TEST_KAFKA_BROKERS, '-t', topic, '-K', '\t', '-X', 'topic.partitioner=murmur2_random'], { stdio: ['pipe', 'inherit', 'pipe'] });
+    const p = spawn('kcat', ['-P', '-b', TEST_KAFKA_BROKERS, '-t', topic, '-K', '\t', '-X', 'topic.partitioner=murmur2_random', ...codec], { stdio: ['pipe', 'inherit', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`kcat exited ${code}: ${err}`))));
     p.stdin.end(lines.join('\n') + '\n');
   });
+}
+
+/** Reads a topic from the beginning to its end with kcat (a consumer that is not kafkajs): `key<TAB>value` lines. */
+export async function kcatConsume(topic: string): Promise<string[]> {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile('kcat', ['-C', '-b', TEST_KAFKA_BROKERS, '-t', topic, '-e', '-q', '-f', '%k\t%s\n'], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`kcat failed: ${err.message} ${stderr}`));
+      else resolve(stdout);
+    });
+  });
+  return out.split('\n').filter((l) => l.length > 0);
 }

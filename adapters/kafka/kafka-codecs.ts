@@ -1,0 +1,68 @@
+import kafkajs, { CompressionTypes } from 'kafkajs';
+import snappyCodec from 'kafkajs-snappy';
+import { compressFrame, decompressFrame } from 'lz4-napi';
+import { decompress as zstdDecompress } from 'fzstd';
+import { compress as zstdCompress, init as zstdInit } from '@bokuweb/zstd-wasm';
+
+/** A producer's compression as KAFKA_COMPRESSION names it. */
+export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+export const kafkaCompressionTypes: Record<KafkaCompression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
+
+/** kafkajs hands compress() its encoder; only the bytes matter. */
+interface Encoder { readonly buffer: Buffer }
+interface Codec {
+  compress(encoder: Encoder): Promise<Buffer>;
+  decompress(buffer: Buffer): Promise<Buffer>;
+}
+
+const toBuffer = (v: Uint8Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+
+/**
+ * LZ4 as Kafka frames it: the standard LZ4 frame format (magic 04 22 4D 18), which every
+ * client since message format v1 writes; lz4_flex (via lz4-napi) reads frames with or
+ * without content size, checksums and linked blocks, and writes independent blocks.
+ */
+const lz4: Codec = {
+  compress: async (encoder) => compressFrame(encoder.buffer),
+  decompress: async (buffer) => decompressFrame(buffer),
+};
+
+let zstdReady: Promise<void> | undefined;
+/**
+ * Zstandard. Decoding is fzstd (pure JS, streaming): frames written by streaming producers
+ * (Java's zstd-jni) carry no content size, which one-shot decoders must guess and cap.
+ * Encoding is libzstd compiled to WebAssembly (level 3, zstd's default).
+ */
+const zstd: Codec = {
+  compress: async (encoder) => {
+    zstdReady ??= zstdInit();
+    await zstdReady;
+    return toBuffer(zstdCompress(encoder.buffer, 3));
+  },
+  decompress: async (buffer) => toBuffer(zstdDecompress(buffer)),
+};
+
+let registered = false;
+
+/**
+ * Teaches kafkajs every codec Kafka has (kafkajs ships gzip only and throws "… compression not
+ * implemented" on a batch in any other codec, which crashes its consumer). Process-wide and
+ * idempotent: kafkajs keeps codecs in a module-level table.
+ */
+export function registerKafkaCodecs(): void {
+  if (registered) return;
+  registered = true;
+  // A default import: Node's CommonJS export detection does not see kafkajs's CompressionCodecs.
+  const codecs = kafkajs.CompressionCodecs as Record<number, () => Codec>;
+  // Snappy: raw blocks (librdkafka) and xerial framing (the Java client) both decode.
+  codecs[CompressionTypes.Snappy] = snappyCodec as () => Codec;
+  codecs[CompressionTypes.LZ4] = () => lz4;
+  codecs[CompressionTypes.ZSTD] = () => zstd;
+}
