@@ -3,6 +3,8 @@ import type { StateIndex } from './ports/state-index.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { Logger } from './ports/logger.js';
 import type { LogRecord } from './ports/partitioned-log.js';
+import type { SnapshotStore } from './ports/snapshot-store.js';
+import type { VehicleView } from './domain/vehicle-state.js';
 import { toLiveBatch, type LiveBatch } from './live-updates.js';
 import { diff } from './vehicle-logic.js';
 
@@ -24,6 +26,28 @@ export interface FleetReplicaDeps {
  */
 export class FleetReplica {
   constructor(private readonly deps: FleetReplicaDeps) {}
+
+  /**
+   * The first fill: every vehicle of every partition this node does not hold, from the durable
+   * snapshot tier (read only). vehicle.live is followed from its end before this runs, so a
+   * change made meanwhile is not missed; the newer of the two views wins.
+   */
+  async fill(snapshots: SnapshotStore, partitions: number, visible: (company: string | null) => boolean): Promise<number> {
+    let filled = 0;
+    for (let p = 0; p < partitions; p++) {
+      if (this.deps.owns(p)) continue;
+      for await (const page of snapshots.loadPages(p)) {
+        const views: VehicleView[] = [];
+        for (const snap of page) {
+          const held = this.deps.index.get(snap.view.id);
+          if (visible(snap.view.company) && (held === undefined || held.ts < snap.view.ts)) views.push(snap.view);
+        }
+        this.deps.index.upsertMany(views);
+        filled += views.length;
+      }
+    }
+    return filled;
+  }
 
   /** Applies the records of one vehicle.live batch. */
   applyRecords(records: readonly LogRecord[]): void {

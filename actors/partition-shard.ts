@@ -8,6 +8,7 @@ import { decodePoints } from './record-points.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub } from './delivery-hub.js';
+import type { LiveOutbox } from './live-updates.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
 import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
 import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
@@ -27,6 +28,8 @@ export interface ShardDeps {
   readonly lastSnapshot?: (partition: number, vehicleId: string) => Promise<VehicleSnapshot | undefined>;
   /** Replaces the vehicle logic (tests make it throw). */
   readonly vehicleLogic?: VehicleLogic;
+  /** In a cluster: where every change goes for the nodes that do not own this partition. */
+  readonly live?: LiveOutbox;
 }
 
 /** Messages queued at this shard's actors above which apply() waits. */
@@ -218,6 +221,7 @@ export class PartitionShard implements VehicleOutbox {
     stop(r.ref);
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
+    this.deps.live?.gone(this.partition, vehicleId, r.state.profile.company);
   }
 
   // VehicleOutbox: called by this shard's vehicle actors.
@@ -238,6 +242,7 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
     }
     this.deps.hub.publish({ id: view.id, company: view.company, delta, view, receivedAt });
+    this.deps.live?.changed(this.partition, view, receivedAt);
   }
 
   /**
@@ -267,6 +272,8 @@ export class PartitionShard implements VehicleOutbox {
     if (view !== null) this.deps.index.upsert(view, true);
     else this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: state.profile.company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
+    if (view !== null) this.deps.live?.changed(this.partition, view, Date.now());
+    else this.deps.live?.gone(this.partition, vehicleId, state.profile.company);
   }
 
   events(events: VehicleEvent[]): void {
@@ -274,6 +281,7 @@ export class PartitionShard implements VehicleOutbox {
     for (const e of events) {
       this.pending.events.push(e);
       this.deps.hub.publishEvent(e);
+      this.deps.live?.event(this.partition, e);
     }
   }
 

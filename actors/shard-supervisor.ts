@@ -1,6 +1,6 @@
 import type { LogConsumer, PartitionedLog, RecordBatch } from './ports/partitioned-log.js';
 import { Topics } from './ports/partitioned-log.js';
-import type { ConsumerStatus } from './ports/partitioned-log.js';
+import type { ConsumerStatus, GroupMember } from './ports/partitioned-log.js';
 import type { SnapshotStore } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
@@ -14,6 +14,13 @@ export interface ShardSupervisorOptions {
   readonly checkpointIntervalMs: number;
   /** Above this many unwritten positions, intake pauses until a checkpoint succeeds. */
   readonly maxPendingPositions: number;
+  /** This node in a group of several (consistent-hash assignment); absent on a single node. */
+  readonly member?: GroupMember;
+  /**
+   * Every node keeps every vehicle in its index (a FleetReplica follows the other nodes): a
+   * partition handed off leaves its vehicles indexed, for its new owner to update.
+   */
+  readonly replicated?: boolean;
 }
 
 export interface ShardSupervisorDeps extends ShardDeps {
@@ -57,6 +64,7 @@ export class ShardSupervisor {
       groupId: this.deps.options.groupId,
       topic: Topics.telemetryRaw,
       fromBeginning: true,
+      ...(this.deps.options.member ? { member: this.deps.options.member } : {}),
       onBatch: (b) => this.onBatch(b),
       listener: {
         onAssigned: async (_t, partitions) => {
@@ -80,6 +88,15 @@ export class ShardSupervisor {
     const acquireFailure = unheld.find((s) => s.phase === 'retrying-acquire');
     const lastFailure = acquireFailure ? `acquire partition ${acquireFailure.partition}: ${acquireFailure.lastError}` : this.checkpointer.lastFailure;
     return { checkpoints: lastFailure === null ? 'ok' : 'degraded', lastFailure, partitions: this.held().map((s) => s.partition), unheld };
+  }
+
+  /**
+   * True while this node's actors hold the partition or are about to (acquiring, handing off):
+   * changes of its vehicles come from here, not from another node.
+   */
+  holds(partition: number): boolean {
+    const phase = this.slots.get(partition)?.phase;
+    return phase !== undefined && phase !== 'released' && phase !== 'fenced';
   }
 
   /** Each assigned partition's phase (for tests and health). */
@@ -184,7 +201,7 @@ export class ShardSupervisor {
         if (outcome === 'written') {
           await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
         }
-        shard.close({ keepIndexed: this.phase === 'stopping' });
+        shard.close({ keepIndexed: this.phase === 'stopping' || this.deps.options.replicated === true });
       }
       if (slot.phase !== 'released') slot.released();
     });

@@ -21,6 +21,11 @@ const int = (min: number, max: number) => (raw: string): number => {
 };
 const optionalInt = (min: number, max: number) => (raw: string): number | null => int(min, max)(raw);
 const text = (raw: string): string => raw;
+const weight = (raw: string): number => {
+  const n = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(n) || n > 1000) throw new Error('must be a decimal number in [0, 1000]');
+  return n;
+};
 const optionalText = (raw: string): string | null => (raw === '' ? null : raw);
 const bool = (raw: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -48,6 +53,8 @@ export const options = {
   fleetFile: { env: 'FLEET_FILE', default: null as string | null, doc: 'JSON reference data (companies, vehicles, devices) for the embedded default (example: demo/fleet.json). Unset in demo mode: a fleet is generated for DEMO_DEVICES.', parse: optionalText },
   acceptUnboundDevices: { env: 'ACCEPT_UNBOUND_DEVICES', default: null as boolean | null, doc: 'true: a device with no vehicle binding becomes a vehicle `~dev/<deviceId>` of no company, visible to admin tokens only, on every intake path (HTTP with an admin credential, OsmAnd, Kafka). false rejects it (UNKNOWN_DEVICE).', parse: bool, docDefault: '`true` (demo), `false` (production)' },
   unboundDeviceLimit: { env: 'UNBOUND_DEVICE_LIMIT', default: 10_000, doc: 'Most unbound devices one node holds at once; points of further ones are rejected (UNBOUND_DEVICE_LIMIT, counted in fleetline_points_rejected_total).', parse: int(0, 10_000_000) },
+  nodeWeight: { env: 'NODE_WEIGHT', default: 1, doc: 'This node\'s share of the partitions relative to the other nodes (2 takes twice as many as 1; 0 takes none). Read at every rebalance.', parse: weight },
+  liveFlushMs: { env: 'LIVE_FLUSH_MS', default: 20, doc: 'On Kafka: how often a node publishes its vehicles\' changes to `vehicle.live` for the other nodes\' clients (the cross-node share of the delivery latency).', parse: int(1, 10_000) },
   partitions: { env: 'TELEMETRY_PARTITIONS', default: 24, doc: 'Partitions of telemetry.raw, fixed at topic creation (it decides which partition a device maps to); production wants ~10x the largest planned node count.', parse: int(1, 10_000) },
   checkpointIntervalMs: { env: 'CHECKPOINT_INTERVAL_MS', default: 1000, doc: 'How often dirty actors are flushed and offsets committed: the most work a crash replays.', parse: int(50, 600_000) },
   maxPendingPositions: { env: 'MAX_PENDING_POSITIONS', default: 500_000, doc: 'Unwritten positions per partition above which intake pauses (a store is down).', parse: int(1000, 100_000_000) },

@@ -16,6 +16,8 @@ import { IntakeCredentials } from './intake-credentials.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
 import { followReferenceTopic } from './reference-feed.js';
+import { fleetReplication } from './fleet-replication.js';
+import { ConsumerGroups } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
 import { engineTopics } from './topics.js';
@@ -110,11 +112,22 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   log.info({ port, transport: transport.kind, bus: infra.bus.kind, snapshots: infra.snapshots.kind }, 'fleetline node listening');
 
+  // On Kafka a node is one of several: partitions go by consistent hash of the nodes' ids, and
+  // every node serves every vehicle through the replica of the others (engine/fleet-replication.ts).
+  const clustered = infra.bus.kind === 'kafka';
+  const replication = clustered
+    ? fleetReplication({ config, bus: infra.bus, durableSnapshots: infra.durableSnapshots, directory, index, hub, metrics, log })
+    : null;
   supervisor = new ShardSupervisor({
     system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
     bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
-    options: { groupId: 'fleetline-engine', checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions },
+    ...(replication ? { live: replication.live } : {}),
+    options: {
+      groupId: ConsumerGroups.engine, checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions,
+      ...(clustered ? { member: { nodeId: config.nodeId, weight: () => config.nodeWeight }, replicated: true } : {}),
+    },
   });
+  const shards = supervisor;
   const applyChange = (change: ReferenceChange) => {
     supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
   };
@@ -126,7 +139,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   };
   try {
     const restoreStarted = Date.now();
+    await replication?.follow((partition) => shards.holds(partition));
     await supervisor.start();
+    await replication?.fill();
     stopSource = await infra.reference.follow(applyChange);
     stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
     started = true;
@@ -134,6 +149,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   } catch (e) {
     await stopFollowing().catch(() => {});
     await supervisor.stop().catch(() => {});
+    await replication?.stop().catch(() => {});
     await transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
     stopActor(system);
     await infra.close().catch(() => {});
@@ -148,6 +164,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       demo?.stop();
       await stopFollowing();
       await supervisor.stop();
+      await replication?.stop();
       await transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
       stopActor(system);
       await infra.close();

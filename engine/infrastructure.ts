@@ -28,6 +28,8 @@ import type { Config } from './config.js';
 export interface Infrastructure {
   readonly bus: PartitionedLog;
   readonly snapshots: SnapshotStore;
+  /** The tier never behind the others, read without side effects (a replica's first fill). */
+  readonly durableSnapshots: SnapshotStore;
   readonly history: HistoryStore;
   readonly currentState: CurrentStateStore | null;
   readonly reference: ReferenceSource;
@@ -78,7 +80,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
   }
 
   return {
-    bus, snapshots, history, currentState, reference, redis, pool,
+    bus, snapshots, durableSnapshots: durable ?? hot ?? snapshots, history, currentState, reference, redis, pool,
     close: async () => {
       if (retention) clearInterval(retention);
       await bus.close();

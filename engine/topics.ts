@@ -4,6 +4,8 @@ import type { Config } from './config.js';
 /** What the embedded log keeps of an output topic unless OUTPUT_RETENTION_* say otherwise. */
 export const EMBEDDED_OUTPUT_RETENTION = { ms: 60_000, bytes: 256 * 1024 } as const;
 
+const LIVE_RETENTION = { ms: 600_000 } as const;
+
 /**
  * The topics a node uses, with their retention.
  *
@@ -16,6 +18,8 @@ export const EMBEDDED_OUTPUT_RETENTION = { ms: 60_000, bytes: 256 * 1024 } as co
  *   and values per partition; on Kafka they get the broker's retention unless
  *   OUTPUT_RETENTION_MS / OUTPUT_RETENTION_BYTES are set.
  * - fleet.reference: compacted on Kafka; kept until committed in the embedded log.
+ * - vehicle.live (Kafka only: one node needs no cross-node delivery): every change as it
+ *   happens, read by every node from its end; ten minutes are more than any reader lags.
  */
 export function engineTopics(config: Config, bus: PartitionedLog['kind']): TopicSpec[] {
   const outputs = outputRetention(config, bus);
@@ -24,6 +28,7 @@ export function engineTopics(config: Config, bus: PartitionedLog['kind']): Topic
     { name: Topics.fleetReference, partitions: 1, compacted: true },
     { name: Topics.vehicleUpdates, partitions: config.partitions, ...(outputs && { retention: outputs }) },
     { name: Topics.vehicleEvents, partitions: config.partitions, ...(outputs && { retention: outputs }) },
+    ...(bus === 'kafka' ? [{ name: Topics.vehicleLive, partitions: config.partitions, retention: LIVE_RETENTION }] : []),
   ];
 }
 

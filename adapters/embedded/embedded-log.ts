@@ -132,7 +132,8 @@ export class EmbeddedLog implements PartitionedLog {
     const touched = new Set<number>();
     const retained = topic.spec.retention !== undefined;
     for (const r of records) {
-      const partition = partitionForKey(r.key, n);
+      const partition = r.partition ?? partitionForKey(r.key, n);
+      if (!Number.isInteger(partition) || partition < 0 || partition >= n) throw new Error(`embedded log: no partition ${partition} in ${topicName}`);
       const p = topic.partitions[partition];
       // A value that is a view into a larger buffer (a pooled slab, an encoder's scratch) would
       // keep all of it alive for as long as retention keeps the record: retention.bytes would

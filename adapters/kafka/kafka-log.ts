@@ -115,7 +115,7 @@ export class KafkaLog implements PartitionedLog {
       topic,
       acks: -1,
       compression: kafkaCompressionTypes[this.options.compression ?? 'gzip'],
-      messages: records.map((r) => ({ key: r.key, value: r.value === null ? null : toBuffer(r.value) })),
+      messages: records.map((r) => ({ key: r.key, value: r.value === null ? null : toBuffer(r.value), ...(r.partition !== undefined && { partition: r.partition }) })),
     });
   }
 
