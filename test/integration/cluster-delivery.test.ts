@@ -6,7 +6,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { encode } from '@msgpack/msgpack';
+import type { ShardMap } from '../../cluster/shard-map.js';
 import { pino } from 'pino';
 import { loadConfig } from '../../engine/config.js';
 import { startNode, type FleetlineNode } from '../../engine/fleetline-node.js';
@@ -18,6 +21,7 @@ import { createRealDeployment, seedReference, type RealDeployment } from '../sup
 const PARTITIONS = 4;
 const VEHICLES = 12;
 const enc = (v: unknown) => encode(v);
+const run = promisify(execFile);
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -35,6 +39,12 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     const node = await startNode(config, pino({ level: config.logLevel }));
     nodes.set(nodeId, node);
     return node;
+  };
+  const cli = async (args: string[]): Promise<string> => {
+    const { stdout } = await run(process.execPath, ['bin/fleetline.mjs', ...args], {
+      env: { ...process.env, KAFKA_BROKERS: dep.env.KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: dep.env.KAFKA_TOPIC_PREFIX },
+    });
+    return stdout;
   };
   const vehicles = Array.from({ length: VEHICLES }, (_, i) => ({ id: `veh-${i}`, companyId: 'A', deviceId: `dev-${i}` }));
   const t0 = Date.now() - 300_000;
@@ -59,12 +69,20 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     await dep?.cleanup();
   });
 
-  it('a client on node B receives the deltas of vehicles node A owns, GET on any node returns the whole fleet, and after A leaves B serves them from its own actors without a resubscribe', async () => {
+  it('the CLI shows both members and the partition map; a client on node B receives the deltas of vehicles node A owns, GET on any node returns the whole fleet, and after A leaves B serves them from its own actors without a resubscribe', async () => {
     const a = await start('node-a');
     const b = await start('node-b');
     await waitFor('both nodes to hold partitions', () => a.supervisor.health.partitions.length > 0 && b.supervisor.health.partitions.length > 0
       && a.supervisor.health.partitions.length + b.supervisor.health.partitions.length === PARTITIONS);
     const ownedByA = vehicles.filter((v) => a.supervisor.holds(partitionForKey(v.deviceId, PARTITIONS)));
+
+    // The operator's view (npx fleetline cluster status) is the same map, found from the
+    // environment a node reads.
+    const status = JSON.parse(await cli(['cluster', 'status', '--json'])) as ShardMap;
+    assert.deepEqual(status.members.map((m) => m.nodeId).sort(), ['node-a', 'node-b']);
+    for (const p of status.partitions) {
+      assert.equal(p.owner, a.supervisor.holds(p.partition) ? 'node-a' : 'node-b', `partition ${p.partition}`);
+    }
     assert.ok(ownedByA.length > 0 && ownedByA.length < VEHICLES, `node A owns some of the vehicles (${ownedByA.length})`);
 
     const reader = await testToken({ companies: ['A'] });
