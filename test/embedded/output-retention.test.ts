@@ -16,7 +16,10 @@ describe('#7.1 output topics of a node are bounded', () => {
     assert.equal(specs.get(Topics.telemetryRaw)?.retention, undefined);
     assert.equal(specs.get(Topics.fleetReference)?.retention, undefined);
     const kafka = engineTopics(loadConfig(demoEnv), 'kafka');
-    assert.ok(kafka.every((s) => s.retention === undefined));
+    assert.ok(kafka.filter((s) => s.name !== Topics.vehicleLive).every((s) => s.retention === undefined));
+    // vehicle.live (cross-node delivery, Kafka only) is read at its end by every node: short-lived.
+    assert.deepEqual(kafka.find((s) => s.name === Topics.vehicleLive)?.retention, { ms: 600_000 });
+    assert.equal(engineTopics(loadConfig(demoEnv), 'embedded').some((s) => s.name === Topics.vehicleLive), false);
     const tuned = new Map(engineTopics(loadConfig({ ...demoEnv, OUTPUT_RETENTION_MS: '60000', OUTPUT_RETENTION_BYTES: '1048576' }), 'kafka').map((s) => [s.name, s]));
     assert.deepEqual(tuned.get(Topics.vehicleUpdates)?.retention, { ms: 60_000, bytes: 1_048_576 });
   });
