@@ -99,6 +99,16 @@ export class ShardSupervisor {
     return phase !== undefined && phase !== 'released' && phase !== 'fenced';
   }
 
+  /**
+   * Makes the group assign its partitions again (a weight changed, an operator asked): this
+   * member hands its partitions off, leaves and re-joins, claiming them back; the others
+   * re-join on their next heartbeat.
+   */
+  async rebalance(): Promise<void> {
+    if (this.phase !== 'running' || this.consumer === null) return;
+    await this.consumer.rejoin();
+  }
+
   /** Each assigned partition's phase (for tests and health). */
   phases(): Map<number, SlotPhase> {
     return new Map([...this.slots].map(([p, s]) => [p, s.phase]));

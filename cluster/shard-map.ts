@@ -8,6 +8,8 @@ export interface ShardMember {
   readonly weight: number;
   readonly memberId: string;
   readonly host: string;
+  /** The node's HTTP API as it announced it (null when it announced none). */
+  readonly url: string | null;
   readonly partitions: readonly number[];
 }
 

@@ -17,7 +17,10 @@ import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
 import { followReferenceTopic } from './reference-feed.js';
 import { fleetReplication } from './fleet-replication.js';
-import { ConsumerGroups } from '../actors/ports/partitioned-log.js';
+import { clusterOps, type ClusterOps } from './cluster-ops.js';
+import { inspectGroup } from '../adapters/kafka/group-inspector.js';
+import { hostname } from 'node:os';
+import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
 import { engineTopics } from './topics.js';
@@ -33,6 +36,8 @@ export interface FleetlineNode {
   readonly index: SpatialStateIndex;
   readonly supervisor: ShardSupervisor;
   readonly infrastructure: Infrastructure;
+  /** On Kafka: this node's part in the cluster (weight, rebalance, drain); null on one node. */
+  readonly cluster: ClusterOps | null;
   /** Graceful shutdown: stop intake, flush, close sockets with a close code. */
   close(): Promise<void>;
 }
@@ -81,7 +86,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   let started = false;
   let accepting = true;
   const ready = () => started && accepting;
+  let cluster: ClusterOps | null = null;
   transport.onRequest(createHttpApi({
+    cluster: () => cluster,
     intake, intakeCredentials: new IntakeCredentials(auth, directory), index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     readiness: () => {
@@ -118,13 +125,23 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const replication = clustered
     ? fleetReplication({ config, bus: infra.bus, durableSnapshots: infra.durableSnapshots, directory, index, hub, metrics, log })
     : null;
+  const brokers = config.kafkaBrokers?.split(',').map((b) => b.trim()) ?? [];
+  cluster = clustered
+    ? clusterOps({
+        nodeId: config.nodeId, weight: config.nodeWeight, log,
+        url: config.advertisedUrl ?? `http://${config.host === '0.0.0.0' ? hostname() : config.host}:${port}`,
+        supervisor: () => shards,
+        shardMap: () => inspectGroup({ brokers, groupId: config.kafkaTopicPrefix + ConsumerGroups.engine, topic: config.kafkaTopicPrefix + Topics.telemetryRaw }),
+        close: () => close(),
+      })
+    : null;
   supervisor = new ShardSupervisor({
     system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
     bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
     ...(replication ? { live: replication.live } : {}),
     options: {
       groupId: ConsumerGroups.engine, checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions,
-      ...(clustered ? { member: { nodeId: config.nodeId, weight: () => config.nodeWeight }, replicated: true } : {}),
+      ...(cluster ? { member: cluster.member, replicated: true } : {}),
     },
   });
   const shards = supervisor;
@@ -172,5 +189,5 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     })();
     return closing;
   };
-  return { port, url, transport: transport.kind, auth, demoToken, index, supervisor, infrastructure: infra, close };
+  return { port, url, transport: transport.kind, auth, demoToken, index, supervisor, infrastructure: infra, cluster, close };
 }

@@ -5,7 +5,8 @@ import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js'
 import type { StateIndex } from '../actors/ports/state-index.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
-import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema } from './http-schemas.js';
+import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
+import type { ClusterOps } from './cluster-ops.js';
 import type { IntakeCredentials } from './intake-credentials.js';
 import { osmandRecord } from './osmand.js';
 import { projectRoot } from './project-files.js';
@@ -39,6 +40,8 @@ interface HttpApiDeps {
   readonly ready: () => boolean;
   /** Demo mode only: issues an admin token for the demo page. */
   readonly demoToken: (() => Promise<string>) | null;
+  /** On Kafka: this node's cluster operations (admin routes); null on one node or before start. */
+  readonly cluster?: () => ClusterOps | null;
 }
 
 interface StaticFile {
@@ -130,6 +133,27 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return { status: 200, body: '' };
   };
 
+  /** Cluster operations: an admin token, and a node that is one of a cluster (Kafka). */
+  const admin = (handler: (ops: ClusterOps, req: HttpRequest) => Promise<HttpResponse>): Handler => async (req) => {
+    if ((await grantOf(req)) !== null) throw new FleetlineError('FORBIDDEN', 'cluster operations need an admin token');
+    parseQuery(tokenOnlyQuerySchema, req.query);
+    const ops = deps.cluster?.() ?? null;
+    if (ops === null) throw new FleetlineError('NOT_FOUND', 'this node is not part of a cluster (no KAFKA_BROKERS), or it is still starting');
+    return handler(ops, req);
+  };
+  const setWeight = admin(async (ops, req) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch (e) {
+      throw new FleetlineError('MALFORMED_BODY', (e as Error).message);
+    }
+    const parsed = weightBodySchema.safeParse(body);
+    if (!parsed.success) throw new FleetlineError('MALFORMED_BODY', `expected {"weight": number in [0, 1000]}: ${parsed.error.issues[0].message}`);
+    await ops.setWeight(parsed.data.weight);
+    return json(200, { nodeId: ops.nodeId, weight: parsed.data.weight });
+  });
+
   /** Intake answers 503 NOT_READY while the node starts or stops. */
   const intake = (handler: Handler): Handler => (req) => {
     if (!deps.ready()) throw new FleetlineError('NOT_READY');
@@ -142,6 +166,16 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     // OsmAnd clients report with GET too: it is intake like the POST, so a HEAD must not run it.
     ['/v1/osmand', { GET: intake(postOsmand), POST: intake(postOsmand), noHead: true }],
     ['/v1/vehicles', { GET: listVehicles }],
+    ['/v1/admin/cluster', { GET: admin(async (ops) => json(200, await ops.shardMap())) }],
+    ['/v1/admin/weight', { POST: setWeight }],
+    ['/v1/admin/rebalance', { POST: admin(async (ops) => {
+      void ops.rebalance();
+      return json(202, { nodeId: ops.nodeId, rebalancing: true });
+    }) }],
+    ['/v1/admin/drain', { POST: admin(async (ops) => {
+      void ops.drain();
+      return json(202, { nodeId: ops.nodeId, draining: true });
+    }) }],
     ['/healthz', { GET: () => json(200, { status: 'ok' }) }],
     ['/readyz', { GET: () => {
       const r = deps.readiness();

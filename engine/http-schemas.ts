@@ -85,3 +85,6 @@ export function vehicleIdParam(segment: string): string {
   if (!result.success) throw new FleetlineError('BAD_PATH', `vehicle id: ${result.error.issues[0].message}`);
   return result.data;
 }
+
+/** POST /v1/admin/weight: a node's new share of the partitions. */
+export const weightBodySchema = z.strictObject({ weight: z.number().finite().min(0).max(1000) });

@@ -38,6 +38,8 @@ async function main(): Promise<void> {
       `  export TOKEN=${token}\n  curl -H "Authorization: Bearer $TOKEN" '${node.url}/v1/vehicles?limit=5'\n\n`,
     );
   }
+  // A drained node (npx fleetline cluster drain) has handed off and stopped: its work is done.
+  void node.cluster?.drained.then(() => process.exit(0));
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -57,6 +57,8 @@ export interface GroupMember {
   readonly nodeId: string;
   /** Relative capacity, read at every join (0 = take no partitions). */
   weight(): number;
+  /** Where operators reach this node's HTTP API (announced to the group). */
+  readonly url?: string;
 }
 
 export interface LogConsumer {

@@ -10,6 +10,8 @@ export interface GroupMembership {
   weight(): number;
   /** The partitions this member owns now, so the leader can keep them where they are. */
   owned(): readonly number[];
+  /** Where operators reach the node (shown by `fleetline cluster status`, used by drain). */
+  readonly url?: string;
 }
 
 /** The protocol name every member must announce; a member without it cannot join the group. */
@@ -20,6 +22,7 @@ interface ClaimData {
   readonly nodeId: string;
   readonly weight: number;
   readonly owned: readonly number[];
+  readonly url?: string;
 }
 
 function decodeClaim(memberId: string, metadata: Buffer, log: Logger): ClaimData {
@@ -51,7 +54,8 @@ export function consistentHashAssigner(membership: GroupMembership, log: Logger)
     name: ASSIGNER_NAME,
     version: VERSION,
     protocol({ topics }) {
-      const userData = Buffer.from(JSON.stringify({ nodeId: membership.nodeId, weight: membership.weight(), owned: membership.owned() } satisfies ClaimData));
+      const claim: ClaimData = { nodeId: membership.nodeId, weight: membership.weight(), owned: membership.owned(), ...(membership.url ? { url: membership.url } : {}) };
+      const userData = Buffer.from(JSON.stringify(claim));
       return { name: ASSIGNER_NAME, metadata: AssignerProtocol.MemberMetadata.encode({ version: VERSION, topics, userData }) };
     },
     async assign({ members, topics }) {

@@ -7,10 +7,10 @@ export interface GroupInspectorOptions {
   readonly topic: string;
 }
 
-function claimOf(metadata: Buffer): { nodeId?: string; weight?: number } {
+function claimOf(metadata: Buffer): { nodeId?: string; weight?: number; url?: string } {
   try {
     const userData = AssignerProtocol.MemberMetadata.decode(metadata)?.userData;
-    return JSON.parse(userData?.toString('utf8') ?? '{}') as { nodeId?: string; weight?: number };
+    return JSON.parse(userData?.toString('utf8') ?? '{}') as { nodeId?: string; weight?: number; url?: string };
   } catch {
     return {};
   }
@@ -35,7 +35,7 @@ export async function inspectGroup(options: GroupInspectorOptions): Promise<Shar
       } catch {
         // a member in the middle of a rebalance has no assignment yet
       }
-      return { nodeId: claim.nodeId ?? m.memberId, weight: claim.weight ?? 1, memberId: m.memberId, host: m.clientHost, partitions };
+      return { nodeId: claim.nodeId ?? m.memberId, weight: claim.weight ?? 1, memberId: m.memberId, host: m.clientHost, url: typeof claim.url === 'string' ? claim.url : null, partitions };
     });
     const owner = new Map<number, string>();
     for (const m of members) for (const p of m.partitions) owner.set(p, m.nodeId);

@@ -68,6 +68,8 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private readonly topic: string;
   /** Partitions of the current generation (updated on GROUP_JOIN). */
   private assigned = new Set<number>();
+  /** The partitions of the last assignment (kept through a re-join). */
+  private lastGiven: number[] = [];
   /** Assignment callbacks, chained (never rejects); every batch waits for them. */
   private transitions: Promise<void> = Promise.resolve();
   /** The first assignment's callbacks; consume() rejects when they fail. */
@@ -117,6 +119,14 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   /** Partitions currently owned. */
   assignment(): number[] {
     return [...this.assigned].sort((a, b) => a - b);
+  }
+
+  /**
+   * What this member claims when it joins: the partitions the group last gave it, also across a
+   * re-join (which revokes them locally first), so that a rebalance keeps them where they are.
+   */
+  claims(): number[] {
+    return [...this.lastGiven];
   }
 
   /** Per partition: high watermark − (last delivered offset + 1), as of the last batch. */
@@ -251,6 +261,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
       return;
     }
     const next = new Set(partitions);
+    this.lastGiven = [...next].sort((a, b) => a - b);
     const revoked = [...this.assigned].filter((p) => !next.has(p)).sort((a, b) => a - b);
     const added = [...next].filter((p) => !this.assigned.has(p)).sort((a, b) => a - b);
     this.assigned = next;

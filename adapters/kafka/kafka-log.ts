@@ -125,7 +125,7 @@ export class KafkaLog implements PartitionedLog {
     const member = options.member;
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
-      ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned() }, this.options.log)] } : {}),
+      ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned(), ...(member.url ? { url: member.url } : {}) }, this.options.log)] } : {}),
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
       allowAutoTopicCreation: false,
@@ -135,7 +135,7 @@ export class KafkaLog implements PartitionedLog {
       retry: { retries: 5, restartOnFailure: async () => false },
     });
     const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 3_000, () => this.consumers.delete(c), this.options.restartBackoffMs ?? 1_000);
-    owned = () => c.assignment();
+    owned = () => c.claims();
     this.consumers.add(c);
     try {
       await c.start();

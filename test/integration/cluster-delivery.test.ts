@@ -42,7 +42,7 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
   };
   const cli = async (args: string[]): Promise<string> => {
     const { stdout } = await run(process.execPath, ['bin/fleetline.mjs', ...args], {
-      env: { ...process.env, KAFKA_BROKERS: dep.env.KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: dep.env.KAFKA_TOPIC_PREFIX },
+      env: { ...process.env, KAFKA_BROKERS: dep.env.KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: dep.env.KAFKA_TOPIC_PREFIX, JWT_SECRET: TEST_SECRET },
     });
     return stdout;
   };
@@ -115,5 +115,24 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     assert.equal(got.size, VEHICLES);
     for (const v of ownedByA) assert.equal(got.get(v.id)?.lon, lonOf(5), `${v.id}, once node A's, is current on B`);
     client.close();
+  });
+
+  it('the CLI sets a weight (the map follows it) and drains a node: it hands its partitions off, leaves, and shows the new map', async () => {
+    const b = nodes.get('node-b') as FleetlineNode;
+    const c = await start('node-c');
+    await waitFor('two nodes sharing the partitions', () => b.supervisor.health.partitions.length === 2 && c.supervisor.health.partitions.length === 2);
+
+    const weighted = JSON.parse(await cli(['cluster', 'weight', 'node-b', '3', '--json'])) as ShardMap;
+    const count = (map: ShardMap, id: string) => map.partitions.filter((p) => p.owner === id).length;
+    assert.equal(count(weighted, 'node-b'), 3, 'weight 3 of 4 → 3 of 4 partitions');
+    assert.equal(count(weighted, 'node-c'), 1);
+
+    const drained = JSON.parse(await cli(['cluster', 'drain', 'node-c', '--json'])) as ShardMap;
+    assert.deepEqual(drained.members.map((m) => m.nodeId), ['node-b']);
+    assert.equal(count(drained, 'node-b'), PARTITIONS);
+    await c.cluster?.drained;
+    await waitFor('node B to hold every partition', () => b.supervisor.health.partitions.length === PARTITIONS);
+    await post(b, 6);
+    await waitFor('every vehicle applied on B after the drain', async () => [...(await views(b, await testToken({ companies: ['A'] }))).values()].every((v) => v.lon === lonOf(6)));
   });
 });

@@ -1,0 +1,78 @@
+import type { Logger } from 'pino';
+import type { GroupMember } from '../actors/ports/partitioned-log.js';
+import type { ShardSupervisor } from '../actors/shard-supervisor.js';
+import type { ShardMap } from '../cluster/shard-map.js';
+
+/** What an operator can ask of one node of a cluster (admin HTTP routes, `npx fleetline cluster`). */
+export interface ClusterOps {
+  readonly nodeId: string;
+  /** This node as the consumer group sees it (its weight is read at every join). */
+  readonly member: GroupMember;
+  /** Sets this node's weight and has the group assign the partitions again. */
+  setWeight(weight: number): Promise<void>;
+  rebalance(): Promise<void>;
+  /** Hands every partition off (weight 0, rebalance), then stops the node. */
+  drain(): Promise<void>;
+  /** Resolves once a drain finished (the process may exit then); never otherwise. */
+  readonly drained: Promise<void>;
+  shardMap(): Promise<ShardMap>;
+}
+
+interface ClusterOpsDeps {
+  readonly nodeId: string;
+  readonly weight: number;
+  readonly url: string;
+  /** The node's supervisor (built after this: it needs `member`). */
+  readonly supervisor: () => ShardSupervisor;
+  readonly shardMap: () => Promise<ShardMap>;
+  /** Stops the node (graceful: last checkpoint, sockets closed with a code). */
+  readonly close: () => Promise<void>;
+  readonly log: Logger;
+}
+
+export function clusterOps(deps: ClusterOpsDeps): ClusterOps {
+  const { nodeId, log } = deps;
+  let weight = deps.weight;
+  let draining: Promise<void> | null = null;
+  let markDrained: () => void = () => {};
+  const drained = new Promise<void>((resolve) => { markDrained = resolve; });
+  /** Never rejects: a failed re-join is logged (the consumer's own restart takes it from there). */
+  const rebalance = async (why: string): Promise<void> => {
+    const supervisor = deps.supervisor();
+    const started = performance.now();
+    const before = supervisor.health.partitions.length;
+    try {
+      await supervisor.rebalance();
+      log.info({ why, weight, partitionsBefore: before, partitionsAfter: supervisor.health.partitions.length, ms: Math.round(performance.now() - started) }, 'rebalance done');
+    } catch (e) {
+      log.error({ why, err: (e as Error).message }, 'rebalance failed');
+    }
+  };
+  return {
+    nodeId,
+    member: { nodeId, weight: () => weight, url: deps.url },
+    drained,
+    async setWeight(w) {
+      weight = w;
+      await rebalance('weight');
+    },
+    rebalance: () => rebalance('asked'),
+    shardMap: deps.shardMap,
+    drain() {
+      draining ??= (async () => {
+        const started = performance.now();
+        log.info({ partitions: deps.supervisor().health.partitions.length }, 'draining: handing every partition off');
+        const others = (await deps.shardMap().catch(() => ({ members: [] }))).members.filter((m) => m.nodeId !== nodeId && m.weight > 0);
+        weight = 0;
+        // Alone (or with weight-0 nodes only) the group would hand the partitions straight back:
+        // they wait in the log for the next node instead.
+        if (others.length > 0) await rebalance('drain');
+        else log.warn({}, 'draining the only node with weight: its partitions wait for the next node');
+        await deps.close();
+        log.info({ ms: Math.round(performance.now() - started) }, 'drained');
+        markDrained();
+      })();
+      return draining;
+    },
+  };
+}
