@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
+import { consistentHashAssigner } from '../../adapters/kafka/consistent-hash-assigner.js';
+import { silentLogger } from '../../actors/ports/logger.js';
 import { partitionForKey } from '../../adapters/embedded/murmur2.js';
 import { createRealDeployment, seedReference, TEST_KAFKA_BROKERS, type RealDeployment } from '../support/real-services.js';
 import { adminHeaders, postJson, startTestNode } from '../support/engine.js';
@@ -44,7 +46,11 @@ describe('#7.4 PostgreSQL refuses the acquire during a Kafka rebalance (real Kaf
 
     // Another member joins the group: the node gives some partitions up...
     const kafka = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(','), clientId: 'rebalance-test', logLevel: logLevel.NOTHING });
-    intruder = kafka.consumer({ groupId: `${dep.topicPrefix}fleetline-engine`, sessionTimeout: 10_000 });
+    // It speaks the engine's assignment protocol: a group only admits members that share one.
+    intruder = kafka.consumer({
+      groupId: `${dep.topicPrefix}fleetline-engine`, sessionTimeout: 10_000,
+      partitionAssigners: [consistentHashAssigner({ nodeId: 'intruder', weight: () => 1, owned: () => [] }, silentLogger)],
+    });
     await intruder.connect();
     await intruder.subscribe({ topic: dep.topic('telemetry.raw') });
     await intruder.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
