@@ -198,6 +198,10 @@ export class PartitionShard implements VehicleOutbox {
     return spawnVehicle(this.parent, `v${++this.spawned}`, state, this.behaviour);
   }
 
+  private isResident(state: VehicleState): boolean {
+    return this.residents.get(state.vehicleId)?.state === state;
+  }
+
   has(vehicleId: string): boolean {
     return this.residents.has(vehicleId);
   }
@@ -218,7 +222,14 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.directory.forget([vehicleId]);
     this.pending.dirty.delete(r.state);
     this.pending.retired.push(vehicleId);
-    stop(r.ref);
+    // Through the mailbox, not nact's stop() alone (which drops what is queued, and with it the
+    // completions of batches and profile changes: the partition would never move on): the actor
+    // stops once every message queued before this one is done.
+    this.inFlight++;
+    dispatch(r.ref, { kind: 'retire', vehicleId, completion: { done: () => {
+      this.inFlight--;
+      setImmediate(() => stop(r.ref));
+    } } });
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
     this.deps.live?.gone(this.partition, vehicleId, r.state.profile.company);
@@ -235,6 +246,8 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {
+    // Points that were queued at a retired vehicle's actor are stored, but it stays off every map.
+    if (!this.isResident(state)) return;
     const view = state.view as VehicleView;
     this.pending.dirty.add(state);
     this.deps.index.upsert(view, moved);
@@ -277,6 +290,7 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   events(events: VehicleEvent[]): void {
+    if (events.length === 0 || this.residents.get(events[0].vehicleId) === undefined) return;
     this.deps.metrics.eventsEmitted(events.length);
     for (const e of events) {
       this.pending.events.push(e);

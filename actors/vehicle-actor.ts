@@ -19,7 +19,9 @@ export type VehicleMsg =
       readonly receivedAt: number;
       readonly completion: Completion;
     }
-  | { readonly kind: 'profile'; readonly vehicleId: string; readonly profile: VehicleProfile; readonly completion: Completion };
+  | { readonly kind: 'profile'; readonly vehicleId: string; readonly profile: VehicleProfile; readonly completion: Completion }
+  /** The last message of a retired vehicle: its completion fires after every message queued before it. */
+  | { readonly kind: 'retire'; readonly vehicleId: string; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
@@ -81,7 +83,7 @@ export class VehicleBehaviour {
           }
           if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
           if (events.length > 0) outbox.events(events.slice());
-        } else {
+        } else if (msg.kind === 'profile') {
           const previousCompany = s.profile.company;
           const delta = logic.applyProfile(s, msg.profile);
           if (delta !== null) outbox.changed(s, delta, false, Date.now(), previousCompany);
