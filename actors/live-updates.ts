@@ -36,6 +36,7 @@ export class LiveOutbox {
   private pending = new Map<number, Pending>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private inFlight = false;
 
   constructor(
     private readonly bus: PartitionedLog,
@@ -45,7 +46,11 @@ export class LiveOutbox {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.flushMs);
+    // While a publish is stalled (a broker is slow) the next tick waits: changes keep
+    // coalescing per vehicle instead of queueing one batch per tick behind it.
+    this.timer ??= setInterval(() => {
+      if (!this.inFlight) void this.flush();
+    }, this.flushMs);
     this.timer.unref();
   }
 
@@ -76,6 +81,7 @@ export class LiveOutbox {
     if (this.pending.size === 0) return this.flushing;
     const batches = this.pending;
     this.pending = new Map();
+    this.inFlight = true;
     this.flushing = this.flushing.then(async () => {
       const records = [...batches].map(([p, s]) => {
         const views = [...s.views.values()];
@@ -88,6 +94,8 @@ export class LiveOutbox {
         // Live delivery is best effort: the next change of each vehicle carries its whole view,
         // and the checkpoint's vehicle.updates and current state stay the durable record.
         this.logger.warn({ err: (e as Error).message, partitions: records.length }, 'live updates not published');
+      } finally {
+        this.inFlight = false;
       }
     });
     return this.flushing;

@@ -5,7 +5,7 @@ import { DeliveryHub } from '../actors/delivery-hub.js';
 import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
-import type { ReferenceChange } from '../actors/domain/reference-data.js';
+import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-data.js';
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
@@ -51,7 +51,19 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
 
   const demo = isDemo(config) ? new DemoFleet(config) : null;
   const demoToken = demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null;
-  const fleet = demo && config.fleetFile === null ? demo.referenceData() : await infra.reference.load();
+  // Following starts before the load: a change committed while the fleet loads and the actors
+  // restore (a minute at 1M vehicles) is kept and applied once the node can, never lost.
+  const early: ReferenceChange[] = [];
+  let onReferenceChange = (change: ReferenceChange): void => { early.push(change); };
+  const stopSource = await infra.reference.follow((change) => onReferenceChange(change));
+  let fleet: FleetSnapshot;
+  try {
+    fleet = demo && config.fleetFile === null ? demo.referenceData() : await infra.reference.load();
+  } catch (e) {
+    await stopSource().catch(() => {});
+    await infra.close().catch(() => {});
+    throw e;
+  }
   const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit });
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
   if (directory.stats.refused > 0) log.warn({ refused: directory.stats.refused }, 'reference data naming vehicles in the reserved ~ namespace was refused');
@@ -148,7 +160,6 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const applyChange = (change: ReferenceChange) => {
     supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
   };
-  let stopSource = async () => {};
   let stopTopic = async () => {};
   const stopFollowing = async () => {
     await stopTopic();
@@ -159,7 +170,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     await replication?.follow((partition) => shards.holds(partition));
     await supervisor.start();
     await replication?.fill();
-    stopSource = await infra.reference.follow(applyChange);
+    onReferenceChange = applyChange;
+    for (const change of early.splice(0)) applyChange(change);
     stopTopic = await followReferenceTopic(infra.bus, config.nodeId, log, applyChange);
     started = true;
     log.info({ actors: supervisor.actors, restoreMs: Date.now() - restoreStarted }, 'fleetline node ready');

@@ -1,5 +1,5 @@
 import {
-  Kafka, Partitioners, logLevel,
+  Kafka, PartitionAssigners, Partitioners, logLevel,
   type Admin, type ITopicConfig, type Producer,
 } from 'kafkajs';
 import type { Logger } from '../../actors/ports/logger.js';
@@ -125,7 +125,10 @@ export class KafkaLog implements PartitionedLog {
     const member = options.member;
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
-      ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned(), ...(member.url ? { url: member.url } : {}) }, this.options.log)] } : {}),
+      // Round robin second: a group of nodes that all speak the consistent hash picks it; during a
+      // rolling upgrade from nodes that only knew round robin, the group keeps round robin
+      // instead of refusing the new members.
+      ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned(), ...(member.url ? { url: member.url } : {}) }, this.options.log), PartitionAssigners.roundRobin] } : {}),
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
       allowAutoTopicCreation: false,
