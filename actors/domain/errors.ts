@@ -75,7 +75,6 @@ export const CloseCodes = {
   BAD_TOKEN: 4003,
   /** The stream's token expired and no fresh one arrived in an `auth` frame. */
   TOKEN_EXPIRED: 4401,
-  PROTOCOL_ERROR: 4400,
   RATE_LIMITED: 4429,
   /** The client read so slowly that its unsent frames passed WS_MAX_QUEUED_BYTES. */
   SLOW_CLIENT: 4408,
