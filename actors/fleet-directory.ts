@@ -1,4 +1,4 @@
-import { isReservedVehicleId, unboundVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from './domain/reference-data.js';
+import { isReservedVehicleId, UNBOUND_VEHICLE_PREFIX, unboundVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from './domain/reference-data.js';
 import type { VehicleProfile } from './vehicle-logic.js';
 
 export type RouteRefusal = 'UNKNOWN_DEVICE' | 'INACTIVE_COMPANY' | 'UNBOUND_DEVICE_LIMIT';
@@ -94,6 +94,19 @@ export class FleetDirectory {
       this.profiles.set(vehicleId, p);
     }
     return p;
+  }
+
+  /**
+   * Whether a vehicle's actor must stop and the vehicle leave every map: its company is
+   * deactivated, the vehicle was deleted, or it is an unbound device's vehicle (`~dev/<id>`)
+   * whose device is bound to a real vehicle now (or unbound devices are no longer accepted).
+   */
+  isRetired(vehicleId: string): boolean {
+    if (vehicleId.startsWith(UNBOUND_VEHICLE_PREFIX)) {
+      return !this.unboundPolicy.accept || this.bindings.has(vehicleId.slice(UNBOUND_VEHICLE_PREFIX.length));
+    }
+    const v = this.vehicles.get(vehicleId);
+    return v === undefined || !this.isActive(v.companyId);
   }
 
   isActive(companyId: string): boolean {

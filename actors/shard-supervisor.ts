@@ -282,10 +282,9 @@ export class ShardSupervisor {
       for (const slot of this.held()) {
         const shard = slot.shard as PartitionShard;
         if (!shard.has(vehicleId)) continue;
-        const profile = this.deps.directory.profile(vehicleId);
         // Retired vehicles leave the published current state with the partition's next checkpoint.
-        if (profile.company !== null && !this.deps.directory.isActive(profile.company)) shard.retire(vehicleId);
-        else await shard.updateProfile(vehicleId, profile);
+        if (this.deps.directory.isRetired(vehicleId)) shard.retire(vehicleId);
+        else await shard.updateProfile(vehicleId, this.deps.directory.profile(vehicleId));
       }
     }
   }
