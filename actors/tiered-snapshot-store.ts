@@ -88,7 +88,7 @@ export class TieredSnapshotStore implements SnapshotStore {
       const hot = await this.hot.acquire(partition);
       this.fences.set(partition, { durable: epoch, hot });
       // After the hot acquire: an old owner's late markComplete is fenced by then.
-      if (this.marks !== null && (await this.marks.takeCompleteMark(partition, hot))) this.markedAtAcquire.add(partition);
+      if (this.marks !== null && (await this.marks.takeCompleteMark(partition, hot, epoch))) this.markedAtAcquire.add(partition);
     } catch (e) {
       this.report(e, 'acquire', partition);
     }
@@ -166,7 +166,7 @@ export class TieredSnapshotStore implements SnapshotStore {
     this.forget(partition);
     if (!complete || this.marks === null) return;
     try {
-      await this.marks.markComplete(partition, fence.hot);
+      await this.marks.markComplete(partition, fence.hot, fence.durable);
     } catch (e) {
       this.report(e, 'release', partition);
     }

@@ -38,13 +38,14 @@ export interface SnapshotStore {
  */
 export interface CompletenessMark {
   /**
-   * Reads and removes the mark (atomically). True only when it was set by the holder of the
-   * epoch just before `epoch` (the caller's, just taken): a mark that survived in an old copy of
-   * the tier (restored from a dump) or that skipped an owner is not trusted.
+   * Reads and removes the mark (atomically). True only when it was set by the ownership just
+   * before the caller's: this tier's `epoch` - 1 and the durable tier's `durableEpoch` - 1 (the
+   * durable epoch cannot go back with a restored copy of this tier, so a mark that survived in
+   * a dump, or that skipped an owner, is not trusted).
    */
-  takeCompleteMark(partition: number, epoch: number): Promise<boolean>;
+  takeCompleteMark(partition: number, epoch: number, durableEpoch: number): Promise<boolean>;
   /** Sets the mark, fenced by this tier's epoch: rejects with FencedWriteError for a stale owner. */
-  markComplete(partition: number, epoch: number): Promise<void>;
+  markComplete(partition: number, epoch: number, durableEpoch: number): Promise<void>;
 }
 
 export function hasCompleteMark(store: SnapshotStore): store is SnapshotStore & CompletenessMark {

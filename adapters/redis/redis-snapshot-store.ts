@@ -26,20 +26,23 @@ return {1, current}
 
 const SAVE_COMMAND = 'fleetlineSnapshotSave';
 
-/** KEYS[1] = epoch key, KEYS[2] = complete key; ARGV[1] = the writer's epoch. Returns {1|0, current}. */
+/**
+ * KEYS[1] = epoch key, KEYS[2] = complete key; ARGV[1] = the writer's epoch, ARGV[2] = the
+ * durable tier's epoch of the same ownership. Sets the mark to "hot:durable". Returns {1|0, current}.
+ */
 const MARK_LUA = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current ~= tonumber(ARGV[1]) then
   return {0, current}
 end
-redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1] .. ':' .. ARGV[2])
 return {1, current}
 `;
 
 const MARK_COMMAND = 'fleetlineSnapshotMark';
 
 interface WithMarkCommand {
-  fleetlineSnapshotMark(epochKey: string, completeKey: string, epoch: string): Promise<SaveResult>;
+  fleetlineSnapshotMark(epochKey: string, completeKey: string, epoch: string, durableEpoch: string): Promise<SaveResult>;
 }
 
 type SaveResult = [number, number];
@@ -89,15 +92,18 @@ export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
     return `${this.prefix}complete:${partition}`;
   }
 
-  async takeCompleteMark(partition: number, epoch: number): Promise<boolean> {
+  async takeCompleteMark(partition: number, epoch: number, durableEpoch: number): Promise<boolean> {
     checkPartition(partition);
-    const setBy = await this.redis.getdel(this.completeKey(partition));
-    return setBy !== null && Number(setBy) === epoch - 1;
+    const mark = await this.redis.getdel(this.completeKey(partition));
+    const [hot, durable] = (mark ?? '').split(':').map(Number);
+    // Both epochs of the previous ownership: Redis restored from a dump brings its own epoch
+    // back, PostgreSQL's moves on regardless, so a mark from an old copy never matches.
+    return mark !== null && hot === epoch - 1 && durable === durableEpoch - 1;
   }
 
-  async markComplete(partition: number, epoch: number): Promise<void> {
+  async markComplete(partition: number, epoch: number, durableEpoch: number): Promise<void> {
     checkPartition(partition);
-    const [ok, current] = await (this.redis as unknown as WithMarkCommand).fleetlineSnapshotMark(this.epochKey(partition), this.completeKey(partition), String(epoch));
+    const [ok, current] = await (this.redis as unknown as WithMarkCommand).fleetlineSnapshotMark(this.epochKey(partition), this.completeKey(partition), String(epoch), String(durableEpoch));
     if (ok !== 1) throw new FencedWriteError(partition, epoch, current);
   }
 

@@ -195,6 +195,32 @@ describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
     assert.equal(fresh.get('veh-5')!.accepted, 1);
   });
 
+  it('#7.5 a Redis restored from a dump (its old epoch and mark with it) is not trusted: the restore reads PostgreSQL', async () => {
+    const P = 9;
+    const keys = [hot.epochKey(P), `${t.prefix}complete:${P}`, hot.snapshotKey(P)];
+    const a = tiered();
+    const epochA = await a.acquire(P);
+    for await (const page of a.loadPages(P)) void page;
+    await a.save(P, epochA, makeSnapshots(10, P, { accepted: 1 }));
+    await a.release(P, epochA);
+    const dump = await Promise.all(keys.map((k) => t.redis.dumpBuffer(k)));
+
+    const b = tiered();
+    const epochB = await b.acquire(P);
+    for await (const page of b.loadPages(P)) void page;
+    await b.save(P, epochB, makeSnapshots(10, P, { accepted: 2 }));
+    await b.release(P, epochB);
+    // Redis comes back from the dump taken after a's hand-off: a's epoch, a's mark, a's snapshots.
+    for (const [i, k] of keys.entries()) await t.redis.restore(k, 0, dump[i] as Buffer, 'REPLACE');
+
+    const c = tiered();
+    await c.acquire(P);
+    const accepted = new Map<string, number>();
+    for await (const page of c.loadPages(P)) for (const snap of page) if (!accepted.has(snap.vehicleId)) accepted.set(snap.vehicleId, snap.accepted);
+    assert.equal(accepted.size, 10);
+    assert.ok([...accepted.values()].every((n) => n === 2), 'every vehicle at its newest version (PostgreSQL), none from the dump');
+  });
+
   it('#7.5 the hot tier alone is trusted only after a clean hand-off; otherwise the durable tier is read and the hot one repaired', async () => {
     const drain = async (store: TieredSnapshotStore, p: number) => {
       const out = new Map<string, number>();
