@@ -186,19 +186,22 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     return this.rejoining;
   }
 
+  /** onRevoked for every owned partition (while still a member: its last commits go through), then forgets them. */
+  private async revokeAll(): Promise<void> {
+    const owned = this.assignment();
+    try {
+      if (owned.length > 0) await this.options.listener?.onRevoked(this.topic, owned);
+    } finally {
+      this.assigned.clear();
+      this.lags.clear();
+      this.failures.clear();
+      for (const t of this.backoff.values()) clearTimeout(t);
+      this.backoff.clear();
+    }
+  }
+
   private async doRejoin(): Promise<void> {
-    const revoke = this.transitions.then(async () => {
-      const owned = this.assignment();
-      try {
-        if (owned.length > 0) await this.options.listener?.onRevoked(this.topic, owned);
-      } finally {
-        this.assigned.clear();
-        this.lags.clear();
-        this.failures.clear();
-        for (const t of this.backoff.values()) clearTimeout(t);
-        this.backoff.clear();
-      }
-    });
+    const revoke = this.transitions.then(() => this.revokeAll());
     this.transitions = revoke.catch((err: unknown) => {
       this.log.error({ topic: this.topic, err: (err as Error)?.message ?? String(err) }, 'kafka re-join: revoke failed');
     });
@@ -422,12 +425,9 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     this.backoff.clear();
     await this.inFlight;
     await this.transitions.catch(() => undefined);
-    const owned = this.assignment();
     try {
-      if (owned.length > 0) await this.options.listener?.onRevoked(this.topic, owned);
+      await this.revokeAll();
     } finally {
-      this.assigned.clear();
-      this.lags.clear();
       for (const off of this.unsubscribe) off();
       await this.consumer.disconnect();
       this.onStopped();
