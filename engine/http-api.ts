@@ -5,7 +5,7 @@ import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js'
 import type { StateIndex } from '../actors/ports/state-index.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
-import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
+import { osmandQuerySchema, parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
 import type { ClusterOps } from './cluster-ops.js';
 import type { IntakeCredentials } from './intake-credentials.js';
 import { osmandRecord } from './osmand.js';
@@ -125,7 +125,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     const params = new URLSearchParams(req.query);
     const form = (req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
     if (form && req.body.length > 0) for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.set(k, v);
-    const result = await deps.intake.ingest([osmandRecord(params)], 'osmand', deps.intakeCredentials.registeredDevices());
+    const result = await deps.intake.ingest([osmandRecord(parseQuery(osmandQuerySchema, params))], 'osmand', deps.intakeCredentials.registeredDevices());
     if (result.rejected.length > 0) {
       const reason = result.rejected[0].reason;
       return STATUS[reason] !== undefined ? errorResponse(reason) : errorResponse('BAD_QUERY', `rejected: ${reason}`);

@@ -180,6 +180,17 @@ describe('#7.13 numbers and dates in intake', () => {
     }
   });
 
+  it('#7.13 OsmAnd parameters are read by a declared schema: a bad or repeated one is 400 BAD_QUERY naming it', async () => {
+    const ts = Math.floor(Date.now() / 1000) - 30;
+    for (const [params, name] of [[`timestamp=${ts}&lat=52.5&lon=13.4&ignition=maybe`, 'ignition'], [`timestamp=${ts}&lat=52.5&lat=52.6&lon=13.4`, 'lat'], [`timestamp=yesterday&lat=52.5&lon=13.4`, 'timestamp']]) {
+      const res = await fetch(`${node.url}/v1/osmand?id=da2&${params}`);
+      assert.equal(res.status, 400, params);
+      const error = ((await res.json()) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'BAD_QUERY');
+      assert.match(error.message, new RegExp(`^${name}`), params);
+    }
+  });
+
   it('#7.13 DUPLICATE and OUT_OF_ORDER are never in rejected[]: the actor counts them with source="actor"', async () => {
     const counted = (reason: string, metrics: string) => Number(new RegExp(`fleetline_points_rejected_total\\{reason="${reason}",source="actor"[^}]*\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
     const before = await (await fetch(`${node.url}/metrics`)).text();
