@@ -26,6 +26,8 @@ COPY --from=build /app/dist ./dist
 # Static files the engine serves (demo map) and the example fleet; found via package.json's folder.
 COPY engine/public ./engine/public
 COPY demo ./demo
+# The operators' CLI (npx fleetline / node bin/fleetline.mjs): runs dist/engine/cli.js.
+COPY bin ./bin
 USER node
 EXPOSE 8080
 # No curl in the slim image: Node 20's fetch does the probe.
