@@ -96,6 +96,17 @@ export class FleetDirectory {
     return p;
   }
 
+  /** The devices whose points go to a vehicle (a scan: for operators, not for the hot path). */
+  devicesOf(vehicleId: string): string[] {
+    if (vehicleId.startsWith(UNBOUND_VEHICLE_PREFIX)) {
+      const deviceId = vehicleId.slice(UNBOUND_VEHICLE_PREFIX.length);
+      return this.bindings.has(deviceId) ? [] : [deviceId];
+    }
+    const out: string[] = [];
+    for (const [deviceId, bound] of this.bindings) if (bound === vehicleId) out.push(deviceId);
+    return out;
+  }
+
   /**
    * Whether a vehicle's actor must stop and the vehicle leave every map: its company is
    * deactivated, the vehicle was deleted, or it is an unbound device's vehicle (`~dev/<id>`)

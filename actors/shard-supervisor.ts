@@ -153,7 +153,9 @@ export class ShardSupervisor {
     const partition = slot.partition;
     let shard: PartitionShard;
     try {
+      const started = performance.now();
       shard = await this.restore(partition);
+      this.deps.metrics.partitionMoved('acquired', (performance.now() - started) / 1000);
     } catch (e) {
       slot.acquireFailed((e as Error).message);
       const delay = acquireBackoffMs(slot.attempts);
@@ -202,6 +204,7 @@ export class ShardSupervisor {
     const slot = this.slots.get(partition);
     if (!slot) return;
     if (slot.phase === 'retrying-acquire') slot.released();
+    const started = performance.now();
     await slot.serial(async () => {
       if (slot.phase === 'active') {
         slot.handOff();
@@ -216,7 +219,9 @@ export class ShardSupervisor {
       if (slot.phase !== 'released') slot.released();
     });
     if (this.slots.get(partition) === slot) this.slots.delete(partition);
-    this.deps.logger.info({ partition }, 'partition released');
+    const seconds = (performance.now() - started) / 1000;
+    this.deps.metrics.partitionMoved('handed-off', seconds);
+    this.deps.logger.info({ partition, handOffMs: Math.round(seconds * 1000) }, 'partition released');
   }
 
   private async onBatch(batch: RecordBatch): Promise<void> {

@@ -4,6 +4,7 @@ import { inspectGroup } from '../adapters/kafka/group-inspector.js';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { formatShardMap, type ShardMap, type ShardMember } from '../cluster/shard-map.js';
 import { JwtAuth } from './auth.js';
+import type { VehicleLocation } from './cluster-ops.js';
 import { options } from './config.js';
 
 /**
@@ -42,11 +43,11 @@ async function memberOf(nodeId: string): Promise<ShardMember & { url: string }> 
   return m as ShardMember & { url: string };
 }
 
-async function call(url: string, path: string, body?: unknown): Promise<unknown> {
+async function call(url: string, path: string, body?: unknown, method: 'GET' | 'POST' = 'POST'): Promise<unknown> {
   const res = await fetch(`${url}${path}`, {
-    method: 'POST',
+    method,
     headers: { authorization: `Bearer ${await adminToken()}`, 'content-type': 'application/json' },
-    body: body === undefined ? '' : JSON.stringify(body),
+    ...(method === 'POST' ? { body: body === undefined ? '' : JSON.stringify(body) } : {}),
   });
   const text = await res.text();
   if (!res.ok) fail(`${url}${path} answered ${res.status}: ${text}`);
@@ -99,6 +100,18 @@ cluster.command('rebalance')
     await call(member.url as string, '/v1/admin/rebalance');
     await new Promise((r) => setTimeout(r, 1000));
     await settle(everyPartitionOwned, Number(opts.timeout) * 1000, opts.json);
+  });
+
+cluster.command('locate <vehicleId>')
+  .description("which partition and node hold a vehicle's actor (one line per device bound to it)")
+  .option('--json', 'print JSON')
+  .action(async (vehicleId: string, opts: { json?: boolean }) => {
+    const member = (await shardMap()).members.find((m) => m.url !== null);
+    if (!member) fail('no node announced a URL');
+    const where = await call(member.url as string, `/v1/admin/locate/${encodeURIComponent(vehicleId)}`, undefined, 'GET') as VehicleLocation;
+    if (opts.json) process.stdout.write(JSON.stringify(where, null, 2) + '\n');
+    else if (where.devices.length === 0) process.stdout.write(`${vehicleId}: no device is bound to it\n`);
+    else for (const d of where.devices) process.stdout.write(`${vehicleId}  device ${d.deviceId}  partition ${d.partition}  node ${d.node ?? '(none)'}\n`);
   });
 
 cluster.command('drain <nodeId>')

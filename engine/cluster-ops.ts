@@ -16,6 +16,7 @@ export interface ClusterOps {
   /** Resolves once a drain finished (the process may exit then); never otherwise. */
   readonly drained: Promise<void>;
   shardMap(): Promise<ShardMap>;
+  locate(vehicleId: string): Promise<VehicleLocation>;
 }
 
 interface ClusterOpsDeps {
@@ -28,6 +29,18 @@ interface ClusterOpsDeps {
   /** Stops the node (graceful: last checkpoint, sockets closed with a code). */
   readonly close: () => Promise<void>;
   readonly log: Logger;
+  /** Told how long each rebalance this node asked for took (a metric). */
+  readonly rebalanced?: (seconds: number) => void;
+  /** The partition of telemetry.raw a device's points go to. */
+  readonly partitionOf: (deviceId: string) => number;
+  /** The devices bound to a vehicle (an unbound device's vehicle: its device). */
+  readonly devicesOf: (vehicleId: string) => string[];
+}
+
+/** Where a vehicle's actor lives: the partition of each of its devices and that partition's node. */
+export interface VehicleLocation {
+  readonly vehicleId: string;
+  readonly devices: readonly { readonly deviceId: string; readonly partition: number; readonly node: string | null }[];
 }
 
 export function clusterOps(deps: ClusterOpsDeps): ClusterOps {
@@ -40,10 +53,16 @@ export function clusterOps(deps: ClusterOpsDeps): ClusterOps {
   const rebalance = async (why: string): Promise<void> => {
     const supervisor = deps.supervisor();
     const started = performance.now();
-    const before = supervisor.health.partitions.length;
+    const before = new Set(supervisor.health.partitions);
     try {
       await supervisor.rebalance();
-      log.info({ why, weight, partitionsBefore: before, partitionsAfter: supervisor.health.partitions.length, ms: Math.round(performance.now() - started) }, 'rebalance done');
+      const after = supervisor.health.partitions;
+      const seconds = (performance.now() - started) / 1000;
+      deps.rebalanced?.(seconds);
+      log.info({
+        why, weight, partitionsBefore: before.size, partitionsAfter: after.length,
+        arrived: after.filter((p) => !before.has(p)).length, left: [...before].filter((p) => !after.includes(p)).length, ms: Math.round(seconds * 1000),
+      }, 'rebalance done');
     } catch (e) {
       log.error({ why, err: (e as Error).message }, 'rebalance failed');
     }
@@ -58,6 +77,17 @@ export function clusterOps(deps: ClusterOpsDeps): ClusterOps {
     },
     rebalance: () => rebalance('asked'),
     shardMap: deps.shardMap,
+    async locate(vehicleId) {
+      const owner = new Map<number, string>();
+      for (const p of (await deps.shardMap()).partitions) if (p.owner !== null) owner.set(p.partition, p.owner);
+      return {
+        vehicleId,
+        devices: deps.devicesOf(vehicleId).map((deviceId) => {
+          const partition = deps.partitionOf(deviceId);
+          return { deviceId, partition, node: owner.get(partition) ?? null };
+        }),
+      };
+    },
     drain() {
       draining ??= (async () => {
         const started = performance.now();

@@ -19,6 +19,7 @@ import { followReferenceTopic } from './reference-feed.js';
 import { fleetReplication } from './fleet-replication.js';
 import { clusterOps, type ClusterOps } from './cluster-ops.js';
 import { inspectGroup } from '../adapters/kafka/group-inspector.js';
+import { partitionForKey } from '../adapters/embedded/murmur2.js';
 import { hostname } from 'node:os';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
@@ -145,6 +146,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
         supervisor: () => shards,
         shardMap: () => inspectGroup({ brokers, groupId: config.kafkaTopicPrefix + ConsumerGroups.engine, topic: config.kafkaTopicPrefix + Topics.telemetryRaw }),
         close: () => close(),
+        rebalanced: (seconds) => metrics.rebalanced(seconds),
+        partitionOf: (deviceId) => partitionForKey(deviceId, infra.bus.partitionsOf(Topics.telemetryRaw)),
+        devicesOf: (vehicleId) => directory.devicesOf(vehicleId),
       })
     : null;
   supervisor = new ShardSupervisor({

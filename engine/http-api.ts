@@ -192,7 +192,9 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     routes.set(path, { GET: () => ({ status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body }) });
   }
   const vehicle: Route = { GET: (req) => getVehicle(req, req.path.slice('/v1/vehicles/'.length)) };
-  const routeOf = (path: string): Route | undefined => routes.get(path) ?? (path.startsWith('/v1/vehicles/') ? vehicle : undefined);
+  const locate: Route = { GET: admin(async (ops, req) => json(200, await ops.locate(vehicleIdParam(req.path.slice('/v1/admin/locate/'.length))))) };
+  const routeOf = (path: string): Route | undefined => routes.get(path)
+    ?? (path.startsWith('/v1/vehicles/') ? vehicle : path.startsWith('/v1/admin/locate/') ? locate : undefined);
 
   return async (req) => {
     try {

@@ -27,6 +27,8 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly checkpointFailures: Counter<'stage'>;
   private readonly fenced: Counter;
   private readonly crashes: Counter<'partition'>;
+  private readonly moves: Histogram<'direction'>;
+  private readonly rebalances: Histogram;
 
   constructor(nodeId: string, transportKind: string, sources: GaugeSources) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -47,6 +49,11 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
     this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
     this.fenced = new Counter({ name: 'fleetline_fenced_writes_total', help: 'Snapshot writes rejected because another node owns the partition now.', registers: r });
+    this.moves = new Histogram({
+      name: 'fleetline_partition_moves_seconds', help: 'Partitions that arrived on this node (acquire + restore) or left it (last checkpoint + hand-off), with the time each took.',
+      labelNames: ['direction'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: r,
+    });
+    this.rebalances = new Histogram({ name: 'fleetline_rebalance_seconds', help: 'Rebalances this node asked for (weight, drain, rebalance), until its new assignment was running.', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: r });
     this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
@@ -90,4 +97,6 @@ export class PrometheusMetrics implements EngineMetrics {
   checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
   fencedWrite(): void { this.fenced.inc(); }
   actorCrashed(partition: number): void { this.crashes.inc({ partition: String(partition) }); }
+  partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void { this.moves.observe({ direction }, seconds); }
+  rebalanced(seconds: number): void { this.rebalances.observe(seconds); }
 }

@@ -12,6 +12,8 @@ export interface EngineMetrics {
   fencedWrite(): void;
   /** A vehicle actor threw while handling a message (it was restored; the batch went on). */
   actorCrashed(partition: number): void;
+  /** A partition arrived (restored: acquire to active) or left (hand-off: revoke to released). */
+  partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void;
 }
 
 /** For tests and tools that do not export metrics. */
@@ -27,4 +29,5 @@ export const noMetrics: EngineMetrics = {
   checkpointFailed: () => {},
   fencedWrite: () => {},
   actorCrashed: () => {},
+  partitionMoved: () => {},
 };

@@ -14,7 +14,7 @@ describe('cluster admin routes: an admin token, and a node that is part of a clu
     });
     return { status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code };
   };
-  const routes: [string, string][] = [['GET', '/v1/admin/cluster'], ['POST', '/v1/admin/weight'], ['POST', '/v1/admin/rebalance'], ['POST', '/v1/admin/drain']];
+  const routes: [string, string][] = [['GET', '/v1/admin/cluster'], ['POST', '/v1/admin/weight'], ['POST', '/v1/admin/rebalance'], ['POST', '/v1/admin/drain'], ['GET', '/v1/admin/locate/va1']];
 
   it('no token → 401; a map-client or ingest token → 403; admin on a node without Kafka → 404 (no cluster to change)', async () => {
     const reader = await testToken({ companies: ['A'] });

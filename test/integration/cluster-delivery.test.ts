@@ -83,6 +83,8 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     for (const p of status.partitions) {
       assert.equal(p.owner, a.supervisor.holds(p.partition) ? 'node-a' : 'node-b', `partition ${p.partition}`);
     }
+    const located = JSON.parse(await cli(['cluster', 'locate', ownedByA[0].id, '--json'])) as { devices: { deviceId: string; partition: number; node: string }[] };
+    assert.deepEqual(located.devices, [{ deviceId: ownedByA[0].deviceId, partition: partitionForKey(ownedByA[0].deviceId, PARTITIONS), node: 'node-a' }]);
     assert.ok(ownedByA.length > 0 && ownedByA.length < VEHICLES, `node A owns some of the vehicles (${ownedByA.length})`);
 
     const reader = await testToken({ companies: ['A'] });
