@@ -30,6 +30,11 @@ export interface ShardDeps {
   readonly vehicleLogic?: VehicleLogic;
   /** In a cluster: where every change goes for the nodes that do not own this partition. */
   readonly live?: LiveOutbox;
+  /**
+   * Vehicles idle this long are passivated (snapshot stored, actor stopped) and restored from
+   * the snapshot store on their next point; a restore leaves such vehicles passivated. Absent: never.
+   */
+  readonly passivateAfterMs?: number;
 }
 
 /** Messages queued at this shard's actors above which apply() waits. */
@@ -46,6 +51,10 @@ class PendingBatch implements Completion {
 interface Resident {
   readonly ref: Ref<VehicleMsg>;
   readonly state: VehicleState;
+  /** The shard's dispatch counter at this actor's last message (passivation checks it). */
+  seq: number;
+  /** When its last points arrived (ms). */
+  lastActive: number;
 }
 
 /**
@@ -65,6 +74,11 @@ export class PartitionShard implements VehicleOutbox {
   private drained: (() => void)[] = [];
   /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
   private spawned = 0;
+  private dispatched = 0;
+  /** Vehicles of this partition whose actor was stopped while idle: their next point restores them. */
+  private readonly passivated = new Set<string>();
+  /** When passivate() last looked at every resident. */
+  lastSweep = 0;
   private closed = false;
   private readonly behaviour: VehicleBehaviour;
 
@@ -95,8 +109,16 @@ export class PartitionShard implements VehicleOutbox {
           skipped++;
           continue;
         }
+        const idleMs = this.deps.passivateAfterMs;
+        if (idleMs !== undefined && snap.view.ts < Date.now() - idleMs) {
+          // Idle already: on the map, but no actor until its next point.
+          this.passivated.add(snap.vehicleId);
+          this.deps.directory.forget([snap.vehicleId]);
+          views.push(snap.view);
+          continue;
+        }
         const state = fromSnapshot(snap, route.profile);
-        this.residents.set(state.vehicleId, { ref: this.spawn(state), state });
+        this.residents.set(state.vehicleId, { ref: this.spawn(state), state, seq: 0, lastActive: Date.now() });
         if (state.view) views.push(state.view);
       } catch (e) {
         this.deps.logger.error({ partition: this.partition, vehicleId: snap?.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
@@ -134,9 +156,9 @@ export class PartitionShard implements VehicleOutbox {
     this.batches.push(batch);
     for (const [id, slot] of byVehicle) {
       // No single record may stop the partition: one its actor cannot take is rejected and skipped.
-      let ref: Ref<VehicleMsg>;
+      let r: Resident;
       try {
-        ref = this.resident(id, slot.profile, slot.deviceId).ref;
+        r = this.resident(id, slot.profile, slot.deviceId);
       } catch (e) {
         batch.outstanding--;
         this.deps.metrics.pointRejected('ACTOR_UNAVAILABLE', 'log');
@@ -144,7 +166,9 @@ export class PartitionShard implements VehicleOutbox {
         continue;
       }
       this.inFlight++;
-      dispatch(ref, { kind: 'points', vehicleId: id, points: slot.points, receivedAt, completion: batch });
+      r.seq = ++this.dispatched;
+      r.lastActive = now;
+      dispatch(r.ref, { kind: 'points', vehicleId: id, points: slot.points, receivedAt, completion: batch });
     }
     this.advance();
     // Backpressure: the caller's next batch waits while too many messages are queued at actors.
@@ -188,10 +212,66 @@ export class PartitionShard implements VehicleOutbox {
     let r = this.residents.get(vehicleId);
     if (r === undefined) {
       const state = newVehicleState(profile, deviceId, this.partition);
-      r = { ref: this.spawn(state), state };
+      r = { ref: this.spawn(state), state, seq: 0, lastActive: Date.now() };
       this.residents.set(vehicleId, r);
+      if (this.passivated.delete(vehicleId)) {
+        // Before its points: the actor's first message puts its state back from the store.
+        this.deps.metrics.actorsReactivated(1);
+        this.inFlight++;
+        dispatch(r.ref, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile), completion: { done: () => { this.inFlight--; } } });
+      }
     }
     return r;
+  }
+
+  /**
+   * A passivated vehicle's state from the snapshot store. Retried while the store fails (its
+   * points wait in its mailbox; other vehicles go on); after that it starts afresh, logged.
+   */
+  private async storedState(vehicleId: string, profile: VehicleProfile): Promise<VehicleState | null> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
+        return snap === undefined ? null : fromSnapshot(snap, profile);
+      } catch (e) {
+        if (attempt >= 5) {
+          this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: the snapshot store failed; it starts afresh');
+          return null;
+        }
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+      }
+    }
+  }
+
+  /**
+   * Stops the actors of vehicles whose last points arrived before `idleBefore`, the longest idle
+   * first, at most `max`. Only right after a written checkpoint: a vehicle that is not dirty then
+   * has its newest state in the store; one that received anything since the barrier was sent,
+   * or changed, stays. Its view stays on the map.
+   */
+  passivate(idleBefore: number, max = Number.POSITIVE_INFINITY): number {
+    this.lastSweep = Date.now();
+    const idle: Resident[] = [];
+    for (const r of this.residents.values()) if (r.lastActive < idleBefore && !this.pending.dirty.has(r.state)) idle.push(r);
+    if (idle.length > max) {
+      idle.sort((a, b) => a.lastActive - b.lastActive);
+      idle.length = Math.max(0, Math.floor(max));
+    }
+    for (const r of idle) {
+      const seq = r.seq;
+      const id = r.state.vehicleId;
+      this.inFlight++;
+      dispatch(r.ref, { kind: 'barrier', vehicleId: id, completion: { done: () => {
+        this.inFlight--;
+        if (this.closed || this.residents.get(id) !== r || r.seq !== seq || this.pending.dirty.has(r.state)) return;
+        this.residents.delete(id);
+        this.passivated.add(id);
+        this.deps.directory.forget([id]);
+        this.deps.metrics.actorsPassivated(1);
+        setImmediate(() => stop(r.ref));
+      } } });
+    }
+    return idle.length;
   }
 
   private spawn(state: VehicleState): Ref<VehicleMsg> {
@@ -202,8 +282,9 @@ export class PartitionShard implements VehicleOutbox {
     return this.residents.get(state.vehicleId)?.state === state;
   }
 
+  /** Whether the vehicle lives in this shard: with an actor, or passivated. */
   has(vehicleId: string): boolean {
-    return this.residents.has(vehicleId);
+    return this.residents.has(vehicleId) || this.passivated.has(vehicleId);
   }
 
   /** New reference data for a resident vehicle. */
@@ -211,13 +292,17 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (!r) return;
     this.inFlight++;
+    r.seq = ++this.dispatched;
     await new Promise<void>((resolve) => dispatch(r.ref, { kind: 'profile', vehicleId, profile, completion: { done: () => { this.inFlight--; resolve(); } } }));
   }
 
   /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */
   retire(vehicleId: string): void {
     const r = this.residents.get(vehicleId);
-    if (!r) return;
+    if (!r) {
+      if (this.passivated.delete(vehicleId)) this.retirePassivated(vehicleId);
+      return;
+    }
     this.residents.delete(vehicleId);
     this.deps.directory.forget([vehicleId]);
     this.pending.dirty.delete(r.state);
@@ -226,13 +311,21 @@ export class PartitionShard implements VehicleOutbox {
     // completions of batches and profile changes: the partition would never move on): the actor
     // stops once every message queued before this one is done.
     this.inFlight++;
-    dispatch(r.ref, { kind: 'retire', vehicleId, completion: { done: () => {
+    dispatch(r.ref, { kind: 'barrier', vehicleId, completion: { done: () => {
       this.inFlight--;
       setImmediate(() => stop(r.ref));
     } } });
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
     this.deps.live?.gone(this.partition, vehicleId, r.state.profile.company);
+  }
+
+  private retirePassivated(vehicleId: string): void {
+    const company = this.deps.index.get(vehicleId)?.company ?? null;
+    this.pending.retired.push(vehicleId);
+    this.deps.index.remove(vehicleId);
+    this.deps.hub.publish({ id: vehicleId, company, delta: null, view: null, receivedAt: Date.now() });
+    this.deps.live?.gone(this.partition, vehicleId, company);
   }
 
   // VehicleOutbox: called by this shard's vehicle actors.
@@ -319,9 +412,13 @@ export class PartitionShard implements VehicleOutbox {
    */
   close(options: { keepIndexed?: boolean } = {}): void {
     this.closed = true;
-    if (!options.keepIndexed) this.deps.index.removeMany(this.residents.keys());
+    if (!options.keepIndexed) {
+      this.deps.index.removeMany(this.residents.keys());
+      this.deps.index.removeMany(this.passivated);
+    }
     this.deps.directory.forget(this.residents.keys());
     this.residents.clear();
+    this.passivated.clear();
     stop(this.parent);
   }
 }

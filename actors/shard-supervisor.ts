@@ -21,6 +21,10 @@ export interface ShardSupervisorOptions {
    * partition handed off leaves its vehicles indexed, for its new owner to update.
    */
   readonly replicated?: boolean;
+  /** Vehicles idle this long are passivated (default: never); see PartitionShard.passivate. */
+  readonly passivateAfterMs?: number;
+  /** Most vehicle actors on this node; above it the longest idle are passivated first. */
+  readonly maxResidentActors?: number;
 }
 
 export interface ShardSupervisorDeps extends ShardDeps {
@@ -176,7 +180,10 @@ export class ShardSupervisor {
     const epoch = await this.deps.snapshots.acquire(partition);
     const acquiredAt = performance.now();
     const snapshots = this.deps.snapshots;
-    const shard = new PartitionShard(partition, epoch, { ...this.deps, lastSnapshot: (p, id) => snapshots.loadOne(p, id) });
+    const idleMs = this.deps.options.passivateAfterMs;
+    const shard = new PartitionShard(partition, epoch, {
+      ...this.deps, lastSnapshot: (p, id) => snapshots.loadOne(p, id), ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
+    });
     // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
     // partition's snapshots living (and being copied by the GC) until the last one is read.
     let restored = 0;
@@ -267,6 +274,8 @@ export class ShardSupervisor {
   private async checkpointHeld(slot: PartitionSlot): Promise<'written' | 'failed' | 'fenced' | 'skipped'> {
     if (slot.phase !== 'active' || slot.shard === null) return 'skipped';
     const outcome = await this.checkpointer.checkpoint(slot.shard);
+    // Right after a written checkpoint every vehicle that is not dirty is in the store.
+    if (outcome === 'written') this.passivate(slot.shard);
     if (outcome === 'fenced') {
       slot.fenced();
       // kafkajs cannot release one partition: leave and re-join the group, so the new owner
@@ -278,6 +287,21 @@ export class ShardSupervisor {
       }
     }
     return outcome;
+  }
+
+  /**
+   * Passivates the shard's idle vehicles (a sweep at most every quarter of the idle time, at
+   * least every second), and the longest idle ones when the node holds more actors than allowed.
+   */
+  private passivate(shard: PartitionShard): void {
+    const { passivateAfterMs: idleMs, maxResidentActors: cap } = this.deps.options;
+    const now = Date.now();
+    const total = this.actors;
+    if (cap !== undefined && total > cap && shard.size > 0) {
+      shard.passivate(Number.POSITIVE_INFINITY, Math.ceil(((total - cap) * shard.size) / total));
+    } else if (idleMs !== undefined && now - shard.lastSweep >= Math.max(1000, idleMs / 4)) {
+      shard.passivate(now - idleMs);
+    }
   }
 
   /** Applies a reference-data change to the directory and to the actors it concerns. */

@@ -2,7 +2,7 @@ import { spawn, type Ref, type SupervisionActorFunc } from 'nact';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
-import { applyPoint, applyProfile, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { applyPoint, applyProfile, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
 /** Told once the actor has handled a message (one object per batch, not a closure per message). */
 export interface Completion {
@@ -20,8 +20,13 @@ export type VehicleMsg =
       readonly completion: Completion;
     }
   | { readonly kind: 'profile'; readonly vehicleId: string; readonly profile: VehicleProfile; readonly completion: Completion }
-  /** The last message of a retired vehicle: its completion fires after every message queued before it. */
-  | { readonly kind: 'retire'; readonly vehicleId: string; readonly completion: Completion };
+  /**
+   * Does nothing: its completion fires once every message queued before it is done (a retired
+   * vehicle's last message; the test that nothing reached a passivated vehicle since).
+   */
+  | { readonly kind: 'barrier'; readonly vehicleId: string; readonly completion: Completion }
+  /** A reactivated vehicle's first message: its state is put back from the snapshot store. */
+  | { readonly kind: 'restore'; readonly vehicleId: string; readonly load: () => Promise<VehicleState | null>; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
@@ -48,7 +53,18 @@ export const vehicleLogic: VehicleLogic = { applyPoint, applyProfile };
 /** Scratch list for a message's events: actors run one message at a time, so one list serves all. */
 const SCRATCH_EVENTS: VehicleEvent[] = [];
 
-type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState;
+type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState | Promise<VehicleState>;
+
+/** The one asynchronous message: nact awaits it before the vehicle's next message. */
+async function restoreFromStore(s: VehicleState, load: () => Promise<VehicleState | null>, completion: Completion): Promise<VehicleState> {
+  try {
+    const restored = await load();
+    if (restored !== null) restoreInto(s, restored);
+  } finally {
+    completion.done();
+  }
+  return s;
+}
 type CrashPolicy = SupervisionActorFunc<VehicleMsg, Ref<unknown>, Ref<unknown>>;
 
 /**
@@ -66,6 +82,7 @@ export class VehicleBehaviour {
 
   constructor(outbox: VehicleOutbox, logic: VehicleLogic = vehicleLogic) {
     this.handle = (s, msg) => {
+      if (msg.kind === 'restore') return restoreFromStore(s, msg.load, msg.completion);
       const events = SCRATCH_EVENTS;
       try {
         if (msg.kind === 'points') {

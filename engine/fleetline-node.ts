@@ -157,6 +157,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     ...(replication ? { live: replication.live } : {}),
     options: {
       groupId: ConsumerGroups.engine, checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions,
+      maxResidentActors: config.maxResidentActors, ...(config.passivateAfterS > 0 ? { passivateAfterMs: config.passivateAfterS * 1000 } : {}),
       ...(cluster ? { member: cluster.member, replicated: true } : {}),
     },
   });

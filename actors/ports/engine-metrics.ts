@@ -14,6 +14,9 @@ export interface EngineMetrics {
   actorCrashed(partition: number): void;
   /** A partition arrived (restored: acquire to active) or left (hand-off: revoke to released). */
   partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void;
+  /** Idle vehicles whose actor was stopped (passivation), and passivated ones brought back. */
+  actorsPassivated(n: number): void;
+  actorsReactivated(n: number): void;
 }
 
 /** For tests and tools that do not export metrics. */
@@ -30,4 +33,6 @@ export const noMetrics: EngineMetrics = {
   fencedWrite: () => {},
   actorCrashed: () => {},
   partitionMoved: () => {},
+  actorsPassivated: () => {},
+  actorsReactivated: () => {},
 };
