@@ -260,16 +260,14 @@ export class PartitionShard implements VehicleOutbox {
     for (const r of idle) {
       const seq = r.seq;
       const id = r.state.vehicleId;
-      this.inFlight++;
-      dispatch(r.ref, { kind: 'barrier', vehicleId: id, completion: { done: () => {
-        this.inFlight--;
+      this.afterQueued(r, () => {
         if (this.closed || this.residents.get(id) !== r || r.seq !== seq || this.pending.dirty.has(r.state)) return;
         this.residents.delete(id);
         this.passivated.add(id);
         this.deps.directory.forget([id]);
         this.deps.metrics.actorsPassivated(1);
         setImmediate(() => stop(r.ref));
-      } } });
+      });
     }
     return idle.length;
   }
@@ -299,33 +297,29 @@ export class PartitionShard implements VehicleOutbox {
   /** Stops a vehicle (its company was deactivated): it leaves the index and every client's map. */
   retire(vehicleId: string): void {
     const r = this.residents.get(vehicleId);
-    if (!r) {
-      if (this.passivated.delete(vehicleId)) this.retirePassivated(vehicleId);
-      return;
+    if (r === undefined && !this.passivated.delete(vehicleId)) return;
+    const company = r?.state.profile.company ?? this.deps.index.get(vehicleId)?.company ?? null;
+    if (r !== undefined) {
+      this.residents.delete(vehicleId);
+      this.deps.directory.forget([vehicleId]);
+      this.pending.dirty.delete(r.state);
+      // Through the mailbox, not nact's stop() alone (which drops what is queued, and with it the
+      // completions of batches and profile changes: the partition would never move on).
+      this.afterQueued(r, () => setImmediate(() => stop(r.ref)));
     }
-    this.residents.delete(vehicleId);
-    this.deps.directory.forget([vehicleId]);
-    this.pending.dirty.delete(r.state);
-    this.pending.retired.push(vehicleId);
-    // Through the mailbox, not nact's stop() alone (which drops what is queued, and with it the
-    // completions of batches and profile changes: the partition would never move on): the actor
-    // stops once every message queued before this one is done.
-    this.inFlight++;
-    dispatch(r.ref, { kind: 'barrier', vehicleId, completion: { done: () => {
-      this.inFlight--;
-      setImmediate(() => stop(r.ref));
-    } } });
-    this.deps.index.remove(vehicleId);
-    this.deps.hub.publish({ id: vehicleId, company: r.state.profile.company, delta: null, view: null, receivedAt: Date.now() });
-    this.deps.live?.gone(this.partition, vehicleId, r.state.profile.company);
-  }
-
-  private retirePassivated(vehicleId: string): void {
-    const company = this.deps.index.get(vehicleId)?.company ?? null;
     this.pending.retired.push(vehicleId);
     this.deps.index.remove(vehicleId);
     this.deps.hub.publish({ id: vehicleId, company, delta: null, view: null, receivedAt: Date.now() });
     this.deps.live?.gone(this.partition, vehicleId, company);
+  }
+
+  /** Runs `then` once every message queued at the vehicle's actor before now is done. */
+  private afterQueued(r: Resident, then: () => void): void {
+    this.inFlight++;
+    dispatch(r.ref, { kind: 'barrier', vehicleId: r.state.vehicleId, completion: { done: () => {
+      this.inFlight--;
+      then();
+    } } });
   }
 
   // VehicleOutbox: called by this shard's vehicle actors.

@@ -14,9 +14,8 @@ import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { PgSnapshotStore } from '../../adapters/postgres/pg-snapshot-store.js';
-import { migrate } from '../../adapters/postgres/migrate.js';
 import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
-import { createTestDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
+import { createMigratedDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
 
 /** The real PostgreSQL store, counting the saves of each partition in flight at once. */
 function recording(inner: PgSnapshotStore) {
@@ -46,8 +45,7 @@ function recording(inner: PgSnapshotStore) {
 describe('#7.6a checkpoints of one partition never overlap (real PostgreSQL)', () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase();
-    await migrate(db.pool);
+    db = await createMigratedDatabase();
   });
   after(async () => {
     await db.drop();

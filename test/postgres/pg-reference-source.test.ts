@@ -1,15 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrate } from '../../adapters/postgres/migrate.js';
 import { PgReferenceSource } from '../../adapters/postgres/pg-reference-source.js';
-import { createTestDatabase, type TestDatabase } from './pg-test-db.js';
+import { createMigratedDatabase, type TestDatabase } from './pg-test-db.js';
 import type { ReferenceChange } from '../../actors/domain/reference-data.js';
 
 describe('PgReferenceSource (real PostgreSQL)', () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase();
-    await migrate(db.pool);
+    db = await createMigratedDatabase();
   });
   after(async () => {
     await db.drop();

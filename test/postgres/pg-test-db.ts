@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createPgPool } from '../../adapters/postgres/pg-pool.js';
+import { migrate } from '../../adapters/postgres/migrate.js';
 
 /** Admin connection (any database the test user may CREATE DATABASE from). */
 export const TEST_PG_ADMIN_URL = process.env.FLEETLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -55,4 +56,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   };
+}
+
+/** createTestDatabase() with the engine's schema applied. */
+export async function createMigratedDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  await migrate(db.pool);
+  return db;
 }
