@@ -61,6 +61,8 @@ export class PartitionCheckpointer {
     if (data.positions.length > 0) await history.appendPositions(data.positions);
     stage.name = 'events';
     if (data.events.length > 0) await history.appendEvents(data.events);
+    stage.name = 'segments';
+    if (data.segments.length > 0) await history.upsertSegments(data.segments);
     stage.name = 'snapshots';
     if (data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
     stage.name = 'current-state';

@@ -7,6 +7,7 @@ import type { TelemetryPoint } from './domain/telemetry-point.js';
 import { decodePoints } from './record-points.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { TripSegment } from './domain/trip-segment.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { LiveOutbox } from './live-updates.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
@@ -384,6 +385,11 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.hub.publishEvent(e);
       this.deps.live?.event(this.partition, e);
     }
+  }
+
+  segments(segments: TripSegment[]): void {
+    if (segments.length === 0 || this.residents.get(segments[0].vehicleId) === undefined) return;
+    for (const s of segments) this.pending.segments.push(s);
   }
 
   /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */

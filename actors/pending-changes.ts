@@ -1,6 +1,7 @@
 import type { PositionRow } from './ports/history-store.js';
 import type { VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { TripSegment } from './domain/trip-segment.js';
 import { toSnapshot, type VehicleState } from './vehicle-logic.js';
 
 /** What one checkpoint takes from a shard; handed back when the write fails. */
@@ -11,6 +12,8 @@ export interface CheckpointData {
   readonly views: VehicleView[];
   readonly positions: PositionRow[];
   readonly events: VehicleEvent[];
+  /** Trips and stops opened, grown, closed or repaired since the last checkpoint. */
+  readonly segments: TripSegment[];
   /** Vehicles retired since the last checkpoint: removed from the published current state. */
   readonly retired: string[];
 }
@@ -20,10 +23,11 @@ export class PendingChanges {
   dirty = new Set<VehicleState>();
   positions: PositionRow[] = [];
   events: VehicleEvent[] = [];
+  segments: TripSegment[] = [];
   retired: string[] = [];
 
   get isEmpty(): boolean {
-    return this.dirty.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.retired.length === 0;
+    return this.dirty.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.segments.length === 0 && this.retired.length === 0;
   }
 
   /** Takes everything; the snapshots are copies made now. */
@@ -39,9 +43,10 @@ export class PendingChanges {
         views.push(snap.view);
       }
     }
-    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.events, retired: this.retired };
+    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.events, segments: this.segments, retired: this.retired };
     this.positions = [];
     this.events = [];
+    this.segments = [];
     this.retired = [];
     return data;
   }
@@ -51,6 +56,7 @@ export class PendingChanges {
     for (const s of data.states) if (current(s)) this.dirty.add(s);
     this.positions = data.positions.concat(this.positions);
     this.events = data.events.concat(this.events);
+    this.segments = data.segments.concat(this.segments);
     this.retired = data.retired.concat(this.retired);
   }
 }

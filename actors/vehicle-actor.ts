@@ -2,6 +2,7 @@ import { spawn, type Ref, type SupervisionActorFunc } from 'nact';
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { TripSegment } from './domain/trip-segment.js';
 import { applyPoint, applyProfile, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
 /** Told once the actor has handled a message (one object per batch, not a closure per message). */
@@ -34,6 +35,8 @@ export interface VehicleOutbox {
   rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void;
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
   events(events: VehicleEvent[]): void;
+  /** Trips and stops the vehicle opened, grew, closed or repaired (written at the next checkpoint). */
+  segments(segments: TripSegment[]): void;
   /**
    * The vehicle's actor threw on a message. Restores the actor's state object in place to its
    * last good state and resolves when done; messages that arrive meanwhile wait in the mailbox.

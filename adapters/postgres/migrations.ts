@@ -140,4 +140,33 @@ CREATE TRIGGER device_bindings_notify AFTER INSERT OR UPDATE OR DELETE ON device
   FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('device', 'device_id');
 `,
   },
+  {
+    version: 5,
+    name: 'segments',
+    sql: `
+-- Trips and stops (TripSegment), upserted by their deterministic id at checkpoints: reports over
+-- long ranges read these rows instead of replaying positions.
+CREATE TABLE segments (
+  id          text PRIMARY KEY,
+  kind        text NOT NULL CHECK (kind IN ('trip', 'stop')),
+  vehicle_id  text NOT NULL,
+  company_id  text,
+  device_id   text NOT NULL,
+  start_ts    timestamptz NOT NULL,
+  end_ts      timestamptz NOT NULL,
+  start_lat   double precision NOT NULL,
+  start_lon   double precision NOT NULL,
+  end_lat     double precision NOT NULL,
+  end_lon     double precision NOT NULL,
+  distance_km double precision NOT NULL,
+  max_speed   real NOT NULL,
+  avg_speed   real NOT NULL,
+  idle_ms     bigint NOT NULL,
+  closed      boolean NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX segments_vehicle_start_idx ON segments (vehicle_id, start_ts);
+CREATE INDEX segments_company_start_idx ON segments (company_id, start_ts);
+`,
+  },
 ];

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { HistoryStore, PositionRow } from '../../actors/ports/history-store.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
+import type { TripSegment } from '../../actors/domain/trip-segment.js';
 import { DAY_MS, dayStart, dropExpiredPartitions, ensureDayPartitions } from './position-partitions.js';
 
 export interface PgHistoryStoreOptions {
@@ -25,6 +26,18 @@ const INSERT_EVENTS = `
 INSERT INTO events (id, vehicle_id, company_id, type, ts, lat, lon, data)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::float8[], $7::float8[], $8::jsonb[])
 ON CONFLICT (id) DO NOTHING`;
+
+const UPSERT_SEGMENTS = `
+INSERT INTO segments (id, kind, vehicle_id, company_id, device_id, start_ts, end_ts, start_lat, start_lon, end_lat, end_lon,
+                      distance_km, max_speed, avg_speed, idle_ms, closed)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                     $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::real[], $14::real[],
+                     $15::int8[], $16::boolean[])
+ON CONFLICT (id) DO UPDATE SET
+  company_id = EXCLUDED.company_id, device_id = EXCLUDED.device_id, end_ts = EXCLUDED.end_ts,
+  end_lat = EXCLUDED.end_lat, end_lon = EXCLUDED.end_lon, distance_km = EXCLUDED.distance_km,
+  max_speed = EXCLUDED.max_speed, avg_speed = EXCLUDED.avg_speed, idle_ms = EXCLUDED.idle_ms,
+  closed = EXCLUDED.closed, updated_at = now()`;
 
 /** SQLSTATE 23514 "no partition of relation ... found for row": the day's partition is gone. */
 const NO_PARTITION = '23514';
@@ -89,6 +102,21 @@ export class PgHistoryStore implements HistoryStore {
         data[i] = e.data === undefined ? null : JSON.stringify(e.data);
       }
       await this.pool.query(INSERT_EVENTS, [id, vehicle, company, type, ts, lat, lon, data]);
+    }
+  }
+
+  async upsertSegments(segments: readonly TripSegment[]): Promise<void> {
+    // One row per id per statement: ON CONFLICT DO UPDATE refuses to touch a row twice.
+    const latest = [...new Map(segments.map((s) => [s.id, s])).values()];
+    for (let start = 0; start < latest.length; start += this.chunkSize) {
+      const chunk = latest.slice(start, start + this.chunkSize);
+      const col = <T>(f: (s: TripSegment) => T): T[] => chunk.map(f);
+      await this.pool.query(UPSERT_SEGMENTS, [
+        col((s) => s.id), col((s) => s.kind), col((s) => s.vehicleId), col((s) => s.company), col((s) => s.deviceId),
+        col((s) => new Date(s.startTs).toISOString()), col((s) => new Date(s.endTs).toISOString()),
+        col((s) => s.startLat), col((s) => s.startLon), col((s) => s.endLat), col((s) => s.endLon),
+        col((s) => s.distanceKm), col((s) => s.maxSpeed), col((s) => s.avgSpeed), col((s) => Math.round(s.idleMs)), col((s) => s.closed),
+      ]);
     }
   }
 
