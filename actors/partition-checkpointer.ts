@@ -26,7 +26,7 @@ export type CheckpointOutcome = 'written' | 'failed' | 'fenced';
 export class PartitionCheckpointer {
   lastFailure: string | null = null;
 
-  constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number) => Promise<void>) {}
+  constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number, topic: string) => Promise<void>) {}
 
   async checkpoint(shard: PartitionShard): Promise<CheckpointOutcome> {
     if (!shard.hasPendingCheckpoint) return 'written';
@@ -37,8 +37,13 @@ export class PartitionCheckpointer {
       await this.write(shard, data, stage);
       if (data.nextOffset > shard.committedOffset) {
         stage.name = 'commit';
-        await this.commit(shard.partition, data.nextOffset);
+        await this.commit(shard.partition, data.nextOffset, Topics.telemetryRaw);
         shard.committedOffset = data.nextOffset;
+      }
+      if (data.forwardedNextOffset > shard.forwardedCommittedOffset) {
+        stage.name = 'commit';
+        await this.commit(shard.partition, data.forwardedNextOffset, Topics.telemetryByVehicle);
+        shard.forwardedCommittedOffset = data.forwardedNextOffset;
       }
       this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
       return 'written';

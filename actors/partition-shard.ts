@@ -1,5 +1,5 @@
 import { spawnStateless, stop, dispatch, type Ref } from 'nact';
-import type { LogRecord } from './ports/partitioned-log.js';
+import { Topics, type LogRecord } from './ports/partitioned-log.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
 import type { Logger } from './ports/logger.js';
@@ -14,6 +14,7 @@ import type { FleetDirectory, Route } from './fleet-directory.js';
 import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
 import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
+import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
 
 export type { CheckpointData };
 
@@ -36,13 +37,33 @@ export interface ShardDeps {
    * the snapshot store on their next point; a restore leaves such vehicles passivated. Absent: never.
    */
   readonly passivateAfterMs?: number;
+  /**
+   * The partition a vehicle's actor lives in (its home). Points read from another partition are
+   * forwarded there with `forward`. Absent: every vehicle lives where its records arrive.
+   */
+  readonly vehiclePartition?: (vehicleId: string) => number;
+  /** Publishes points to their vehicle's partition of telemetry.by-vehicle (resolves once stored). */
+  readonly forward?: (points: readonly ForwardedPoints[]) => Promise<void>;
 }
+
+/** Points of one vehicle on their way to the vehicle's home partition. */
+export interface ForwardedPoints {
+  readonly vehicleId: string;
+  readonly partition: number;
+  readonly points: readonly TelemetryPoint[];
+}
+
+/** Where a batch's records come from: telemetry.raw (by device) or telemetry.by-vehicle. */
+type Source = 'raw' | 'forwarded';
+
+type RouteRefusalOf<R extends string> = { readonly ok: false; readonly reason: R };
+type ForwardedRoute = Route | RouteRefusalOf<'RETIRED_VEHICLE' | 'ACTOR_UNAVAILABLE'>;
 
 /** Messages queued at this shard's actors above which apply() waits. */
 const MAX_IN_FLIGHT = 50_000;
 
 class PendingBatch implements Completion {
-  constructor(readonly nextOffset: number, public outstanding: number, private readonly shard: PartitionShard) {}
+  constructor(readonly source: Source, readonly nextOffset: number, public outstanding: number, private readonly shard: PartitionShard) {}
 
   done(): void {
     this.shard.batchPartDone(this);
@@ -67,11 +88,16 @@ export class PartitionShard implements VehicleOutbox {
   readonly parent: Ref<unknown>;
   private readonly residents = new Map<string, Resident>();
   private readonly pending = new PendingChanges();
-  /** Next offset to read: every record below it has been applied by its actor. */
+  /** Next offset of telemetry.raw to read: every record below it has been applied (or forwarded). */
   appliedOffset = -1;
   committedOffset = -1;
+  /** The same for this partition of telemetry.by-vehicle. */
+  forwardedAppliedOffset = -1;
+  forwardedCommittedOffset = -1;
   inFlight = 0;
-  private readonly batches: PendingBatch[] = [];
+  private readonly batches: Record<Source, PendingBatch[]> = { raw: [], forwarded: [] };
+  /** Forwarding publishes, chained: a device's points reach their vehicle's partition in order. */
+  private forwarding: Promise<void> = Promise.resolve();
   private drained: (() => void)[] = [];
   /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
   private spawned = 0;
@@ -103,6 +129,11 @@ export class PartitionShard implements VehicleOutbox {
       // One snapshot that cannot become an actor must not keep the partition from being acquired.
       try {
         if (this.residents.has(snap.vehicleId)) continue;
+        // Stored before its vehicle's home moved (another partition count, an older version).
+        if (this.homeOf(snap.vehicleId) !== this.partition) {
+          skipped++;
+          continue;
+        }
         const route = this.deps.directory.route(snap.deviceId);
         // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
         // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
@@ -126,35 +157,46 @@ export class PartitionShard implements VehicleOutbox {
       }
     }
     this.deps.index.upsertMany(views);
-    if (skipped > 0) this.deps.logger.warn({ partition: this.partition, skipped }, 'snapshots not restored: their device is unknown now, beyond the unbound pool, or routed to another vehicle');
+    if (skipped > 0) this.deps.logger.warn({ partition: this.partition, skipped }, 'snapshots not restored: their device is unknown now, beyond the unbound pool, or routed to another vehicle, or their vehicle lives in another partition');
     return views.length;
   }
 
   /**
-   * Dispatches a batch to its vehicle actors without waiting for them (batches pipeline);
-   * appliedOffset advances as they finish. Resolves early unless too much is in flight.
+   * Dispatches a batch (of telemetry.raw or of telemetry.by-vehicle) to its vehicle actors
+   * without waiting for them (batches pipeline); points of vehicles that live in another
+   * partition are forwarded there. The applied offset advances as both finish. Resolves early
+   * unless too much is in flight.
    */
   async apply(records: readonly LogRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const source: Source = records[0].topic === Topics.telemetryByVehicle ? 'forwarded' : 'raw';
     const byVehicle = new Map<string, { profile: VehicleProfile; deviceId: string; points: TelemetryPoint[] }>();
+    const forwards = new Map<string, { partition: number; points: TelemetryPoint[] }>();
     let receivedAt = 0;
     const now = Date.now();
     for (const r of records) {
       receivedAt = Math.max(receivedAt, r.timestamp);
       for (const point of decodePoints(r, now, this.deps)) {
-        const route = this.route(r, point);
-        if (!route.ok) {
-          this.deps.metrics.pointRejected(route.reason, 'log');
+        const target = source === 'raw' ? this.rawTarget(r, point) : this.forwardedRoute(r, point);
+        if (!target.ok) {
+          this.deps.metrics.pointRejected(target.reason, 'log');
           continue;
         }
-        const id = route.profile.vehicleId;
+        if (!('profile' in target)) {
+          let f = forwards.get(target.vehicleId);
+          if (!f) forwards.set(target.vehicleId, (f = { partition: target.home, points: [] }));
+          f.points.push(point);
+          continue;
+        }
+        const id = target.profile.vehicleId;
         let slot = byVehicle.get(id);
-        if (!slot) byVehicle.set(id, (slot = { profile: route.profile, deviceId: point.deviceId, points: [] }));
+        if (!slot) byVehicle.set(id, (slot = { profile: target.profile, deviceId: point.deviceId, points: [] }));
         slot.points.push(point);
       }
     }
-    const batch = new PendingBatch(records[records.length - 1].offset + 1, byVehicle.size, this);
-    this.batches.push(batch);
+    const batch = new PendingBatch(source, records[records.length - 1].offset + 1, byVehicle.size + (forwards.size > 0 ? 1 : 0), this);
+    this.batches[source].push(batch);
+    if (forwards.size > 0) this.forward(forwards, batch);
     for (const [id, slot] of byVehicle) {
       // No single record may stop the partition: one its actor cannot take is rejected and skipped.
       let r: Resident;
@@ -176,6 +218,69 @@ export class PartitionShard implements VehicleOutbox {
     if (this.inFlight > MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.drained.push(resolve));
   }
 
+  /**
+   * Where a point of telemetry.raw goes: its vehicle's actor here (the route), or the vehicle's
+   * home partition. An unbound device that lives elsewhere is not admitted to this node's pool.
+   */
+  private rawTarget(r: LogRecord, point: TelemetryPoint): Route | RouteRefusalOf<'ACTOR_UNAVAILABLE'> | { readonly ok: true; readonly vehicleId: string; readonly home: number } {
+    const directory = this.deps.directory;
+    if (this.deps.vehiclePartition !== undefined && !directory.owner(point.deviceId).bound) {
+      if (!directory.acceptsUnbound) return { ok: false, reason: 'UNKNOWN_DEVICE' };
+      const vehicleId = unboundVehicleId(point.deviceId);
+      const home = this.homeOf(vehicleId);
+      if (home !== this.partition) return { ok: true, vehicleId, home };
+    }
+    const route = this.route(r, point);
+    if (!route.ok) return route;
+    const home = this.homeOf(route.profile.vehicleId);
+    return home === this.partition ? route : { ok: true, vehicleId: route.profile.vehicleId, home };
+  }
+
+  /** The partition a vehicle's actor lives in. */
+  private homeOf(vehicleId: string): number {
+    return this.deps.vehiclePartition?.(vehicleId) ?? this.partition;
+  }
+
+  /**
+   * Sends points on to their vehicles' partitions, after the ones sent before (a device's order
+   * holds), retrying while the log refuses them; the batch is applied once they are stored.
+   */
+  private forward(forwards: Map<string, { partition: number; points: TelemetryPoint[] }>, batch: PendingBatch): void {
+    const send = this.deps.forward;
+    const list: ForwardedPoints[] = [...forwards].map(([vehicleId, f]) => ({ vehicleId, partition: f.partition, points: f.points }));
+    const count = list.reduce((n, f) => n + f.points.length, 0);
+    this.inFlight++;
+    this.forwarding = this.forwarding.then(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          if (send === undefined) throw new Error('no forwarding configured');
+          await send(list);
+          this.deps.metrics.pointsForwarded(count);
+          return;
+        } catch (e) {
+          if (this.closed) return;
+          const retryInMs = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6));
+          this.deps.logger.warn({ partition: this.partition, points: count, attempt: attempt + 1, retryInMs, err: (e as Error).message }, 'forwarding points to their vehicles\' partitions failed; retrying');
+          await new Promise((r) => setTimeout(r, retryInMs));
+        }
+      }
+    }).finally(() => this.batchPartDone(batch));
+  }
+
+  /**
+   * A point of telemetry.by-vehicle: the forwarding node chose its vehicle (the record's key)
+   * once; here only whether the vehicle is still served is checked.
+   */
+  private forwardedRoute(r: LogRecord, point: TelemetryPoint): ForwardedRoute {
+    const vehicleId = r.key;
+    if (vehicleId === null) return { ok: false, reason: 'ACTOR_UNAVAILABLE' };
+    const directory = this.deps.directory;
+    if (directory.isRetired(vehicleId)) return { ok: false, reason: 'RETIRED_VEHICLE' };
+    // An unbound device's vehicle takes its place in this node's pool.
+    if (vehicleId.startsWith(UNBOUND_VEHICLE_PREFIX)) return this.route(r, point);
+    return { ok: true, profile: directory.profile(vehicleId) };
+  }
+
   /** A vehicle actor finished its part of a batch. */
   batchPartDone(batch: PendingBatch): void {
     this.inFlight--;
@@ -190,9 +295,10 @@ export class PartitionShard implements VehicleOutbox {
 
   /** appliedOffset moves past a batch only when it and every batch before it are fully applied. */
   private advance(): void {
-    while (this.batches.length > 0 && this.batches[0].outstanding === 0) {
-      this.appliedOffset = (this.batches.shift() as PendingBatch).nextOffset;
-    }
+    const raw = this.batches.raw;
+    while (raw.length > 0 && raw[0].outstanding === 0) this.appliedOffset = (raw.shift() as PendingBatch).nextOffset;
+    const forwarded = this.batches.forwarded;
+    while (forwarded.length > 0 && forwarded[0].outstanding === 0) this.forwardedAppliedOffset = (forwarded.shift() as PendingBatch).nextOffset;
   }
 
   /** Resolves once every batch handed to apply() so far is applied. */
@@ -200,7 +306,7 @@ export class PartitionShard implements VehicleOutbox {
     while (this.inFlight > 0) await new Promise((r) => setImmediate(r));
   }
 
-  private route(r: LogRecord, point: TelemetryPoint): Route | { readonly ok: false; readonly reason: 'ACTOR_UNAVAILABLE' } {
+  private route(r: LogRecord, point: TelemetryPoint): Route | RouteRefusalOf<'ACTOR_UNAVAILABLE'> {
     try {
       return this.deps.directory.route(point.deviceId);
     } catch (e) {
@@ -394,7 +500,7 @@ export class PartitionShard implements VehicleOutbox {
 
   /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */
   takeCheckpoint(): CheckpointData {
-    return this.pending.take(this.appliedOffset);
+    return this.pending.take(this.appliedOffset, this.forwardedAppliedOffset);
   }
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
@@ -403,7 +509,7 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   get hasPendingCheckpoint(): boolean {
-    return !this.pending.isEmpty || this.appliedOffset > this.committedOffset;
+    return !this.pending.isEmpty || this.appliedOffset > this.committedOffset || this.forwardedAppliedOffset > this.forwardedCommittedOffset;
   }
 
   /**

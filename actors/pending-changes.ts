@@ -6,7 +6,10 @@ import { toSnapshot, type VehicleState } from './vehicle-logic.js';
 
 /** What one checkpoint takes from a shard; handed back when the write fails. */
 export interface CheckpointData {
+  /** telemetry.raw's next offset to read: everything below is applied or forwarded. */
   readonly nextOffset: number;
+  /** The same for telemetry.by-vehicle. */
+  readonly forwardedNextOffset: number;
   readonly states: VehicleState[];
   readonly snapshots: VehicleSnapshot[];
   readonly views: VehicleView[];
@@ -31,7 +34,7 @@ export class PendingChanges {
   }
 
   /** Takes everything; the snapshots are copies made now. */
-  take(nextOffset: number): CheckpointData {
+  take(nextOffset: number, forwardedNextOffset: number): CheckpointData {
     const states = [...this.dirty];
     this.dirty = new Set();
     const snapshots: VehicleSnapshot[] = [];
@@ -43,7 +46,7 @@ export class PendingChanges {
         views.push(snap.view);
       }
     }
-    const data = { nextOffset, states, snapshots, views, positions: this.positions, events: this.events, segments: this.segments, retired: this.retired };
+    const data = { nextOffset, forwardedNextOffset, states, snapshots, views, positions: this.positions, events: this.events, segments: this.segments, retired: this.retired };
     this.positions = [];
     this.events = [];
     this.segments = [];

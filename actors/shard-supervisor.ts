@@ -5,7 +5,7 @@ import type { SnapshotStore } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
 import type { ReferenceChange } from './domain/reference-data.js';
-import { PartitionShard, type ShardDeps } from './partition-shard.js';
+import { PartitionShard, type ForwardedPoints, type ShardDeps } from './partition-shard.js';
 import { PartitionCheckpointer } from './partition-checkpointer.js';
 import { acquireBackoffMs, PartitionNotHeldError, PartitionSlot, type SlotPhase } from './partition-slot.js';
 
@@ -59,7 +59,7 @@ export class ShardSupervisor {
   private roundsQueued = 0;
 
   constructor(private readonly deps: ShardSupervisorDeps) {
-    this.checkpointer = new PartitionCheckpointer(deps, async (partition, next) => { await this.consumer?.commit(partition, next); });
+    this.checkpointer = new PartitionCheckpointer(deps, async (partition, next, topic) => { await this.consumer?.commit(partition, next, topic); });
   }
 
   async start(): Promise<void> {
@@ -67,6 +67,8 @@ export class ShardSupervisor {
     this.consumer = await this.deps.bus.consume({
       groupId: this.deps.options.groupId,
       topic: Topics.telemetryRaw,
+      // Points forwarded to a vehicle's home partition are read by that partition's owner.
+      ...(this.deps.vehiclePartition ? { copartitioned: [Topics.telemetryByVehicle] } : {}),
       fromBeginning: true,
       ...(this.deps.options.member ? { member: this.deps.options.member } : {}),
       onBatch: (b) => this.onBatch(b),
@@ -182,7 +184,10 @@ export class ShardSupervisor {
     const snapshots = this.deps.snapshots;
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
-      ...this.deps, lastSnapshot: (p, id) => snapshots.loadOne(p, id), ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
+      ...this.deps,
+      lastSnapshot: (p, id) => snapshots.loadOne(p, id),
+      forward: (list) => this.forward(list),
+      ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });
     // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
     // partition's snapshots living (and being copied by the GC) until the last one is read.
@@ -204,6 +209,12 @@ export class ShardSupervisor {
       partition, epoch, restored, epochMs: ms(acquiredAt - started), loadMs: ms(loadMs), restoreMs: ms(restoreMs),
     }, 'partition acquired');
     return shard;
+  }
+
+  /** Publishes points to their vehicles' partitions of telemetry.by-vehicle, keyed by vehicle. */
+  private async forward(list: readonly ForwardedPoints[]): Promise<void> {
+    const encode = this.deps.encodeRecord;
+    await this.deps.bus.publish(Topics.telemetryByVehicle, list.map((f) => ({ key: f.vehicleId, partition: f.partition, value: encode(f.points) })));
   }
 
   /** The partition was taken away: finish its batches, write its last checkpoint, hand it off. */

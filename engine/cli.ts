@@ -103,15 +103,21 @@ cluster.command('rebalance')
   });
 
 cluster.command('locate <vehicleId>')
-  .description("which partition and node hold a vehicle's actor (one line per device bound to it)")
+  .description("which partition and node hold a vehicle's actor, and where each of its devices' points arrive")
   .option('--json', 'print JSON')
   .action(async (vehicleId: string, opts: { json?: boolean }) => {
     const member = (await shardMap()).members.find((m) => m.url !== null);
     if (!member) fail('no node announced a URL');
     const where = await call(member.url as string, `/v1/admin/locate/${encodeURIComponent(vehicleId)}`, undefined, 'GET') as VehicleLocation;
     if (opts.json) process.stdout.write(JSON.stringify(where, null, 2) + '\n');
-    else if (where.devices.length === 0) process.stdout.write(`${vehicleId}: no device is bound to it\n`);
-    else for (const d of where.devices) process.stdout.write(`${vehicleId}  device ${d.deviceId}  partition ${d.partition}  node ${d.node ?? '(none)'}\n`);
+    else {
+      process.stdout.write(`${vehicleId}  partition ${where.partition}  node ${where.node ?? '(none)'}\n`);
+      if (where.devices.length === 0) process.stdout.write('  no device is bound to it\n');
+      for (const d of where.devices) {
+        const via = d.partition === where.partition ? '' : `  (forwarded to partition ${where.partition})`;
+        process.stdout.write(`  device ${d.deviceId}  partition ${d.partition}  node ${d.node ?? '(none)'}${via}\n`);
+      }
+    }
   });
 
 cluster.command('drain <nodeId>')

@@ -33,13 +33,20 @@ interface ClusterOpsDeps {
   readonly rebalanced?: (seconds: number) => void;
   /** The partition of telemetry.raw a device's points go to. */
   readonly partitionOf: (deviceId: string) => number;
+  /** The partition a vehicle's actor lives in (its devices' points are forwarded there). */
+  readonly vehiclePartition: (vehicleId: string) => number;
   /** The devices bound to a vehicle (an unbound device's vehicle: its device). */
   readonly devicesOf: (vehicleId: string) => string[];
 }
 
-/** Where a vehicle's actor lives: the partition of each of its devices and that partition's node. */
+/**
+ * Where a vehicle's actor lives (its partition and that partition's node), and where each of its
+ * devices' points arrive (a device in another partition has them forwarded).
+ */
 export interface VehicleLocation {
   readonly vehicleId: string;
+  readonly partition: number;
+  readonly node: string | null;
   readonly devices: readonly { readonly deviceId: string; readonly partition: number; readonly node: string | null }[];
 }
 
@@ -80,8 +87,11 @@ export function clusterOps(deps: ClusterOpsDeps): ClusterOps {
     async locate(vehicleId) {
       const owner = new Map<number, string>();
       for (const p of (await deps.shardMap()).partitions) if (p.owner !== null) owner.set(p.partition, p.owner);
+      const partition = deps.vehiclePartition(vehicleId);
       return {
         vehicleId,
+        partition,
+        node: owner.get(partition) ?? null,
         devices: deps.devicesOf(vehicleId).map((deviceId) => {
           const partition = deps.partitionOf(deviceId);
           return { deviceId, partition, node: owner.get(partition) ?? null };

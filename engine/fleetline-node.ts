@@ -9,7 +9,7 @@ import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
-import { isDemo, type Config } from './config.js';
+import { ConfigError, isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi } from './http-api.js';
 import { IntakeCredentials } from './intake-credentials.js';
@@ -20,6 +20,7 @@ import { fleetReplication } from './fleet-replication.js';
 import { clusterOps, type ClusterOps } from './cluster-ops.js';
 import { inspectGroup } from '../adapters/kafka/group-inspector.js';
 import { partitionForKey } from '../adapters/embedded/murmur2.js';
+import { vehiclePartition } from '../cluster/vehicle-partition.js';
 import { hostname } from 'node:os';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
@@ -49,6 +50,11 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const infra = await createInfrastructure(config, log);
   await infra.bus.ensureTopics(engineTopics(config, infra.bus.kind));
+  const partitions = infra.bus.partitionsOf(Topics.telemetryRaw);
+  if (infra.bus.partitionsOf(Topics.telemetryByVehicle) !== partitions) {
+    await infra.close().catch(() => {});
+    throw new ConfigError(`${Topics.telemetryByVehicle} has ${infra.bus.partitionsOf(Topics.telemetryByVehicle)} partitions and ${Topics.telemetryRaw} ${partitions}: they must be equal (a vehicle's points are forwarded to the same partition number); add partitions to the smaller one`);
+  }
 
   const demo = isDemo(config) ? new DemoFleet(config) : null;
   const demoToken = demo ? () => auth.sign({ role: 'admin', sub: 'demo' }) : null;
@@ -148,6 +154,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
         close: () => close(),
         rebalanced: (seconds) => metrics.rebalanced(seconds),
         partitionOf: (deviceId) => partitionForKey(deviceId, infra.bus.partitionsOf(Topics.telemetryRaw)),
+        vehiclePartition: (vehicleId) => vehiclePartition(vehicleId, infra.bus.partitionsOf(Topics.telemetryRaw)),
         devicesOf: (vehicleId) => directory.devicesOf(vehicleId),
       })
     : null;
@@ -155,6 +162,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
     bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
     ...(replication ? { live: replication.live } : {}),
+    vehiclePartition: (vehicleId) => vehiclePartition(vehicleId, partitions),
     options: {
       groupId: ConsumerGroups.engine, checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions,
       maxResidentActors: config.maxResidentActors, ...(config.passivateAfterS > 0 ? { passivateAfterMs: config.passivateAfterS * 1000 } : {}),

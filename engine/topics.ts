@@ -17,6 +17,8 @@ const LIVE_RETENTION = { ms: 600_000 } as const;
  *   (nothing outside the process can read it) keeps the last minute, at most 256 KiB of keys
  *   and values per partition; on Kafka they get the broker's retention unless
  *   OUTPUT_RETENTION_MS / OUTPUT_RETENTION_BYTES are set.
+ * - telemetry.by-vehicle: points whose vehicle lives in another partition than their device's
+ *   record, forwarded there (as many partitions as telemetry.raw); retained like telemetry.raw.
  * - fleet.reference: compacted on Kafka; kept until committed in the embedded log.
  * - vehicle.live (Kafka only: one node needs no cross-node delivery): every change as it
  *   happens, read by every node from its end; ten minutes are more than any reader lags.
@@ -25,6 +27,7 @@ export function engineTopics(config: Config, bus: PartitionedLog['kind']): Topic
   const outputs = outputRetention(config, bus);
   return [
     { name: Topics.telemetryRaw, partitions: config.partitions },
+    { name: Topics.telemetryByVehicle, partitions: config.partitions },
     { name: Topics.fleetReference, partitions: 1, compacted: true },
     { name: Topics.vehicleUpdates, partitions: config.partitions, ...(outputs && { retention: outputs }) },
     { name: Topics.vehicleEvents, partitions: config.partitions, ...(outputs && { retention: outputs }) },

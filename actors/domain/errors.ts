@@ -27,6 +27,7 @@ export const ErrorCodes = {
   UNBOUND_DEVICE_LIMIT: 'the node already holds UNBOUND_DEVICE_LIMIT unbound devices',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
   ACTOR_UNAVAILABLE: 'the engine could not hand the record to its vehicle actor; it was skipped (logged)',
+  RETIRED_VEHICLE: "a point forwarded to its vehicle's partition arrived after the vehicle was retired (deleted, company deactivated, device re-bound)",
   // HTTP
   BODY_TOO_LARGE: 'the request body exceeds the configured limit',
   MALFORMED_BODY: 'the request body is not valid JSON / MessagePack',

@@ -17,6 +17,8 @@ export interface EngineMetrics {
   /** Idle vehicles whose actor was stopped (passivation), and passivated ones brought back. */
   actorsPassivated(n: number): void;
   actorsReactivated(n: number): void;
+  /** Points sent on to their vehicle's partition through telemetry.by-vehicle. */
+  pointsForwarded(n: number): void;
 }
 
 /** For tests and tools that do not export metrics. */
@@ -35,4 +37,5 @@ export const noMetrics: EngineMetrics = {
   partitionMoved: () => {},
   actorsPassivated: () => {},
   actorsReactivated: () => {},
+  pointsForwarded: () => {},
 };

@@ -41,6 +41,12 @@ export interface PartitionAssignmentListener {
 export interface ConsumerOptions {
   readonly groupId: string;
   readonly topic: string;
+  /**
+   * Topics with as many partitions as `topic`, read by the same member: partition p of each is
+   * delivered to the owner of partition p of `topic` (Kafka Streams' co-partitioning). The
+   * listener is told about `topic`'s partitions only; batches carry their topic.
+   */
+  readonly copartitioned?: readonly string[];
   /** Where a partition with no committed offset starts. */
   readonly fromBeginning: boolean;
   readonly onBatch: (batch: RecordBatch) => Promise<void>;
@@ -62,8 +68,11 @@ export interface GroupMember {
 }
 
 export interface LogConsumer {
-  /** Commit: the next offset to read for the partition (Kafka convention: last processed + 1). */
-  commit(partition: number, nextOffset: number): Promise<void>;
+  /**
+   * Commit: the next offset to read for the partition (Kafka convention: last processed + 1),
+   * of `topic` (default: the consumer's main topic) or one of its co-partitioned topics.
+   */
+  commit(partition: number, nextOffset: number, topic?: string): Promise<void>;
   /** Stops intake; no further batches are delivered once the promise resolves. */
   stop(): Promise<void>;
   /** Pauses/resumes delivery (backpressure). */
@@ -126,6 +135,11 @@ export const Topics = {
   vehicleEvents: 'vehicle.events',
   /** Every change of every vehicle as it happens, batched per partition (cross-node delivery). */
   vehicleLive: 'vehicle.live',
+  /**
+   * Points whose vehicle lives in another partition than their device's record, forwarded there
+   * keyed by vehicle id (Kafka Streams' repartition topic): one writer per vehicle.
+   */
+  telemetryByVehicle: 'telemetry.by-vehicle',
 } as const;
 
 export const ConsumerGroups = {

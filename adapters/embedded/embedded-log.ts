@@ -144,13 +144,16 @@ export class EmbeddedLog implements PartitionedLog {
       touched.add(partition);
     }
     if (topic.spec.retention) for (const partition of touched) this.applyRetention(topic, partition, now);
-    for (const c of topic.consumers) c.wake(touched);
+    for (const c of topic.consumers) c.wake(topic, touched);
   }
 
   async consume(options: ConsumerOptions): Promise<LogConsumer> {
-    const topic = this.topic(options.topic);
-    const consumer = new EmbeddedConsumer(this, topic, options, this.options.maxBatch);
-    topic.consumers.add(consumer);
+    const topics = [options.topic, ...(options.copartitioned ?? [])].map((name) => this.topic(name));
+    const n = topics[0].partitions.length;
+    const mismatched = topics.find((t) => t.partitions.length !== n);
+    if (mismatched) throw new Error(`embedded log: ${mismatched.spec.name} has ${mismatched.partitions.length} partitions, ${options.topic} has ${n}: co-partitioned topics need the same count`);
+    const consumer = new EmbeddedConsumer(this, topics, options, this.options.maxBatch);
+    for (const t of topics) t.consumers.add(consumer);
     await consumer.start();
     return consumer;
   }
@@ -223,8 +226,12 @@ export class EmbeddedLog implements PartitionedLog {
 }
 
 class EmbeddedConsumer implements LogConsumer {
-  private readonly position: number[];
-  private readonly ready = new Set<number>();
+  /** The main topic first, then the co-partitioned ones (same partition count). */
+  private readonly topics: Topic[];
+  /** topic index → partition → next offset to deliver. */
+  private readonly position: number[][];
+  /** `${topic index}:${partition}` keys with records to deliver. */
+  private readonly ready = new Set<string>();
   private scheduled = false;
   private running = false;
   private paused = false;
@@ -235,29 +242,43 @@ class EmbeddedConsumer implements LogConsumer {
 
   constructor(
     private readonly log: EmbeddedLog,
-    private readonly topic: Topic,
+    topics: readonly Topic[],
     private readonly options: ConsumerOptions,
     private readonly maxBatch: number,
   ) {
-    this.position = topic.partitions.map((_, i) => this.startPosition(i));
+    this.topics = [...topics];
+    this.position = this.topics.map((t) => t.partitions.map((_, i) => this.startPosition(t, i)));
+  }
+
+  private get main(): Topic {
+    return this.topics[0];
   }
 
   /** Where a partition starts after (re-)joining: its committed offset, like Kafka. */
-  private startPosition(partition: number): number {
-    const p = this.topic.partitions[partition];
-    const committed = this.log.committedOffset(this.options.groupId, this.topic.spec.name, partition);
+  private startPosition(topic: Topic, partition: number): number {
+    const p = topic.partitions[partition];
+    const committed = this.log.committedOffset(this.options.groupId, topic.spec.name, partition);
     if (committed !== undefined) return Math.max(committed, p.base);
     return this.options.fromBeginning ? p.base : p.end;
   }
 
-  async start(): Promise<void> {
-    const all = this.topic.partitions.map((_, i) => i);
-    await this.options.listener?.onAssigned(this.topic.spec.name, all);
-    this.wake(new Set(all));
+  private allPartitions(): number[] {
+    return this.main.partitions.map((_, i) => i);
   }
 
-  wake(partitions: Iterable<number>): void {
-    for (const p of partitions) this.ready.add(p);
+  async start(): Promise<void> {
+    await this.options.listener?.onAssigned(this.main.spec.name, this.allPartitions());
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    for (const t of this.topics) this.wake(t, this.allPartitions());
+  }
+
+  wake(topic: Topic, partitions: Iterable<number>): void {
+    const t = this.topics.indexOf(topic);
+    if (t < 0) return;
+    for (const p of partitions) this.ready.add(`${t}:${p}`);
     this.schedule();
   }
 
@@ -270,47 +291,62 @@ class EmbeddedConsumer implements LogConsumer {
     });
   }
 
-  /** Every ready partition is consumed concurrently (each one in order), like kafkajs's partitionsConsumedConcurrently. */
+  /**
+   * Every ready partition is consumed concurrently (each one in order), like kafkajs's
+   * partitionsConsumedConcurrently; a partition's topics one after the other.
+   */
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      const partitions = [...this.ready];
+      const byPartition = new Map<number, number[]>();
+      for (const key of this.ready) {
+        const [t, p] = key.split(':').map(Number);
+        const list = byPartition.get(p);
+        if (list) list.push(t);
+        else byPartition.set(p, [t]);
+      }
       this.ready.clear();
-      await Promise.all(partitions.map((p) => this.drainPartition(p)));
+      await Promise.all([...byPartition].map(async ([p, ts]) => {
+        for (const t of ts.sort()) await this.drainPartition(t, p);
+      }));
     } finally {
       this.running = false;
       this.schedule();
     }
   }
 
-  private async drainPartition(partition: number): Promise<void> {
-    const p = this.topic.partitions[partition];
+  private async drainPartition(t: number, partition: number): Promise<void> {
+    const topic = this.topics[t];
+    const p = topic.partitions[partition];
+    const position = this.position[t];
     while (!this.stopped && !this.paused && !this.rejoining) {
       // Records below base were dropped by retention: continue at the oldest one left.
-      const from = Math.max(this.position[partition], p.base);
+      const from = Math.max(position[partition], p.base);
       const end = p.end;
       if (from >= end) return;
       const to = Math.min(end, from + this.maxBatch);
       const records = p.slice(from, to);
       try {
-        await this.options.onBatch({ topic: this.topic.spec.name, partition, records, heartbeat: async () => {} });
+        await this.options.onBatch({ topic: topic.spec.name, partition, records, heartbeat: async () => {} });
       } catch {
         // Like Kafka: a failed batch is delivered again from the same offset, after a pause.
-        setTimeout(() => this.wake([partition]), 200).unref();
+        setTimeout(() => this.wake(topic, [partition]), 200).unref();
         return;
       }
-      this.position[partition] = to;
+      position[partition] = to;
     }
     // Paused or stopped with records left: resume() / a later wake picks the partition up again.
-    if (this.position[partition] < p.end) this.ready.add(partition);
+    if (position[partition] < p.end) this.ready.add(`${t}:${partition}`);
   }
 
   status(): ConsumerStatus {
     return { running: !this.stopped, lastCrash: null, restarts: 0 };
   }
 
-  async commit(partition: number, nextOffset: number): Promise<void> {
-    this.log.commitOffset(this.options.groupId, this.topic, partition, nextOffset);
+  async commit(partition: number, nextOffset: number, topic: string = this.main.spec.name): Promise<void> {
+    const t = this.topics.find((x) => x.spec.name === topic);
+    if (!t) throw new Error(`embedded log: consumer of ${this.main.spec.name} does not read ${topic}`);
+    this.log.commitOffset(this.options.groupId, t, partition, nextOffset);
   }
 
   pause(): void {
@@ -330,14 +366,14 @@ class EmbeddedConsumer implements LogConsumer {
     if (this.stopped) return Promise.resolve();
     this.rejoining ??= (async () => {
       while (this.scheduled || this.running) await (this.running ? this.idle : new Promise<void>((r) => setImmediate(r)));
-      const all = this.topic.partitions.map((_, i) => i);
-      await this.options.listener?.onRevoked(this.topic.spec.name, all);
+      const all = this.allPartitions();
+      await this.options.listener?.onRevoked(this.main.spec.name, all);
       if (this.stopped) return;
-      for (const i of all) this.position[i] = this.startPosition(i);
-      await this.options.listener?.onAssigned(this.topic.spec.name, all);
+      this.topics.forEach((t, i) => { for (const p of all) this.position[i][p] = this.startPosition(t, p); });
+      await this.options.listener?.onAssigned(this.main.spec.name, all);
     })().finally(() => {
       this.rejoining = undefined;
-      this.wake(this.topic.partitions.map((_, i) => i));
+      this.wakeAll();
     });
     return this.rejoining;
   }
@@ -347,8 +383,7 @@ class EmbeddedConsumer implements LogConsumer {
     await this.rejoining?.catch(() => undefined);
     this.stopped = true;
     await this.idle;
-    this.log.detach(this.topic, this);
-    const all = this.topic.partitions.map((_, i) => i);
-    await this.options.listener?.onRevoked(this.topic.spec.name, all);
+    for (const t of this.topics) this.log.detach(t, this);
+    await this.options.listener?.onRevoked(this.main.spec.name, this.allPartitions());
   }
 }

@@ -21,7 +21,8 @@ class GroupMembershipError extends Error {
 }
 
 /**
- * KafkaLog's LogConsumer: one kafkajs consumer-group member reading one topic.
+ * KafkaLog's LogConsumer: one kafkajs consumer-group member reading one topic (and the topics
+ * co-partitioned with it: the group's assigner gives a member the same partitions of each).
  *
  * What the engine must know about kafkajs (read from its source, v2.2.4):
  *
@@ -66,6 +67,8 @@ class GroupMembershipError extends Error {
  */
 export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private readonly topic: string;
+  /** The main topic and its co-partitioned ones: partition p of each goes with p of the main. */
+  private readonly topics: readonly string[];
   /** Partitions of the current generation (updated on GROUP_JOIN). */
   private assigned = new Set<number>();
   /** The partitions of the last assignment (kept through a re-join). */
@@ -75,7 +78,8 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   /** The first assignment's callbacks; consume() rejects when they fail. */
   private firstTransition: Promise<void> | undefined;
   private inFlight: Promise<void> = Promise.resolve();
-  private readonly lags = new Map<number, number>();
+  /** `${topic}:${partition}` → records behind the high watermark. */
+  private readonly lags = new Map<string, number>();
   /** partition → consecutive onBatch failures. */
   private readonly failures = new Map<number, number>();
   /** partition → timer ending its backoff pause after a failed onBatch. */
@@ -105,6 +109,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     private readonly restartBackoffMs = 1_000,
   ) {
     this.topic = options.topic;
+    this.topics = [options.topic, ...(options.copartitioned ?? [])];
   }
 
   status(): ConsumerStatus {
@@ -129,9 +134,17 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     return [...this.lastGiven];
   }
 
-  /** Per partition: high watermark − (last delivered offset + 1), as of the last batch. */
+  /**
+   * Per partition: high watermark − (last delivered offset + 1) as of the last batch, summed
+   * over the co-partitioned topics.
+   */
   lag(): Map<number, number> {
-    return new Map(this.lags);
+    const out = new Map<number, number>();
+    for (const [key, n] of this.lags) {
+      const p = Number(key.slice(key.lastIndexOf(':') + 1));
+      out.set(p, (out.get(p) ?? 0) + n);
+    }
+    return out;
   }
 
   async start(): Promise<void> {
@@ -157,7 +170,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
       this.scheduleRestart();
     }));
     await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: this.options.fromBeginning });
+    await this.consumer.subscribe({ topics: [...this.topics], fromBeginning: this.options.fromBeginning });
     // run() resolves once the first join + sync completed (GROUP_JOIN already emitted).
     await this.consumer.run(this.runConfig());
     this.markRunning();
@@ -269,7 +282,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     const added = [...next].filter((p) => !this.assigned.has(p)).sort((a, b) => a - b);
     this.assigned = next;
     for (const p of revoked) {
-      this.lags.delete(p);
+      for (const t of this.topics) this.lags.delete(`${t}:${p}`);
       this.failures.delete(p);
       clearTimeout(this.backoff.get(p));
       this.backoff.delete(p);
@@ -325,7 +338,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
       await this.options.onBatch(recordBatch);
     } catch (e) {
       if (e instanceof GroupMembershipError) throw e.kafkaError; // kafkajs re-joins the group
-      this.onBatchFailed(batch.partition, records[0].offset, e);
+      this.onBatchFailed(batch.topic, batch.partition, records[0].offset, e);
       return; // not resolved: the same records are fetched again after the backoff
     } finally {
       done();
@@ -334,7 +347,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     // kafkajs maps the last message's offset to the batch's last offset (skips control records).
     payload.resolveOffset(last.offset);
     const highWatermark = Number(batch.highWatermark);
-    this.lags.set(batch.partition, Math.max(0, highWatermark - (Number(last.offset) + 1)));
+    this.lags.set(`${batch.topic}:${batch.partition}`, Math.max(0, highWatermark - (Number(last.offset) + 1)));
   }
 
   private async waitTransitions(payload: EachBatchPayload): Promise<void> {
@@ -346,11 +359,11 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     }
   }
 
-  private onBatchFailed(partition: number, offset: number, err: unknown): void {
+  private onBatchFailed(topic: string, partition: number, offset: number, err: unknown): void {
     const n = (this.failures.get(partition) ?? 0) + 1;
     this.failures.set(partition, n);
     const delay = Math.min(10_000, 200 * 2 ** Math.min(n - 1, 6));
-    this.log.error({ topic: this.topic, partition, offset, attempt: n, retryInMs: delay, err: (err as Error)?.message ?? String(err) }, 'onBatch failed; the batch will be delivered again');
+    this.log.error({ topic, partition, offset, attempt: n, retryInMs: delay, err: (err as Error)?.message ?? String(err) }, 'onBatch failed; the batch will be delivered again');
     this.setPartitionPaused(partition, true);
     clearTimeout(this.backoff.get(partition));
     this.backoff.set(partition, setTimeout(() => {
@@ -361,8 +374,9 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
 
   private setPartitionPaused(partition: number, pause: boolean): void {
     try {
-      if (pause) this.consumer.pause([{ topic: this.topic, partitions: [partition] }]);
-      else this.consumer.resume([{ topic: this.topic, partitions: [partition] }]);
+      const which = this.topics.map((topic) => ({ topic, partitions: [partition] }));
+      if (pause) this.consumer.pause(which);
+      else this.consumer.resume(which);
     } catch {
       // The kafkajs consumer group is being rebuilt (crash restart); GROUP_JOIN re-applies state.
     }
@@ -370,7 +384,7 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
 
   private applyPause(): void {
     try {
-      this.consumer.pause([{ topic: this.topic }]);
+      this.consumer.pause(this.topics.map((topic) => ({ topic })));
     } catch {
       // see setPartitionPaused
     }
@@ -380,12 +394,13 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
    * Commits `nextOffset` (last processed + 1) for `partition`. A partition this consumer no
    * longer owns is skipped with a warning (see the class comment: its new owner replays).
    */
-  async commit(partition: number, nextOffset: number): Promise<void> {
+  async commit(partition: number, nextOffset: number, topic: string = this.topic): Promise<void> {
+    if (!this.topics.includes(topic)) throw new Error(`kafka consumer of ${this.topic} does not read ${topic}`);
     if (!this.assigned.has(partition)) {
-      this.log.warn({ topic: this.topic, groupId: this.options.groupId, partition, nextOffset }, 'kafka commit skipped: partition no longer owned by this consumer');
+      this.log.warn({ topic, groupId: this.options.groupId, partition, nextOffset }, 'kafka commit skipped: partition no longer owned by this consumer');
       return;
     }
-    await this.consumer.commitOffsets([{ topic: this.topic, partition, offset: String(nextOffset) }]);
+    await this.consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }]);
   }
 
   pause(): void {
@@ -397,8 +412,8 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     this.paused = false;
     if (this.stopping) return;
     try {
-      this.consumer.resume([{ topic: this.topic }]);
-      for (const p of this.backoff.keys()) this.consumer.pause([{ topic: this.topic, partitions: [p] }]);
+      this.consumer.resume(this.topics.map((topic) => ({ topic })));
+      for (const p of this.backoff.keys()) this.consumer.pause(this.topics.map((topic) => ({ topic, partitions: [p] })));
     } catch {
       // see setPartitionPaused
     }

@@ -29,22 +29,32 @@ export class NamespacedLog implements PartitionedLog {
     return this.inner.publish(this.name(topic), records);
   }
 
-  consume(options: ConsumerOptions): Promise<LogConsumer> {
+  async consume(options: ConsumerOptions): Promise<LogConsumer> {
     const topic = options.topic;
     const listener = options.listener;
-    return this.inner.consume({
+    const unprefixed = (name: string) => (name.startsWith(this.prefix) ? name.slice(this.prefix.length) : name);
+    const consumer = await this.inner.consume({
       ...options,
       groupId: this.prefix + options.groupId,
       topic: this.name(topic),
-      onBatch: (b: RecordBatch) => options.onBatch({
-        topic, partition: b.partition, heartbeat: () => b.heartbeat(),
-        records: b.records.map((r) => ({ ...r, topic })),
-      }),
+      ...(options.copartitioned && { copartitioned: options.copartitioned.map((t) => this.name(t)) }),
+      onBatch: (b: RecordBatch) => {
+        const name = unprefixed(b.topic);
+        return options.onBatch({
+          topic: name, partition: b.partition, heartbeat: () => b.heartbeat(),
+          records: b.records.map((r) => ({ ...r, topic: name })),
+        });
+      },
       listener: listener && {
         onAssigned: (_t, partitions) => listener.onAssigned(topic, partitions),
         onRevoked: (_t, partitions) => listener.onRevoked(topic, partitions),
       },
     });
+    // The consumer itself is handed out (callers use its adapter-specific methods too); only
+    // commit's topic needs the prefix.
+    const commit = consumer.commit.bind(consumer);
+    consumer.commit = (partition, nextOffset, t) => commit(partition, nextOffset, t === undefined ? undefined : this.name(t));
+    return consumer;
   }
 
   close(): Promise<void> {

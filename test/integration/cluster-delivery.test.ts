@@ -14,6 +14,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../engine/config.js';
 import { startNode, type FleetlineNode } from '../../engine/fleetline-node.js';
 import { partitionForKey } from '../../adapters/embedded/murmur2.js';
+import { vehiclePartition } from '../../cluster/vehicle-partition.js';
 import type { VehicleView } from '../../actors/domain/vehicle-state.js';
 import { adminHeaders, postJson, StreamClient, TEST_SECRET, testToken } from '../support/engine.js';
 import { createRealDeployment, seedReference, type RealDeployment } from '../support/real-services.js';
@@ -74,7 +75,7 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     const b = await start('node-b');
     await waitFor('both nodes to hold partitions', () => a.supervisor.health.partitions.length > 0 && b.supervisor.health.partitions.length > 0
       && a.supervisor.health.partitions.length + b.supervisor.health.partitions.length === PARTITIONS);
-    const ownedByA = vehicles.filter((v) => a.supervisor.holds(partitionForKey(v.deviceId, PARTITIONS)));
+    const ownedByA = vehicles.filter((v) => a.supervisor.holds(vehiclePartition(v.id, PARTITIONS)));
 
     // The operator's view (npx fleetline cluster status) is the same map, found from the
     // environment a node reads.
@@ -83,8 +84,11 @@ describe('cluster: every node serves the whole fleet', { timeout: 240_000 }, () 
     for (const p of status.partitions) {
       assert.equal(p.owner, a.supervisor.holds(p.partition) ? 'node-a' : 'node-b', `partition ${p.partition}`);
     }
-    const located = JSON.parse(await cli(['cluster', 'locate', ownedByA[0].id, '--json'])) as { devices: { deviceId: string; partition: number; node: string }[] };
-    assert.deepEqual(located.devices, [{ deviceId: ownedByA[0].deviceId, partition: partitionForKey(ownedByA[0].deviceId, PARTITIONS), node: 'node-a' }]);
+    const located = JSON.parse(await cli(['cluster', 'locate', ownedByA[0].id, '--json'])) as { partition: number; node: string; devices: { deviceId: string; partition: number; node: string }[] };
+    assert.equal(located.partition, vehiclePartition(ownedByA[0].id, PARTITIONS));
+    assert.equal(located.node, 'node-a');
+    const devicePartition = partitionForKey(ownedByA[0].deviceId, PARTITIONS);
+    assert.deepEqual(located.devices, [{ deviceId: ownedByA[0].deviceId, partition: devicePartition, node: a.supervisor.holds(devicePartition) ? 'node-a' : 'node-b' }]);
     assert.ok(ownedByA.length > 0 && ownedByA.length < VEHICLES, `node A owns some of the vehicles (${ownedByA.length})`);
 
     const reader = await testToken({ companies: ['A'] });
