@@ -1,4 +1,6 @@
 import { FleetlineError } from '../actors/domain/errors.js';
+import { decodeOsmandJson } from './osmand-json.js';
+import { osmandTimestamp } from './osmand-time.js';
 
 /**
  * The OsmAnd protocol as Traccar decodes it (its OsmAndProtocolDecoder), into the position
@@ -9,7 +11,7 @@ import { FleetlineError } from '../actors/domain/errors.js';
  * Two formats:
  * - query or form parameters (OsmAnd, older Traccar Clients, most scripts). The body is read
  *   only when the URL has no parameters, whatever its content type, as Traccar does;
- * - a JSON body (`Content-Type: application/json`): the location object the current Traccar
+ * - a JSON body (`Content-Type: application/json`, engine/osmand-json.ts): the location object the current Traccar
  *   Client's background-location SDK sends (`{location: {timestamp, coords, battery, …}, device_id}`).
  */
 
@@ -61,7 +63,7 @@ export interface OsmandRequest {
 
 /** Decodes one request; throws FleetlineError (BAD_QUERY, MALFORMED_BODY) for what Traccar cannot decode. */
 export function decodeOsmand(req: OsmandRequest): OsmandPosition {
-  if ((req.contentType ?? '').toLowerCase().startsWith('application/json')) return decodeJson(req.body);
+  if ((req.contentType ?? '').toLowerCase().startsWith('application/json')) return decodeOsmandJson(req.body);
   let params = grouped(req.query);
   if (params.size === 0 && req.body.length > 0) params = grouped(new URLSearchParams(req.body.toString('latin1')));
   return decodeParameters(params);
@@ -80,7 +82,6 @@ function grouped(query: URLSearchParams): Map<string, string[]> {
 
 /** Java's Double.parseDouble: blanks around, a sign, an exponent, an f/d suffix, NaN and Infinity. */
 const JAVA_DOUBLE = /^([+-]?(?:NaN|Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))[fFdD]?$/;
-const JAVA_INT = /^[+-]?\d+$/;
 
 /** Java's String.trim: every character up to U+0020 goes. */
 function javaTrim(value: string): string {
@@ -103,54 +104,9 @@ function number(name: string, value: string): number {
 }
 
 function integer(name: string, value: string): number {
-  const n = JAVA_INT.test(value) ? Number(value) : NaN;
+  const n = /^[+-]?\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || Math.abs(n) > 2_147_483_647) throw new FleetlineError('BAD_QUERY', `${name}: ${JSON.stringify(value.slice(0, 40))} is not an integer`);
   return n;
-}
-
-const INTEGER_MAX = 2_147_483_647;
-
-/**
- * Traccar's `timestamp` rule: an integer below 2^31 - 1 is seconds, a larger one milliseconds;
- * text holding a `T` is ISO 8601; anything else is `yyyy-MM-dd HH:mm:ss`. Traccar reads a
- * time without a zone in its server's zone; Fleetline reads it as UTC.
- */
-export function osmandTimestamp(value: string): number {
-  if (JAVA_INT.test(value) && value.length <= 19) {
-    const n = Number(value);
-    return n < INTEGER_MAX ? n * 1000 : n;
-  }
-  const ms = value.includes('T') ? isoDateTime(value) : plainDateTime(value);
-  if (ms === undefined) {
-    throw new FleetlineError('BAD_QUERY', `timestamp: ${JSON.stringify(value.slice(0, 40))} is neither epoch seconds or milliseconds, ISO 8601, nor yyyy-MM-dd HH:mm:ss`);
-  }
-  return ms;
-}
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
-const PLAIN = /^(\d{4})-(\d{1,2})-(\d{1,2}) (\d{1,2}):(\d{1,2}):(\d{1,2})$/;
-
-function isoDateTime(value: string): number | undefined {
-  const m = ISO.exec(value);
-  if (!m) return undefined;
-  const utc = utcMillis(m[1], m[2], m[3], m[4], m[5], m[6] ?? '0');
-  if (utc === undefined) return undefined;
-  const fraction = m[7] === undefined ? 0 : Math.trunc(Number(`0.${m[7]}`) * 1000);
-  const offset = m[9] === undefined ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) * 60_000;
-  return utc + fraction - offset;
-}
-
-function plainDateTime(value: string): number | undefined {
-  const m = PLAIN.exec(value);
-  return m ? utcMillis(m[1], m[2], m[3], m[4], m[5], m[6]) : undefined;
-}
-
-/** A real calendar instant, or undefined (2026-02-30 and 24:00 are refused, not rolled over). */
-function utcMillis(...parts: string[]): number | undefined {
-  const [year, month, day, hour, minute, second] = parts.map(Number);
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second);
-  return new Date(utc).getUTCDate() === day ? utc : undefined;
 }
 
 /** A value of a parameter Traccar does not know: a number, true/false, or the text itself. */
@@ -248,81 +204,4 @@ function decodeParameters(params: Map<string, string[]>): OsmandPosition {
     if (wifiAccessPoints.length > 0) p.network.wifiAccessPoints = wifiAccessPoints;
   }
   return { uniqueId, ...p };
-}
-
-/** m/s → knots with Traccar's ratio (UnitsConverter). */
-const KNOTS_TO_MPS = 0.514444;
-
-function decodeJson(body: Buffer): OsmandPosition {
-  let root: unknown;
-  try {
-    root = JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new FleetlineError('MALFORMED_BODY', `not JSON: ${(e as Error).message}`);
-  }
-  const doc = object(root, 'the body');
-  const uniqueId = doc.device_id;
-  if (typeof uniqueId !== 'string' || uniqueId === '') throw new FleetlineError('MALFORMED_BODY', 'device_id: a string is required');
-  const location = object(doc.location, 'location');
-  if (typeof location.timestamp !== 'string') throw new FleetlineError('MALFORMED_BODY', 'location.timestamp: an ISO 8601 time is required');
-  const time = isoDateTime(location.timestamp);
-  if (time === undefined) throw new FleetlineError('MALFORMED_BODY', `location.timestamp: ${JSON.stringify(location.timestamp.slice(0, 40))} is not an ISO 8601 time`);
-
-  const p: OsmandPosition = { uniqueId, valid: false, time, attributes: {} };
-  if (location.coords !== undefined) {
-    const coords = object(location.coords, 'location.coords');
-    p.valid = true;
-    p.latitude = jsonNumber(coords.latitude, 'location.coords.latitude', true);
-    p.longitude = jsonNumber(coords.longitude, 'location.coords.longitude', true);
-    // The SDK sends -1 for "unknown": Traccar leaves such a speed or heading unset.
-    const speed = jsonNumber(coords.speed, 'location.coords.speed');
-    if (speed !== undefined && speed >= 0) p.speed = speed / KNOTS_TO_MPS;
-    const heading = jsonNumber(coords.heading, 'location.coords.heading');
-    if (heading !== undefined && heading >= 0) p.course = heading;
-    const accuracy = jsonNumber(coords.accuracy, 'location.coords.accuracy');
-    if (accuracy !== undefined && accuracy >= 0) p.accuracy = accuracy;
-    const altitude = jsonNumber(coords.altitude, 'location.coords.altitude');
-    if (altitude !== undefined) p.altitude = altitude;
-  } else {
-    p.outdated = true;
-  }
-  const a = p.attributes;
-  if (typeof location.event === 'string') a.event = location.event;
-  if (typeof location.is_moving === 'boolean') a.motion = location.is_moving;
-  const odometer = jsonNumber(location.odometer, 'location.odometer');
-  if (odometer !== undefined) a.odometer = Math.trunc(odometer);
-  if (typeof location.mock === 'boolean') a.mock = location.mock;
-  if (location.activity !== undefined) {
-    const type = object(location.activity, 'location.activity').type;
-    if (typeof type === 'string') a.activity = type;
-  }
-  if (location.battery !== undefined) {
-    const battery = object(location.battery, 'location.battery');
-    const level = jsonNumber(battery.level, 'location.battery.level');
-    if (level !== undefined && level >= 0) a.batteryLevel = Math.trunc(level * 100);
-    if (battery.is_charging === true) a.charge = true;
-  }
-  if (typeof location.alarm === 'string') a.alarm = location.alarm;
-  if (location.extras !== undefined) {
-    for (const [name, value] of Object.entries(object(location.extras, 'location.extras'))) {
-      if (name === 'alarm' && typeof location.alarm === 'string') continue;
-      // Numbers, booleans and text are kept; nested objects, arrays and null are not (as Traccar).
-      if (typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) a[name] = value;
-    }
-  }
-  return p;
-}
-
-function object(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FleetlineError('MALFORMED_BODY', `${what}: an object is required`);
-  return v as Record<string, unknown>;
-}
-
-function jsonNumber(v: unknown, what: string, required = false): number | undefined {
-  if (v === undefined || v === null) {
-    if (required) throw new FleetlineError('MALFORMED_BODY', `${what}: a number is required`);
-    return undefined;
-  }
-  if (typeof v !== 'number') throw new FleetlineError('MALFORMED_BODY', `${what}: must be a number`);
-  return v;
 }

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../engine/config.js';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { osmandTimestamp } from '../../engine/osmand-decoder.js';
+import { osmandTimestamp } from '../../engine/osmand-time.js';
 import { adminHeaders, startTestNode, TEST_SECRET } from '../support/engine.js';
 
 type View = Record<string, unknown>;
