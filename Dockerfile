@@ -1,6 +1,6 @@
 # Fleetline engine (and the load-test tools, same image).
 #   docker build -t fleetline .
-#   docker run -p 8080:8080 -e JWT_SECRET=$(openssl rand -hex 32) fleetline     # a production node (embedded stores)
+#   docker run -p 8080:8080 -p 5055:5055 -e JWT_SECRET=$(openssl rand -hex 32) fleetline     # a production node (embedded stores; 5055: OsmAnd)
 #   docker run -p 127.0.0.1:8080:8080 -e FLEETLINE_MODE=demo -e HOST=0.0.0.0 fleetline   # the demo map, this machine only
 # docker-compose.yml runs three of these against Kafka, Redis and PostgreSQL.
 
@@ -29,7 +29,7 @@ COPY demo ./demo
 # The operators' CLI (npx fleetline / node bin/fleetline.mjs): runs dist/engine/cli.js.
 COPY bin ./bin
 USER node
-EXPOSE 8080
+EXPOSE 8080 5055
 # No curl in the slim image: Node 20's fetch does the probe.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

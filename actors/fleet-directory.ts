@@ -75,6 +75,11 @@ export class FleetDirectory {
     return this.unboundPolicy.accept;
   }
 
+  /** The vehicle a device's points go to (`~dev/<deviceId>` when unbound), without admitting it anywhere. */
+  vehicleIdOf(deviceId: string): string {
+    return this.bindings.get(deviceId) ?? unboundVehicleId(deviceId);
+  }
+
   /** The company a device reports for, without admitting it anywhere. */
   owner(deviceId: string): DeviceOwner {
     const vehicleId = this.bindings.get(deviceId);

@@ -3,6 +3,7 @@ import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicl
 import { eventId, type VehicleEvent, type VehicleEventType } from './domain/vehicle-event.js';
 import { bearingDeg, haversineKm } from './domain/geo.js';
 import { RecentTrack } from './recent-track.js';
+import { latestAttributes } from './domain/attributes.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
 export interface VehicleProfile {
@@ -76,6 +77,8 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   const fuel = p.fuel ?? prev?.fuel;
   if (fuel !== undefined) next.fuel = fuel;
   if (odometer !== undefined) next.odometer = Math.round(odometer * 1000) / 1000;
+  const attrs = latestAttributes(prev?.attrs, p.attrs);
+  if (attrs !== undefined) next.attrs = attrs;
 
   const delta = diff(prev, next);
   deriveEvents(state, prev, next, events);
@@ -105,6 +108,7 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.fuel !== next.fuel) d.fuel = next.fuel;
   if (prev.odometer !== next.odometer) d.odometer = next.odometer;
   if (prev.moving !== next.moving) d.moving = next.moving;
+  if (prev.attrs !== next.attrs) d.attrs = next.attrs;
   return d;
 }
 

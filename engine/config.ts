@@ -39,6 +39,7 @@ const oneOf = <T extends string>(...values: T[]) => (raw: string): T => {
 
 export const options = {
   port: { env: 'PORT', default: 8080, doc: 'HTTP and WebSocket port.', parse: int(0, 65535) },
+  osmandPort: { env: 'OSMAND_PORT', default: 5055 as number | null, doc: 'Port of the OsmAnd protocol (Traccar Client and OsmAnd phones; Traccar\'s own default), on HOST: every path and method there is a report, as on Traccar\'s port, besides `/v1/osmand` on PORT. Same rule as `/v1/osmand`: only registered device ids (docs/security.md). `off` disables it; 0 picks a free port (the default when PORT is 0, as in tests).', parse: (raw: string): number | null => (raw === 'off' ? null : int(0, 65535)(raw)), docDefault: '`5055` (`0` when `PORT=0`)' },
   mode: { env: 'FLEETLINE_MODE', default: 'production' as 'demo' | 'production', doc: '`production`: a node of a real deployment (`JWT_SECRET` required, no demo token, unbound devices rejected unless `ACCEPT_UNBOUND_DEVICES=true`). `demo`: the one-command demo `npm start` runs: simulated vehicles, a random secret and an admin token for anyone who can reach `GET /v1/demo/token`; it refuses to start with a real store (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`) or a `JWT_SECRET` configured.', parse: oneOf('demo', 'production') },
   host: { env: 'HOST', default: '', doc: 'Interface to listen on (default: 127.0.0.1 in demo mode, so the demo and its admin token stay on this machine; 0.0.0.0 in production).', parse: text, docDefault: '127.0.0.1 (demo), 0.0.0.0 (production)' },
   nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text, docDefault: 'host name' },
@@ -128,6 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...raw,
     host: raw.host !== '' ? raw.host : demo ? '127.0.0.1' : '0.0.0.0',
+    // PORT=0 asks for free ports (tests, benchmarks, several nodes on one machine): so does OsmAnd's.
+    osmandPort: raw.port === 0 && (env.OSMAND_PORT ?? '') === '' ? 0 : raw.osmandPort,
     acceptUnboundDevices: raw.acceptUnboundDevices ?? demo,
   };
 }

@@ -11,7 +11,7 @@ import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
 import { ConfigError, isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
-import { createHttpApi } from './http-api.js';
+import { createHttpApi, createOsmandApi } from './http-api.js';
 import { IntakeCredentials } from './intake-credentials.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
@@ -32,6 +32,8 @@ export interface FleetlineNode {
   readonly port: number;
   readonly url: string;
   readonly transport: Transport['kind'];
+  /** OsmAnd's own port (OSMAND_PORT); null when it is off. */
+  readonly osmandPort: number | null;
   readonly auth: JwtAuth;
   /** Demo mode only: an admin token for the demo page and the console. */
   readonly demoToken: (() => Promise<string>) | null;
@@ -106,9 +108,12 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   let accepting = true;
   const ready = () => started && accepting;
   let cluster: ClusterOps | null = null;
+  const intakeCredentials = new IntakeCredentials(auth, directory);
+  // Every node holds every vehicle's view (its own and the replica): the last fix is local.
+  const lastFix = (deviceId: string) => index.get(directory.vehicleIdOf(deviceId));
   transport.onRequest(createHttpApi({
     cluster: () => cluster,
-    intake, intakeCredentials: new IntakeCredentials(auth, directory), index, verifier: auth, snapshotLimit: config.snapshotLimit,
+    intake, intakeCredentials, lastFix, index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     readiness: () => {
       const h = supervisor?.health;
@@ -136,7 +141,19 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   });
   const port = await transport.listen(config.host, config.port);
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  log.info({ port, transport: transport.kind, bus: infra.bus.kind, snapshots: infra.snapshots.kind }, 'fleetline node listening');
+  let osmand: { transport: Transport; port: number } | null = null;
+  if (config.osmandPort !== null) {
+    const osmandTransport = createTransport(transport.kind, { maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds }, log);
+    osmandTransport.onRequest(createOsmandApi({ intake, intakeCredentials, lastFix, ready }));
+    try {
+      osmand = { transport: osmandTransport, port: await osmandTransport.listen(config.host, config.osmandPort) };
+    } catch (e) {
+      await transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
+      await infra.close().catch(() => {});
+      throw new Error(`OsmAnd port ${config.host}:${config.osmandPort} (OSMAND_PORT; off disables it): ${(e as Error).message}`);
+    }
+  }
+  log.info({ port, osmandPort: osmand?.port ?? null, transport: transport.kind, bus: infra.bus.kind, snapshots: infra.snapshots.kind }, 'fleetline node listening');
 
   // On Kafka a node is one of several: partitions go by consistent hash of the nodes' ids, and
   // every node serves every vehicle through the replica of the others (engine/fleet-replication.ts).
@@ -193,6 +210,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     await supervisor.stop().catch(() => {});
     await replication?.stop().catch(() => {});
     await transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
+    await osmand?.transport.close(CloseCodes.SHUTTING_DOWN, 'start failed');
     stopActor(system);
     await infra.close().catch(() => {});
     throw e;
@@ -208,11 +226,12 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       await supervisor.stop();
       await replication?.stop();
       await transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
+      await osmand?.transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
       stopActor(system);
       await infra.close();
       log.info({}, 'fleetline node stopped');
     })();
     return closing;
   };
-  return { port, url, transport: transport.kind, auth, demoToken, index, supervisor, infrastructure: infra, cluster, close };
+  return { port, url, transport: transport.kind, osmandPort: osmand?.port ?? null, auth, demoToken, index, supervisor, infrastructure: infra, cluster, close };
 }

@@ -5,13 +5,15 @@ import type { Grant, TokenVerifier } from '../actors/ports/client-connection.js'
 import type { StateIndex } from '../actors/ports/state-index.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
-import { osmandQuerySchema, parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
+import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
 import type { ClusterOps } from './cluster-ops.js';
 import type { IntakeCredentials } from './intake-credentials.js';
-import { osmandRecord } from './osmand.js';
+import { OSMAND_MAX_BODY_BYTES, osmandRecord } from './osmand.js';
+import { decodeOsmand } from './osmand-decoder.js';
 import { projectRoot } from './project-files.js';
 import type { TelemetryIntake } from './telemetry-intake.js';
-import type { HttpRequest, HttpResponse } from '../actors/ports/transport.js';
+import type { HttpHandler, HttpRequest, HttpResponse } from '../actors/ports/transport.js';
+import type { VehicleView } from '../actors/domain/vehicle-state.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400, BAD_PATH: 400,
@@ -42,6 +44,53 @@ interface HttpApiDeps {
   readonly demoToken: (() => Promise<string>) | null;
   /** On Kafka: this node's cluster operations (admin routes); null on one node or before start. */
   readonly cluster?: () => ClusterOps | null;
+  /** The current view of a device's vehicle: the last fix an OsmAnd report without one keeps. */
+  readonly lastFix: (deviceId: string) => VehicleView | undefined;
+}
+
+type OsmandDeps = Pick<HttpApiDeps, 'intake' | 'intakeCredentials' | 'lastFix' | 'ready'>;
+
+/**
+ * One OsmAnd report (Traccar Client, OsmAnd, any script speaking the protocol), decoded as
+ * Traccar decodes it. Answers 200 with an empty body when the position is taken, as Traccar.
+ */
+function osmandReport(deps: OsmandDeps): Handler {
+  return async (req) => {
+    if (!deps.ready()) throw new FleetlineError('NOT_READY');
+    if (req.body.length > OSMAND_MAX_BODY_BYTES) throw new FleetlineError('BODY_TOO_LARGE', `an OsmAnd report is at most ${OSMAND_MAX_BODY_BYTES} bytes`);
+    const position = decodeOsmand({ query: req.query, body: req.body, contentType: req.header('content-type') });
+    const mayMove = deps.intakeCredentials.registeredDevices();
+    let last: VehicleView | undefined;
+    if (position.outdated) {
+      const refused = mayMove(position.uniqueId);
+      if (refused !== null) {
+        deps.intake.refused(refused, 'osmand');
+        return errorResponse(refused);
+      }
+      last = deps.lastFix(position.uniqueId);
+    }
+    const record = osmandRecord(position, Date.now(), last);
+    if (record === null) {
+      deps.intake.refused('NO_POSITION', 'osmand');
+      return { status: 200, body: '' };
+    }
+    const result = await deps.intake.ingest([record], 'osmand', mayMove);
+    if (result.rejected.length > 0) return errorResponse(result.rejected[0].reason);
+    return { status: 200, body: '' };
+  };
+}
+
+/** OsmAnd's own port (OSMAND_PORT, Traccar's 5055): every path and method is a report, as in Traccar. */
+export function createOsmandApi(deps: OsmandDeps): HttpHandler {
+  const report = osmandReport(deps);
+  return async (req) => {
+    try {
+      return await report(req);
+    } catch (e) {
+      if (e instanceof FleetlineError) return errorResponse(e.code, e.message);
+      throw e;
+    }
+  };
 }
 
 interface StaticFile {
@@ -121,17 +170,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
     return json(202, result);
   };
 
-  const postOsmand = async (req: HttpRequest): Promise<HttpResponse> => {
-    const params = new URLSearchParams(req.query);
-    const form = (req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded');
-    if (form && req.body.length > 0) for (const [k, v] of new URLSearchParams(req.body.toString('utf8'))) params.set(k, v);
-    const result = await deps.intake.ingest([osmandRecord(parseQuery(osmandQuerySchema, params))], 'osmand', deps.intakeCredentials.registeredDevices());
-    if (result.rejected.length > 0) {
-      const reason = result.rejected[0].reason;
-      return STATUS[reason] !== undefined ? errorResponse(reason) : errorResponse('BAD_QUERY', `rejected: ${reason}`);
-    }
-    return { status: 200, body: '' };
-  };
+  const postOsmand = osmandReport(deps);
 
   /** Cluster operations: an admin token, and a node that is one of a cluster (Kafka). */
   const admin = (handler: (ops: ClusterOps, req: HttpRequest) => Promise<HttpResponse>): Handler => async (req) => {
@@ -164,7 +203,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
   const routes = new Map<string, Route>([
     ['/v1/telemetry', { POST: intake(postTelemetry) }],
     // OsmAnd clients report with GET too: it is intake like the POST, so a HEAD must not run it.
-    ['/v1/osmand', { GET: intake(postOsmand), POST: intake(postOsmand), noHead: true }],
+    ['/v1/osmand', { GET: postOsmand, POST: postOsmand, noHead: true }],
     ['/v1/vehicles', { GET: listVehicles }],
     ['/v1/admin/cluster', { GET: admin(async (ops) => json(200, await ops.shardMap())) }],
     ['/v1/admin/weight', { POST: setWeight }],

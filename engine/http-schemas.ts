@@ -83,27 +83,3 @@ export function vehicleIdParam(segment: string): string {
 
 /** POST /v1/admin/weight: a node's new share of the partitions. */
 export const weightBodySchema = z.strictObject({ weight: z.number().finite().min(0).max(1000) });
-
-/**
- * GET|POST /v1/osmand: the parameters Traccar Client sends (query or form body). Numbers are
- * decimals; ranges are checked by the point's validation (BAD_LATITUDE, …). Other parameters
- * (OsmAnd apps send more) are ignored, as Traccar does.
- */
-export const osmandQuerySchema = z.looseObject({
-  id: id.optional(),
-  deviceid: id.optional(),
-  timestamp: z.union([decimal, z.string().regex(/^\d{4}-\d{2}-\d{2}T/, 'must be epoch seconds or milliseconds, or an ISO-8601 time')]).optional(),
-  lat: decimal.optional(),
-  lon: decimal.optional(),
-  speed: decimal.optional(),
-  bearing: decimal.optional(),
-  heading: decimal.optional(),
-  altitude: decimal.optional(),
-  ignition: z.enum(['true', 'false', '1', '0']).optional(),
-  accuracy: decimal.optional(),
-  batt: decimal.optional(),
-  hdop: decimal.optional(),
-  charge: z.string().optional(),
-});
-
-export type OsmandQuery = z.output<typeof osmandQuerySchema>;

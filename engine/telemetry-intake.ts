@@ -60,6 +60,11 @@ export class TelemetryIntake {
     return { accepted: good.length, rejected };
   }
 
+  /** Counts a record refused before validation (OsmAnd's device check, a report with nothing to place). */
+  refused(reason: ErrorCode, source: 'http' | 'osmand'): void {
+    this.metrics.pointRejected(reason, source);
+  }
+
   /** Appends already-validated points from inside the node (the demo simulator): no credential check. */
   async publish(points: readonly TelemetryPoint[]): Promise<void> {
     if (points.length === 0) return;

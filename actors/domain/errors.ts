@@ -25,6 +25,7 @@ export const ErrorCodes = {
   UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
   FORBIDDEN_DEVICE: "the device is not bound to a vehicle of the credential's companies",
   UNBOUND_DEVICE_LIMIT: 'the node already holds UNBOUND_DEVICE_LIMIT unbound devices',
+  NO_POSITION: 'an OsmAnd report without a fix (cell or Wi-Fi only) for a device with no known position yet: answered 200 as Traccar does, but there is no position to keep (counted, not applied)',
   UNDECODABLE: 'the record could not be decoded as JSON or MessagePack',
   ACTOR_UNAVAILABLE: 'the engine could not hand the record to its vehicle actor; it was skipped (logged)',
   RETIRED_VEHICLE: "a point forwarded to its vehicle's partition arrived after the vehicle was retired (deleted, company deactivated, device re-bound)",

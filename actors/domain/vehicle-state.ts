@@ -1,4 +1,6 @@
 
+import type { Attributes } from './attributes.js';
+
 /** What a map client sees of a vehicle (the `snap` entries and the fields `d` deltas change). */
 export interface VehicleView {
   id: string;
@@ -17,6 +19,8 @@ export interface VehicleView {
   fuel?: number;
   odometer?: number;
   moving: boolean;
+  /** The latest device attributes (actors/domain/attributes.ts); a delta carries the whole map when it changed. */
+  attrs?: Attributes;
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */

@@ -21,14 +21,15 @@ const REDIS_EARTH_RADIUS_M = 6372797.560856;
 const RAD = Math.PI / 180;
 
 /** Optional VehicleView fields: deleted from the hash when a view no longer has them. */
-const OPTIONAL_FIELDS = ['company', 'name', 'plate', 'course', 'alt', 'ignition', 'fuel', 'odometer'] as const;
+const OPTIONAL_FIELDS = ['company', 'name', 'plate', 'course', 'alt', 'ignition', 'fuel', 'odometer', 'attrs'] as const;
 const NUMBER_FIELDS = ['lat', 'lon', 'ts', 'speed', 'course', 'alt', 'fuel', 'odometer'] as const;
 const BOOLEAN_FIELDS = ['ignition', 'moving'] as const;
 
 /**
  * Current state published for readers outside the engine:
  *   {prefix}v:{vehicleId}  hash of the VehicleView fields as strings (numbers in JS notation,
- *                          booleans "true"/"false", a null company is an absent field)
+ *                          booleans "true"/"false", a null company is an absent field, the
+ *                          device attributes `attrs` as a JSON object)
  *   {prefix}geo            GEO index (sorted set) member vehicleId at (lon, lat)
  * write() runs one Lua script per 1000 vehicles (hash fields set and dropped, GEO member
  * moved): a command per vehicle costs the client ~30 µs, which made 100k vehicles take 4 s.
@@ -172,7 +173,7 @@ function appendViewArgs(out: (string | number)[], v: VehicleView): void {
   for (const f of OPTIONAL_FIELDS) {
     const value = v[f];
     if (value === undefined || value === null) unset.push(f);
-    else set.push(f, String(value));
+    else set.push(f, typeof value === 'object' ? JSON.stringify(value) : String(value));
   }
   out.push(v.lon, clampLat(v.lat), v.id, set.length / 2, unset.length);
   for (const x of set) out.push(x);
@@ -186,6 +187,7 @@ function fromHash(id: string, h: Record<string, string>): VehicleView | undefine
   if (h.plate !== undefined) view.plate = h.plate;
   for (const f of NUMBER_FIELDS) if (h[f] !== undefined) view[f] = Number(h[f]);
   for (const f of BOOLEAN_FIELDS) if (h[f] !== undefined) view[f] = h[f] === 'true';
+  if (h.attrs !== undefined) view.attrs = JSON.parse(h.attrs) as unknown;
   if (view.speed === undefined) view.speed = 0;
   if (view.ts === undefined) view.ts = 0;
   if (view.moving === undefined) view.moving = false;

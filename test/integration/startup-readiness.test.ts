@@ -51,7 +51,7 @@ describe('start-up: the port answers while the actors are restored', () => {
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     token = await new JwtAuth(TEST_SECRET).sign({ role: 'admin' });
-    const config = loadConfig({ ...dep.env, PORT: String(port), HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' });
+    const config = loadConfig({ ...dep.env, PORT: String(port), OSMAND_PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' });
     starting = startNode(config, pino({ level: 'silent' }));
     starting.catch(() => {}); // awaited by the tests; a failure shows there
   });

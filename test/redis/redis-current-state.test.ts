@@ -34,6 +34,15 @@ describe('RedisCurrentStateStore (real Redis)', () => {
     assert.equal(await store.get('nope'), undefined);
   });
 
+  it('#10 device attributes are one JSON field of the hash and read back as the map', async () => {
+    const v = view('attrs-1', 13.4, 52.5, { attrs: { batteryLevel: 80, driverUniqueId: 'D-1', ignition: true } });
+    await store.write([v]);
+    assert.deepEqual(await store.get('attrs-1'), v);
+    assert.equal(await t.redis.hget(`${t.prefix}v:attrs-1`, 'attrs'), '{"batteryLevel":80,"driverUniqueId":"D-1","ignition":true}');
+    await store.write([view('attrs-1', 13.4, 52.5)]);
+    assert.equal(await t.redis.hget(`${t.prefix}v:attrs-1`, 'attrs'), null);
+  });
+
   it('an update replaces the view, dropping fields the new view no longer has', async () => {
     await store.write([view('moscow-1', 37.7, 55.8, { speed: 0, moving: false })]);
     const got = await store.get('moscow-1');
