@@ -1,3 +1,5 @@
+import type { DomainState } from './domain-state.js';
+
 
 /** What a map client sees of a vehicle (the `snap` entries and the fields `d` deltas change). */
 export interface VehicleView {
@@ -16,7 +18,10 @@ export interface VehicleView {
   ignition?: boolean;
   fuel?: number;
   odometer?: number;
+  /** Motion with hysteresis (trips and stops), not one speed reading. */
   moving: boolean;
+  /** online / offline (no point received for offlineTimeoutS) / unknown (not heard from since a restart of an old snapshot). */
+  status?: 'online' | 'offline' | 'unknown';
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */
@@ -40,4 +45,6 @@ export interface VehicleSnapshot {
   readonly accepted: number;
   /** Inside an overspeed episode (so one episode yields one event, also across restarts). */
   readonly overspeeding?: boolean;
+  /** Motion, open segments, episodes, fuel window, status (domain-state.ts); absent in older snapshots. */
+  readonly domain?: Partial<DomainState>;
 }
