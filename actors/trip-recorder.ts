@@ -34,6 +34,7 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
   if (prev === null || d.segment === null) {
     d.segment = open(d.moving ? 'trip' : 'stop', p);
     setAnchor(d, p, 0);
+    setStill(d, p);
     return;
   }
   const dt = p.ts - prev.ts;
@@ -45,17 +46,22 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
   const seg = d.segment as SegmentState;
   if (!d.moving) {
     if (haversineKm(d.anchorLat, d.anchorLon, p.lat, p.lon) >= radiusKm) {
-      // Departure: the stop ends at the last point within the radius, the trip starts there.
-      endIdle(d, prev, ev);
+      // Departure: the stop ends at the last point that stood still, the trip starts there
+      // (with the distance crept since). After a gap the way it went is unknown: the trip
+      // starts at the first point back.
+      const still = { ts: d.stillTs, lat: d.stillLat, lon: d.stillLon };
+      endIdle(d, still, ev);
+      seg.endTs = still.ts;
+      seg.endLat = still.lat;
+      seg.endLon = still.lon;
       seg.closed = true;
       closed.push(seg);
       d.previous = seg;
-      ev.emit('stop_end', prev.ts, prev.lat, prev.lon, { durationMs: prev.ts - seg.startTs });
-      // After a gap the way it went is unknown: the trip starts at the first point back.
-      const from = gap ? p : prev;
+      ev.emit('stop_end', still.ts, still.lat, still.lon, { durationMs: still.ts - seg.startTs });
+      const from = gap ? p : still;
       const trip = open('trip', from);
-      trip.distanceKm = gap ? 0 : hopKm;
-      trip.maxSpeed = Math.max(from.speed, p.speed);
+      trip.distanceKm = gap ? 0 : d.anchorDistKm + hopKm;
+      trip.maxSpeed = p.speed;
       extend(trip, p);
       d.segment = trip;
       d.moving = true;
@@ -64,6 +70,8 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
       return;
     }
     extend(seg, p);
+    if (hopKm === 0 || p.speed < s.movingSpeedKmh) setStill(d, p);
+    else d.anchorDistKm += hopKm;
     // Time without data is not idle time.
     if (prev.ignition === true && !gap) seg.idleMs += dt;
     trackIdle(d, s, prev, p, ev);
@@ -82,6 +90,13 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
   } else {
     setAnchor(d, p, seg.distanceKm);
   }
+}
+
+function setStill(d: DomainState, p: { ts: number; lat: number; lon: number }): void {
+  d.stillTs = p.ts;
+  d.stillLat = p.lat;
+  d.stillLon = p.lon;
+  d.anchorDistKm = 0;
 }
 
 function setAnchor(d: DomainState, p: { ts: number; lat: number; lon: number }, distKm: number): void {
@@ -108,6 +123,7 @@ function endTrip(d: DomainState, at: MotionPoint, distanceKm: number, idleMs: nu
   d.segment = stop;
   d.moving = false;
   setAnchor(d, at, 0);
+  setStill(d, at);
   ev.emit('stop_start', at.ts, at.lat, at.lon);
 }
 

@@ -29,6 +29,10 @@ export interface DomainState {
   anchorLat: number;
   anchorLon: number;
   anchorTs: number;
+  /** Stopped: the last point that stood still (a trip starts there) and the distance crept since (anchorDistKm). */
+  stillTs: number;
+  stillLat: number;
+  stillLon: number;
   /** Moving: the trip's distance when the candidate began (a trip ends there) and the idle time since. */
   anchorDistKm: number;
   anchorIdleMs: number;
@@ -55,7 +59,7 @@ export interface DomainState {
 
 export function newDomainState(): DomainState {
   return {
-    moving: false, anchorLat: NaN, anchorLon: NaN, anchorTs: 0, anchorDistKm: 0, anchorIdleMs: 0,
+    moving: false, anchorLat: NaN, anchorLon: NaN, anchorTs: 0, stillTs: 0, stillLat: NaN, stillLon: NaN, anchorDistKm: 0, anchorIdleMs: 0,
     segment: null, previous: null, idleSince: 0, idling: false,
     overSince: 0, underSince: 0, overspeeding: false, overMax: 0,
     fuelReadings: [], fuelBaseline: NaN, fuelLast: NaN,
@@ -79,6 +83,9 @@ export function domainFromSnapshot(raw: Partial<DomainState> | undefined, view: 
     base.anchorLat = view.lat;
     base.anchorLon = view.lon;
     base.anchorTs = view.ts;
+    base.stillLat = view.lat;
+    base.stillLon = view.lon;
+    base.stillTs = view.ts;
     return base;
   }
   const d = { ...base, ...raw } as DomainState;
@@ -87,6 +94,8 @@ export function domainFromSnapshot(raw: Partial<DomainState> | undefined, view: 
   d.fuelLast = typeof raw.fuelLast === 'number' ? raw.fuelLast : NaN;
   d.anchorLat = typeof raw.anchorLat === 'number' ? raw.anchorLat : view.lat;
   d.anchorLon = typeof raw.anchorLon === 'number' ? raw.anchorLon : view.lon;
+  d.stillLat = typeof raw.stillLat === 'number' ? raw.stillLat : d.anchorLat;
+  d.stillLon = typeof raw.stillLon === 'number' ? raw.stillLon : d.anchorLon;
   d.fuelReadings = Array.isArray(raw.fuelReadings) ? raw.fuelReadings.slice(-32) : [];
   d.segment = raw.segment ? { ...raw.segment } : null;
   d.previous = raw.previous ? { ...raw.previous } : null;

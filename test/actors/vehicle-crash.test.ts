@@ -1,3 +1,4 @@
+import { DEFAULT_SETTINGS } from '../../actors/domain/domain-settings.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { start as startActorSystem, stop as stopActor, type Ref } from 'nact';
@@ -47,7 +48,8 @@ describe('#7.3 vehicle actor crash containment (PartitionShard, nact onCrash)', 
       eventsEmitted: (n) => { counts.events += n; },
     };
     const index = new SpatialStateIndex();
-    const directory = opts.directory ?? new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1_000_000 });
+    // The points jump whole degrees in seconds: no jump filter here.
+    const directory = opts.directory ?? new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1_000_000 }, { ...DEFAULT_SETTINGS, filterMaxSpeedKmh: 0 });
     const shard = new PartitionShard(0, ++epoch, {
       system, directory, index, hub: new DeliveryHub(), metrics, logger: silentLogger, decodeRecord: decodeRecordValue,
       ...(opts.lastSnapshot ? { lastSnapshot: opts.lastSnapshot } : {}),

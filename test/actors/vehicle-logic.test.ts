@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyPoint, diff, fromSnapshot, newVehicleState, RECENT_WINDOW, toSnapshot, type VehicleProfile } from '../../actors/vehicle-logic.js';
-import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 
 const profile: VehicleProfile = { vehicleId: 'veh-1', company: 'acme', name: 'Truck 1', plate: 'B-AC 1', speedLimit: 50 };
