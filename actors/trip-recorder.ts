@@ -70,10 +70,11 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
       return;
     }
     extend(seg, p);
-    if (hopKm === 0 || p.speed < s.movingSpeedKmh) setStill(d, p);
+    const still = hopKm === 0 || p.speed < s.movingSpeedKmh;
+    if (still) setStill(d, p);
     else d.anchorDistKm += hopKm;
-    // Time without data is not idle time.
-    if (prev.ignition === true && !gap) seg.idleMs += dt;
+    // Idle is standing with the ignition on; time without data is not idle time.
+    if (prev.ignition === true && !gap && still) seg.idleMs += dt;
     trackIdle(d, s, prev, p, ev);
     return;
   }
