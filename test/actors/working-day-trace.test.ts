@@ -63,8 +63,6 @@ function run(messages: readonly Message[], ticks: readonly number[] = [T0 + 5400
   return v;
 }
 
-const at_ = (s: number) => T0 + s * 1000;
-
 describe('#10 a working day, as the device reports it', () => {
   const { messages, routeKm } = buildDay();
 
