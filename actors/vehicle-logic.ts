@@ -185,7 +185,11 @@ function setStatus(state: VehicleState, view: VehicleView, status: 'online' | 'o
 /** The segments to write since the last call: every one closed or repaired, and the open one if it changed. */
 export function takeSegments(state: VehicleState): TripSegment[] | null {
   const open = state.segmentDirty ? state.domain.segment : null;
-  if (state.segmentsOut.length === 0 && open === null) return null;
+  if (state.segmentsOut.length === 0) {
+    if (open === null) return null;
+    state.segmentDirty = false;
+    return [toTripSegment(open, state.vehicleId, state.profile.company, state.deviceId)];
+  }
   const byId = new Map<string, TripSegment>();
   const company = state.profile.company;
   for (const seg of state.segmentsOut) {
