@@ -1,5 +1,6 @@
 import { isReservedVehicleId, UNBOUND_VEHICLE_PREFIX, unboundVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from './domain/reference-data.js';
 import type { VehicleProfile } from './vehicle-logic.js';
+import { DEFAULT_SETTINGS, resolveSettings, type DomainSettings } from './domain/domain-settings.js';
 
 export type RouteRefusal = 'UNKNOWN_DEVICE' | 'INACTIVE_COMPANY' | 'UNBOUND_DEVICE_LIMIT';
 
@@ -34,7 +35,8 @@ export class FleetDirectory {
   /** Reference entries refused because they name a vehicle in the reserved `~` namespace. */
   private refused = 0;
 
-  constructor(snapshot: FleetSnapshot, private readonly unboundPolicy: UnboundDevicePolicy) {
+  /** `settings`: the deployment's vehicle domain settings, under each company's and vehicle's overrides. */
+  constructor(snapshot: FleetSnapshot, private readonly unboundPolicy: UnboundDevicePolicy, private readonly settings: DomainSettings = DEFAULT_SETTINGS) {
     for (const c of snapshot.companies) this.companies.set(c.id, c);
     for (const v of snapshot.vehicles) {
       if (isReservedVehicleId(v.id)) this.refused++;
@@ -94,8 +96,11 @@ export class FleetDirectory {
     if (p === undefined) {
       const v = this.vehicles.get(vehicleId);
       p = v === undefined
-        ? { vehicleId, company: null }
-        : { vehicleId, company: v.companyId, name: v.name, plate: v.plate, speedLimit: v.speedLimit };
+        ? { vehicleId, company: null, settings: this.settings }
+        : {
+          vehicleId, company: v.companyId, name: v.name, plate: v.plate, speedLimit: v.speedLimit,
+          settings: resolveSettings(this.settings, this.companies.get(v.companyId)?.settings, v.settings),
+        };
       this.profiles.set(vehicleId, p);
     }
     return p;

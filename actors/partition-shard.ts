@@ -15,6 +15,8 @@ import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, typ
 import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
 import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
+import type { PointRejection } from './domain/point-filters.js';
+import { LivenessWheel } from './liveness-wheel.js';
 
 export type { CheckpointData };
 
@@ -108,10 +110,37 @@ export class PartitionShard implements VehicleOutbox {
   lastSweep = 0;
   private closed = false;
   private readonly behaviour: VehicleBehaviour;
+  /** Online vehicles' offline checks: one wheel and one timer per shard, not a timer per actor. */
+  private readonly liveness = new LivenessWheel();
+  private readonly livenessTimer: NodeJS.Timeout;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
     this.behaviour = new VehicleBehaviour(this, deps.vehicleLogic);
+    this.livenessTimer = setInterval(() => this.checkLiveness(Date.now()), 1000);
+    this.livenessTimer.unref();
+  }
+
+  /**
+   * Sends the vehicles due on the wheel their status check. A passivated one is brought back
+   * for it (once per vehicle going offline): its actor holds the status.
+   */
+  checkLiveness(now: number): void {
+    if (this.closed) return;
+    for (const id of this.liveness.due(now)) {
+      let r = this.residents.get(id);
+      if (r === undefined && this.passivated.has(id)) {
+        try {
+          // The device id comes back with the restored state (no snapshot: no view, nothing to check).
+          r = this.resident(id, this.deps.directory.profile(id), '');
+        } catch {
+          continue;
+        }
+      }
+      if (r === undefined) continue;
+      this.inFlight++;
+      dispatch(r.ref, { kind: 'status', vehicleId: id, now, completion: { done: () => { this.inFlight--; } } });
+    }
   }
 
   get size(): number {
@@ -405,6 +434,7 @@ export class PartitionShard implements VehicleOutbox {
   retire(vehicleId: string): void {
     const r = this.residents.get(vehicleId);
     if (r === undefined && !this.passivated.delete(vehicleId)) return;
+    this.liveness.forget(vehicleId);
     const company = r?.state.profile.company ?? this.deps.index.get(vehicleId)?.company ?? null;
     if (r !== undefined) {
       this.residents.delete(vehicleId);
@@ -435,8 +465,12 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.metrics.pointsAccepted(1);
   }
 
-  rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void {
+  rejected(reason: PointRejection): void {
     this.deps.metrics.pointRejected(reason, 'actor');
+  }
+
+  watch(state: VehicleState, dueAt: number): void {
+    if (this.isResident(state)) this.liveness.schedule(state.vehicleId, dueAt);
   }
 
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {
@@ -525,6 +559,7 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.directory.forget(this.residents.keys());
     this.residents.clear();
     this.passivated.clear();
+    clearInterval(this.livenessTimer);
     stop(this.parent);
   }
 }

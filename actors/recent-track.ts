@@ -27,6 +27,48 @@ export class RecentTrack {
     else this.head = (this.head + 1) % this.capacity;
   }
 
+  private index(k: number): number {
+    return ((this.head + k) % this.capacity) * FIELDS;
+  }
+
+  /** The k-th point's ts, lat, lon (0: oldest). */
+  tsAt(k: number): number {
+    return (this.data as number[])[this.index(k)];
+  }
+
+  latAt(k: number): number {
+    return (this.data as number[])[this.index(k) + 1];
+  }
+
+  lonAt(k: number): number {
+    return (this.data as number[])[this.index(k) + 2];
+  }
+
+  /** Index of the first point newer than `ts` (length when none is). The window is in time order. */
+  after(ts: number): number {
+    let k = this.length;
+    while (k > 0 && this.tsAt(k - 1) > ts) k--;
+    return k;
+  }
+
+  /**
+   * Puts a late point in its place in time (a rare path: the ring is rebuilt). When the window
+   * is full the oldest point leaves it.
+   */
+  insert(p: TelemetryPoint): void {
+    const k = this.after(p.ts);
+    if (k === this.length) {
+      this.push(p);
+      return;
+    }
+    const flat = this.toFlat();
+    flat.splice(k * FIELDS, 0, p.ts, p.lat, p.lon, p.speed ?? null);
+    const rebuilt = RecentTrack.fromFlat(flat, this.capacity);
+    this.data = rebuilt.data;
+    this.head = rebuilt.head;
+    this.length = rebuilt.length;
+  }
+
   /** The window, oldest first, in the snapshot's flat form (VehicleSnapshot.recent). */
   toFlat(): (number | null)[] {
     const out = new Array<number | null>(this.length * FIELDS);

@@ -3,7 +3,8 @@ import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { TripSegment } from './domain/trip-segment.js';
-import { applyPoint, applyProfile, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import type { PointRejection } from './domain/point-filters.js';
+import { applyPoint, applyProfile, checkOffline, markReceived, offlineDue, restoreInto, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 
 /** Told once the actor has handled a message (one object per batch, not a closure per message). */
 export interface Completion {
@@ -27,16 +28,20 @@ export type VehicleMsg =
    */
   | { readonly kind: 'barrier'; readonly vehicleId: string; readonly completion: Completion }
   /** A reactivated vehicle's first message: its state is put back from the snapshot store. */
-  | { readonly kind: 'restore'; readonly vehicleId: string; readonly load: () => Promise<VehicleState | null>; readonly completion: Completion };
+  | { readonly kind: 'restore'; readonly vehicleId: string; readonly load: () => Promise<VehicleState | null>; readonly completion: Completion }
+  /** The status timer: goes offline when nothing was received for offlineTimeoutS (`now`, wall-clock ms). */
+  | { readonly kind: 'status'; readonly vehicleId: string; readonly now: number; readonly completion: Completion };
 
 /** What a vehicle actor tells its partition shard; implemented by PartitionShard. */
 export interface VehicleOutbox {
   accepted(state: VehicleState, point: TelemetryPoint): void;
-  rejected(reason: 'DUPLICATE' | 'OUT_OF_ORDER'): void;
+  rejected(reason: PointRejection): void;
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void;
   events(events: VehicleEvent[]): void;
   /** Trips and stops the vehicle opened, grew, closed or repaired (written at the next checkpoint). */
   segments(segments: TripSegment[]): void;
+  /** The vehicle is online: check its status at `dueAt` (wall-clock ms) with a `status` message. */
+  watch(state: VehicleState, dueAt: number): void;
   /**
    * The vehicle's actor threw on a message. Restores the actor's state object in place to its
    * last good state and resolves when done; messages that arrive meanwhile wait in the mailbox.
@@ -52,6 +57,14 @@ export interface VehicleLogic {
 }
 
 export const vehicleLogic: VehicleLogic = { applyPoint, applyProfile };
+
+/** The points in time order: a burst that arrived reordered within one message is applied sorted. */
+function inTimeOrder(points: readonly TelemetryPoint[]): readonly TelemetryPoint[] {
+  for (let i = 1; i < points.length; i++) {
+    if (points[i].ts < points[i - 1].ts) return points.slice().sort((a, b) => a.ts - b.ts);
+  }
+  return points;
+}
 
 /** Scratch list for a message's events: actors run one message at a time, so one list serves all. */
 const SCRATCH_EVENTS: VehicleEvent[] = [];
@@ -91,17 +104,33 @@ export class VehicleBehaviour {
         if (msg.kind === 'points') {
           let delta: VehicleDelta | null = null;
           let moved = false;
-          for (const p of msg.points) {
-            const out = logic.applyPoint(s, p, events);
+          let received = false;
+          for (const p of inTimeOrder(msg.points)) {
+            const out = logic.applyPoint(s, p, events, msg.receivedAt);
             if (!out.accepted) {
               outbox.rejected(out.reason);
               continue;
             }
             outbox.accepted(s, p);
-            delta = delta === null ? out.delta : Object.assign(delta, out.delta);
+            received = true;
+            if (out.delta !== null) delta = delta === null ? out.delta : Object.assign(delta, out.delta);
             moved ||= out.moved;
           }
+          if (received) {
+            const online = markReceived(s, msg.receivedAt, events);
+            if (online !== null) {
+              delta = delta === null ? online : Object.assign(delta, online);
+              outbox.watch(s, offlineDue(s) as number);
+            }
+          }
           if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
+          if (events.length > 0) outbox.events(events.slice());
+          const segments = takeSegments(s);
+          if (segments !== null) outbox.segments(segments);
+        } else if (msg.kind === 'status') {
+          const check = checkOffline(s, msg.now, events);
+          if (check.due !== null) outbox.watch(s, check.due);
+          if (check.delta !== null) outbox.changed(s, check.delta, false, msg.now, s.profile.company);
           if (events.length > 0) outbox.events(events.slice());
         } else if (msg.kind === 'profile') {
           const previousCompany = s.profile.company;

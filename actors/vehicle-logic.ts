@@ -1,9 +1,17 @@
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
-import { eventId, type VehicleEvent, type VehicleEventType } from './domain/vehicle-event.js';
+import type { VehicleEvent } from './domain/vehicle-event.js';
+import type { TripSegment } from './domain/trip-segment.js';
 import { bearingDeg, haversineKm } from './domain/geo.js';
+import { DEFAULT_SETTINGS, type DomainSettings } from './domain/domain-settings.js';
+import { checkFix, checkStep, isJitter, type PointRejection } from './domain/point-filters.js';
+import { copyDomainState, domainFromSnapshot, newDomainState, toTripSegment, type DomainState, type SegmentState } from './domain/domain-state.js';
 import { RecentTrack } from './recent-track.js';
 import { latestAttributes } from './domain/attributes.js';
+import { EventWriter } from './event-writer.js';
+import { recordMotion, type MotionPoint } from './trip-recorder.js';
+import { resolveSpeedLimit, trackAttributes, trackFuel, trackOverspeed } from './signal-events.js';
+import { repairWithLatePoint } from './late-points.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
 export interface VehicleProfile {
@@ -12,6 +20,8 @@ export interface VehicleProfile {
   readonly name?: string;
   readonly plate?: string;
   readonly speedLimit?: number;
+  /** The deployment's settings with the company's and the vehicle's overrides (resolved once per change). */
+  readonly settings?: DomainSettings;
 }
 
 /** The state one vehicle actor owns. Mutated in place by applyPoint: the hot path allocates little. */
@@ -21,52 +31,88 @@ export interface VehicleState {
   readonly partition: number;
   profile: VehicleProfile;
   view: VehicleView | null;
-  /** Rolling window of recently accepted points, oldest first, at most RECENT_WINDOW long. */
+  /** Recently applied points in time order (jitter snapped), at most RECENT_WINDOW: the late-point repair horizon. */
   recent: RecentTrack;
   accepted: number;
-  overspeeding: boolean;
+  domain: DomainState;
+  /** Segments closed or repaired since the actor last handed them out (takeSegments); not in snapshots. */
+  segmentsOut: SegmentState[];
+  /** Whether the open segment changed since then. */
+  segmentDirty: boolean;
 }
 
 export const RECENT_WINDOW = 16;
-/** Below this a vehicle counts as stopped (GPS jitter at standstill stays under it). */
-export const MOVING_KMH = 3;
 /** Positions closer than this are jitter: the course is kept rather than recomputed. */
 const MIN_COURSE_KM = 0.005;
 
 export type ApplyOutcome =
   | { readonly accepted: true; readonly delta: VehicleDelta; readonly moved: boolean }
-  | { readonly accepted: false; readonly reason: 'DUPLICATE' | 'OUT_OF_ORDER' };
-
-export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
-  return { vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0, overspeeding: false };
-}
+  /** Stored in history, not live: a late point (its repair may change the odometer, in `delta`) or one stamped in the future. */
+  | { readonly accepted: true; readonly delta: VehicleDelta | null; readonly moved: false; readonly late: true }
+  | { readonly accepted: false; readonly reason: PointRejection };
 
 /**
- * Applies one point: the timestamp guard (duplicates and out-of-order points are dropped, which
- * makes replay after a crash idempotent), derived state, the changed fields, and events.
+ * The geofence step, built as its own module: called for every live point after motion, it may
+ * emit events through the writer and returns the speed limits of the geofences the vehicle is
+ * inside (undefined: none), which take the place of the vehicle's (speedLimitGeofences).
  */
-export function applyPoint(state: VehicleState, p: TelemetryPoint, events: VehicleEvent[]): ApplyOutcome {
-  const prev = state.view;
-  if (prev !== null) {
-    if (p.ts === prev.ts) return { accepted: false, reason: 'DUPLICATE' };
-    if (p.ts < prev.ts) return { accepted: false, reason: 'OUT_OF_ORDER' };
-  }
-  const distKm = prev ? haversineKm(prev.lat, prev.lon, p.lat, p.lon) : 0;
-  const speed = p.speed ?? (prev ? (distKm / ((p.ts - prev.ts) / 3_600_000)) : 0);
-  const course = p.course ?? (prev && distKm >= MIN_COURSE_KM ? bearingDeg(prev.lat, prev.lon, p.lat, p.lon) : prev?.course);
-  const odometer = p.odometer ?? (prev?.odometer !== undefined ? prev.odometer + distKm : undefined);
-  const moving = speed >= MOVING_KMH;
-  const profile = state.profile;
+export type GeofenceStep = (state: VehicleState, view: VehicleView, events: EventWriter) => readonly number[] | undefined;
+let geofenceStep: GeofenceStep | null = null;
 
-  const next: VehicleView = {
-    id: state.vehicleId,
-    company: profile.company,
-    lat: p.lat,
-    lon: p.lon,
-    ts: p.ts,
-    speed: Math.round(speed * 10) / 10,
-    moving,
+/** Installs the geofence step (once, at boot; null removes it). */
+export function useGeofenceStep(step: GeofenceStep | null): void {
+  geofenceStep = step;
+}
+
+export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
+  return {
+    vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0,
+    domain: newDomainState(), segmentsOut: [], segmentDirty: false,
   };
+}
+
+export function settingsOf(state: VehicleState): DomainSettings {
+  return state.profile.settings ?? DEFAULT_SETTINGS;
+}
+
+const WRITER = new EventWriter();
+
+/**
+ * Applies one point: filters, the order (a duplicate is dropped; an older point is late and
+ * repairs instead of moving the vehicle back; one stamped in the future is stored only),
+ * derived state, the changed fields, and events. `now` is when the point was received.
+ */
+export function applyPoint(state: VehicleState, p: TelemetryPoint, events: VehicleEvent[], now: number = p.ts): ApplyOutcome {
+  const s = settingsOf(state);
+  const fix = checkFix(p, s, now);
+  if (fix !== null) return { accepted: false, reason: fix };
+  const prev = state.view;
+  if (prev !== null && p.ts <= prev.ts) {
+    if (p.ts === prev.ts) return { accepted: false, reason: 'DUPLICATE' };
+    return repairWithLatePoint(state, s, p);
+  }
+  // A clock running ahead must not freeze the vehicle: such a point never becomes the live one.
+  if (p.ts > now + s.futureToleranceS * 1000) return { accepted: true, delta: null, moved: false, late: true };
+
+  let lat = p.lat;
+  let lon = p.lon;
+  let hopKm = prev ? haversineKm(prev.lat, prev.lon, lat, lon) : 0;
+  if (prev !== null) {
+    const step = checkStep(p, prev, hopKm, s);
+    if (step !== null) return { accepted: false, reason: step };
+    if (isJitter(p, hopKm, s)) {
+      lat = prev.lat;
+      lon = prev.lon;
+      hopKm = 0;
+    }
+  }
+  const speed = p.speed ?? (prev ? hopKm / ((p.ts - prev.ts) / 3_600_000) : 0);
+  const course = p.course ?? (prev && hopKm >= MIN_COURSE_KM ? bearingDeg(prev.lat, prev.lon, lat, lon) : prev?.course);
+  const odometer = p.odometer !== undefined && !s.ignoreDeviceOdometer ? p.odometer : (prev?.odometer ?? 0) + hopKm;
+  const profile = state.profile;
+  const d = state.domain;
+
+  const next: VehicleView = { id: state.vehicleId, company: profile.company, lat, lon, ts: p.ts, speed: Math.round(speed * 10) / 10, moving: d.moving };
   if (profile.name !== undefined) next.name = profile.name;
   if (profile.plate !== undefined) next.plate = profile.plate;
   if (course !== undefined) next.course = Math.round(course * 10) / 10 % 360;
@@ -74,20 +120,92 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   if (alt !== undefined) next.alt = alt;
   const ignition = p.ignition ?? prev?.ignition;
   if (ignition !== undefined) next.ignition = ignition;
-  const fuel = p.fuel ?? prev?.fuel;
+  next.odometer = Math.round(odometer * 1000) / 1000;
+  if (prev?.status !== undefined) next.status = prev.status;
+
+  const ev = WRITER.reset(state.vehicleId, profile.company, events, false);
+  const here: MotionPoint = { ts: p.ts, lat, lon, speed, ignition };
+  const before: MotionPoint | null = prev && { ts: prev.ts, lat: prev.lat, lon: prev.lon, speed: prev.speed, ignition: prev.ignition };
+  recordMotion(d, s, before, here, hopKm, ev, state.segmentsOut);
+  state.segmentDirty = true;
+  next.moving = d.moving;
+  const geofenceLimits = geofenceStep?.(state, next, ev);
+  trackOverspeed(d, s, here, resolveSpeedLimit(s, profile.speedLimit, geofenceLimits), ev);
+  trackFuel(d, s, here, p.fuel, ev);
+  const fuel = Number.isNaN(d.fuelLast) ? p.fuel ?? prev?.fuel : d.fuelLast;
   if (fuel !== undefined) next.fuel = fuel;
-  if (odometer !== undefined) next.odometer = Math.round(odometer * 1000) / 1000;
   const attrs = latestAttributes(prev?.attrs, p.attrs);
   if (attrs !== undefined) next.attrs = attrs;
+  trackAttributes(d, s, p, prev?.ignition, ev);
 
   const delta = diff(prev, next);
-  deriveEvents(state, prev, next, events);
-
   state.view = next;
   state.deviceId = p.deviceId;
-  state.recent.push(p);
+  state.recent.push(lat === p.lat && lon === p.lon ? p : { ...p, lat, lon });
   state.accepted++;
   return { accepted: true, delta, moved: prev === null || prev.lat !== next.lat || prev.lon !== next.lon };
+}
+
+/**
+ * The message's points were received at `receivedAt`: the vehicle is online. Returns the delta
+ * when its status changed (device_online fired), null otherwise.
+ */
+export function markReceived(state: VehicleState, receivedAt: number, events: VehicleEvent[]): VehicleDelta | null {
+  const d = state.domain;
+  if (receivedAt > d.lastReceivedAt) d.lastReceivedAt = receivedAt;
+  const view = state.view;
+  if (d.status === 'online' || view === null) return null;
+  d.status = 'online';
+  WRITER.reset(state.vehicleId, state.profile.company, events, false).emit('device_online', receivedAt, view.lat, view.lon);
+  return setStatus(state, view, 'online');
+}
+
+/**
+ * The status timer's check: offline once nothing was received for offlineTimeoutS. Returns the
+ * delta when it went offline; `due` is when to look again while it is online.
+ */
+export function checkOffline(state: VehicleState, now: number, events: VehicleEvent[]): { delta: VehicleDelta | null; due: number | null } {
+  const d = state.domain;
+  const view = state.view;
+  if (d.status !== 'online' || view === null) return { delta: null, due: null };
+  const due = d.lastReceivedAt + settingsOf(state).offlineTimeoutS * 1000;
+  if (now < due) return { delta: null, due };
+  d.status = 'offline';
+  WRITER.reset(state.vehicleId, state.profile.company, events, false).emit('device_offline', due, view.lat, view.lon, { lastReceivedAt: d.lastReceivedAt });
+  return { delta: setStatus(state, view, 'offline'), due: null };
+}
+
+/** When the vehicle, online, is due to be looked at by the status timer (null: not online). */
+export function offlineDue(state: VehicleState): number | null {
+  return state.domain.status === 'online' ? state.domain.lastReceivedAt + settingsOf(state).offlineTimeoutS * 1000 : null;
+}
+
+function setStatus(state: VehicleState, view: VehicleView, status: 'online' | 'offline'): VehicleDelta {
+  state.view = { ...view, status };
+  return { id: view.id, status };
+}
+
+/** The segments to write since the last call: every one closed or repaired, and the open one if it changed. */
+export function takeSegments(state: VehicleState): TripSegment[] | null {
+  const open = state.segmentDirty ? state.domain.segment : null;
+  if (state.segmentsOut.length === 0) {
+    if (open === null) return null;
+    state.segmentDirty = false;
+    return [toTripSegment(open, state.vehicleId, state.profile.company, state.deviceId)];
+  }
+  const byId = new Map<string, TripSegment>();
+  const company = state.profile.company;
+  for (const seg of state.segmentsOut) {
+    const t = toTripSegment(seg, state.vehicleId, company, state.deviceId);
+    byId.set(t.id, t);
+  }
+  if (open !== null) {
+    const t = toTripSegment(open, state.vehicleId, company, state.deviceId);
+    byId.set(t.id, t);
+  }
+  state.segmentsOut.length = 0;
+  state.segmentDirty = false;
+  return [...byId.values()];
 }
 
 /** The fields of `next` that differ from `prev` (everything for a first point), always with the id. */
@@ -109,26 +227,8 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.odometer !== next.odometer) d.odometer = next.odometer;
   if (prev.moving !== next.moving) d.moving = next.moving;
   if (prev.attrs !== next.attrs) d.attrs = next.attrs;
+  if (prev.status !== next.status) d.status = next.status;
   return d;
-}
-
-function emit(state: VehicleState, events: VehicleEvent[], type: VehicleEventType, v: VehicleView, data?: Record<string, string | number | boolean>): void {
-  const e: VehicleEvent = { id: eventId(state.vehicleId, type, v.ts), vehicleId: state.vehicleId, company: v.company, type, ts: v.ts, lat: v.lat, lon: v.lon, ...(data ? { data } : {}) };
-  events.push(e);
-}
-
-function deriveEvents(state: VehicleState, prev: VehicleView | null, next: VehicleView, events: VehicleEvent[]): void {
-  const limit = state.profile.speedLimit;
-  if (limit !== undefined) {
-    const over = next.speed > limit;
-    if (over && !state.overspeeding) emit(state, events, 'overspeed', next, { speed: next.speed, limit });
-    state.overspeeding = over;
-  }
-  if (prev === null) return;
-  if (next.moving && !prev.moving) emit(state, events, 'trip_start', next);
-  if (!next.moving && prev.moving) emit(state, events, 'trip_end', next);
-  if (next.ignition === true && prev.ignition === false) emit(state, events, 'ignition_on', next);
-  if (next.ignition === false && prev.ignition === true) emit(state, events, 'ignition_off', next);
 }
 
 /** Applies changed reference data; returns the delta clients must see (or null if nothing visible changed). */
@@ -155,7 +255,8 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     view: { ...state.view },
     recent: state.recent.toFlat(),
     accepted: state.accepted,
-    overspeeding: state.overspeeding,
+    overspeeding: state.domain.overspeeding,
+    domain: copyDomainState(state.domain),
   };
 }
 
@@ -166,10 +267,14 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
   target.view = from.view;
   target.recent = from.recent;
   target.accepted = from.accepted;
-  target.overspeeding = from.overspeeding;
+  target.domain = from.domain;
+  target.segmentsOut = [];
+  target.segmentDirty = false;
 }
 
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
+  const domain = domainFromSnapshot(s.domain, s.view);
+  if (s.domain === undefined) domain.overspeeding = s.overspeeding ?? false;
   return {
     vehicleId: s.vehicleId,
     deviceId: s.deviceId,
@@ -178,6 +283,8 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     view: { ...s.view, company: profile.company },
     recent: RecentTrack.fromFlat(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
-    overspeeding: s.overspeeding ?? false,
+    domain,
+    segmentsOut: [],
+    segmentDirty: false,
   };
 }

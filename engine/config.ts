@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DEFAULT_SETTINGS, domainSettingsReference, parseSettingsOverride, resolveSettings, type DomainSettings, type SettingsOverride } from '../actors/domain/domain-settings.js';
 
 /**
  * Every environment variable Fleetline reads, with its default and why. The single source of
@@ -35,6 +36,18 @@ const bool = (raw: string): boolean => {
 const oneOf = <T extends string>(...values: T[]) => (raw: string): T => {
   if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
   return raw as T;
+};
+
+const settingsJson = (raw: string): SettingsOverride => {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new Error('must be a JSON object');
+  }
+  const { value, problems } = parseSettingsOverride(v);
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return value;
 };
 
 export const options = {
@@ -81,6 +94,7 @@ export const options = {
   redisUrl: { env: 'REDIS_URL', default: null as string | null, doc: 'Redis for hot snapshots and current state; unset keeps them in memory.', parse: optionalText },
   redisPrefix: { env: 'REDIS_PREFIX', default: 'fleetline:', doc: 'Key prefix of this deployment in Redis.', parse: text },
   databaseUrl: { env: 'DATABASE_URL', default: null as string | null, doc: 'PostgreSQL for reference data, durable snapshots and history; unset keeps the embedded stores.', parse: optionalText },
+  domainSettings: { env: 'DOMAIN_SETTINGS', default: {} as SettingsOverride, doc: 'JSON object overriding the defaults of the vehicle domain settings below for this deployment (e.g. `{"offlineTimeoutS":300}`); companies and vehicles override them again in their `settings`.', parse: settingsJson, docDefault: '`{}`' },
   historyRetentionDays: { env: 'HISTORY_RETENTION_DAYS', default: 90, doc: 'Daily position partitions older than this are dropped.', parse: int(1, 36_500) },
 } satisfies Record<string, Option<unknown>>;
 
@@ -135,6 +149,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** The deployment's vehicle domain settings: the defaults with DOMAIN_SETTINGS over them. */
+export function domainSettings(config: Pick<Config, 'domainSettings'>): DomainSettings {
+  return resolveSettings(DEFAULT_SETTINGS, config.domainSettings);
+}
+
 export function isDemo(config: Config): boolean {
   return config.mode === 'demo';
 }
@@ -154,6 +173,18 @@ export function configurationReference(): string {
     '| Variable | Default | Meaning |',
     '| --- | --- | --- |',
     ...rows,
+    '',
+    '## Vehicle domain settings',
+    '',
+    'Thresholds of filters, motion, trips and events (`actors/domain/domain-settings.ts`). The deployment sets',
+    'them in `DOMAIN_SETTINGS`; a company or a vehicle overrides any of them in its `settings` JSON (reference',
+    'data: PostgreSQL `companies.settings` / `vehicles.settings`, the `settings` field of `fleet.reference`',
+    'values and of FLEET_FILE entries). The vehicle wins over its company, the company over the deployment;',
+    'unknown keys and bad values are left out and logged. Resolved once per reference change, never per point.',
+    '',
+    '| Setting | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...domainSettingsReference(),
     '',
   ].join('\n');
 }

@@ -9,7 +9,7 @@ import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
-import { ConfigError, isDemo, type Config } from './config.js';
+import { ConfigError, domainSettings, isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi, createOsmandApi } from './http-api.js';
 import { IntakeCredentials } from './intake-credentials.js';
@@ -73,7 +73,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     await infra.close().catch(() => {});
     throw e;
   }
-  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit });
+  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit }, domainSettings(config));
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
   if (directory.stats.refused > 0) log.warn({ refused: directory.stats.refused }, 'reference data naming vehicles in the reserved ~ namespace was refused');
 

@@ -2,6 +2,7 @@ import { isReservedVehicleId, type Company, type DeviceBinding, type ReferenceCh
 import type { Logger } from '../actors/ports/logger.js';
 import { Topics, type LogRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
 import { decodeRecordValue } from '../adapters/codec/msgpack-codec.js';
+import { parseSettingsOverride } from '../actors/domain/domain-settings.js';
 
 /**
  * Follows the compacted topic fleet.reference: key `company:<id>`, `vehicle:<id>` or
@@ -26,6 +27,13 @@ export async function followReferenceTopic(
   return () => consumer.stop();
 }
 
+/** The `settings` of a company or vehicle value: what validates (an invalid key is left out). */
+function settingsOf(o: Record<string, unknown>): { settings?: ReturnType<typeof parseSettingsOverride>['value'] } {
+  if (o.settings === undefined || o.settings === null) return {};
+  const { value } = parseSettingsOverride(o.settings);
+  return Object.keys(value).length > 0 ? { settings: value } : {};
+}
+
 function str(o: Record<string, unknown>, k: string): string | undefined {
   return typeof o[k] === 'string' && (o[k] as string).length > 0 ? (o[k] as string) : undefined;
 }
@@ -45,7 +53,7 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
     return null;
   }
   if (kind === 'company') {
-    const value: Company = { id, name: str(o, 'name') ?? id, active: o.active !== false };
+    const value: Company = { id, name: str(o, 'name') ?? id, active: o.active !== false, ...settingsOf(o) };
     return { kind, id, value };
   }
   if (kind === 'vehicle') {
@@ -54,7 +62,7 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
     if (companyId === undefined) return null;
     const value: Vehicle = {
       id, companyId, ...(str(o, 'name') ? { name: str(o, 'name') } : {}), ...(str(o, 'plate') ? { plate: str(o, 'plate') } : {}),
-      ...(typeof o.speedLimit === 'number' ? { speedLimit: o.speedLimit } : {}),
+      ...(typeof o.speedLimit === 'number' ? { speedLimit: o.speedLimit } : {}), ...settingsOf(o),
     };
     return { kind, id, value };
   }

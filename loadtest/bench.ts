@@ -9,7 +9,10 @@ import WebSocket from 'ws';
 import { decodeMsgpack, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
-import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
+import { newVehicleState, RECENT_WINDOW, type VehicleState } from '../actors/vehicle-logic.js';
+import { VehicleBehaviour, type VehicleOutbox } from '../actors/vehicle-actor.js';
+import { DEFAULT_SETTINGS } from '../actors/domain/domain-settings.js';
+import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 import { Packr } from 'msgpackr';
@@ -21,7 +24,9 @@ import { Packr } from 'msgpackr';
  *  2. end-to-end latency: POST /v1/telemetry → the `d` frame on a subscribed WebSocket,
  *     p50/p99/max over a few hundred points sent one at a time;
  *  3. heap per resident vehicle actor at 100k vehicles (actor + state + index entry);
- *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64).
+ *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64);
+ *  5. the per-point cost inside the vehicle actor (filters, motion, trips and stops, events),
+ *     one point per message as live traffic arrives, without nact's mailbox.
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -186,8 +191,50 @@ function frameEncoding(): void {
   measure('encodeMsgpack (ts as uint64)  ', encodeMsgpack);
 }
 
+/**
+ * The vehicle actor's handler on its own: 1,000 vehicles driving and stopping (trips, stops,
+ * overspeed, fuel and ignition attributes), one point per message, through a no-op outbox.
+ */
+function actorPointCost(): void {
+  const VEHICLES = 1000;
+  const ROUNDS = Number(process.env.BENCH_ACTOR_ROUNDS ?? 600);
+  const outbox: VehicleOutbox = { accepted() {}, rejected() {}, changed() {}, events() {}, segments() {}, watch() {}, crashed: async () => {} };
+  const behaviour = new VehicleBehaviour(outbox);
+  const states: VehicleState[] = [];
+  for (let v = 0; v < VEHICLES; v++) states.push(newVehicleState({ vehicleId: `veh-${v}`, company: 'bench', speedLimit: 80, settings: DEFAULT_SETTINGS }, `dev-${v}`, 0));
+  const t0 = Date.UTC(2026, 0, 12, 6);
+  const completion = { done() {} };
+  // Each vehicle drives 5 minutes at 40-100 km/h, then stands 4 minutes, with jitter; 10 s per point.
+  const point = (v: number, round: number): TelemetryPoint => {
+    const phase = round % 54;
+    const driving = phase < 30;
+    const north = Math.floor(round / 54) * 30 * 250 + Math.min(phase, 30) * 250 + (driving ? 0 : Math.sin(round * 7 + v) * 8);
+    return {
+      deviceId: `dev-${v}`, ts: t0 + round * 10_000, lat: 48 + v * 0.01 + north / 111_195, lon: 11 + (driving ? 0 : Math.cos(round * 3 + v) * 1e-4),
+      speed: driving ? 40 + ((round * 13 + v) % 60) : 0, ignition: driving || phase < 40, fuel: 60 - round * 0.01 + (v % 3),
+    };
+  };
+  const run = (from: number, to: number): number => {
+    const started = performance.now();
+    for (let round = from; round < to; round++) {
+      for (let v = 0; v < VEHICLES; v++) {
+        const p = point(v, round);
+        behaviour.handle(states[v], { kind: 'points', vehicleId: states[v].vehicleId, points: [p], receivedAt: p.ts, completion });
+      }
+    }
+    return performance.now() - started;
+  };
+  run(0, 60);
+  const ms = run(60, 60 + ROUNDS);
+  const points = VEHICLES * ROUNDS;
+  console.log(`Vehicle actor, per point (filters, motion, trips/stops, overspeed, idle, fuel, attribute events; ${VEHICLES} vehicles, ${points} points, no geofences):`);
+  console.log(`  ${((ms * 1000) / points).toFixed(2)} µs/point = ${Math.round(points / (ms / 1000))} points/s on one core`);
+}
+
 if (process.argv[2] === LATENCY_CLIENT) {
   await latencyClient(JSON.parse(process.argv[3] ?? '{}') as LatencyJob);
+} else if (process.env.BENCH_ONLY === 'actor') {
+  actorPointCost();
 } else {
   const cpu = cpus();
   console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);
@@ -195,5 +242,6 @@ if (process.argv[2] === LATENCY_CLIENT) {
   await endToEndLatency();
   await heapPerActor();
   frameEncoding();
+  actorPointCost();
 }
 process.exit(0);

@@ -20,7 +20,16 @@ export const ErrorCodes = {
   // The vehicle actor drops these after the intake answered 202: they are counted in
   // fleetline_points_rejected_total{source="actor"}, never listed in a request's rejected[].
   DUPLICATE: 'a point with this timestamp was already applied for the device (dropped by the vehicle actor, counted, not in rejected[])',
-  OUT_OF_ORDER: 'the point is older than the last applied point of the device (dropped by the vehicle actor, counted, not in rejected[])',
+  OUT_OF_ORDER: 'no longer produced: an older point is late and is stored and repairs instead (kept for dashboards of earlier versions)',
+  // Filters of the vehicle actor (each one configurable: docs/configuration.md, vehicle domain settings).
+  INVALID_FIX: 'the device marks the point invalid (attribute valid=false): no GPS fix (filterInvalid)',
+  ZERO_COORDINATES: 'the point lies at exactly 0,0 (filterZero)',
+  FUTURE_TIMESTAMP: 'the point is stamped further in the future than filterFutureS',
+  PAST_TIMESTAMP: 'the point is older than filterPastS',
+  LOW_ACCURACY: 'hdop above filterMaxHdop, satellites below filterMinSatellites or accuracy above filterMaxAccuracyM',
+  IMPOSSIBLE_JUMP: 'the implied speed from the previous point exceeds filterMaxSpeedKmh',
+  MIN_PERIOD: 'the point follows the previous one sooner than filterMinPeriodS (and its ignition did not change)',
+  MIN_DISTANCE: 'the point is closer to the previous one than filterMinDistanceM (and its ignition did not change)',
   INACTIVE_COMPANY: "the device's company is deactivated",
   UNKNOWN_DEVICE: 'the device is not bound to a vehicle and unbound devices are not accepted',
   FORBIDDEN_DEVICE: "the device is not bound to a vehicle of the credential's companies",

@@ -1,9 +1,12 @@
 /** Reference data owned by the fleet back office (PostgreSQL is its source of truth). */
+import type { SettingsOverride } from './domain-settings.js';
 
 export interface Company {
   readonly id: string;
   readonly name: string;
   readonly active: boolean;
+  /** Overrides of the vehicle domain settings for the company's vehicles. */
+  readonly settings?: SettingsOverride;
 }
 
 export interface Vehicle {
@@ -13,6 +16,8 @@ export interface Vehicle {
   readonly plate?: string;
   /** km/h; the overspeed threshold for this vehicle. */
   readonly speedLimit?: number;
+  /** Overrides of the vehicle domain settings for this vehicle (over its company's). */
+  readonly settings?: SettingsOverride;
 }
 
 export interface DeviceBinding {

@@ -22,8 +22,11 @@ export type PointValidation =
 
 const DEVICE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const MAX_ATTRS = 32;
-/** Points further in the future than this are device clock errors. */
-const MAX_FUTURE_MS = 5 * 60_000;
+/**
+ * Points further in the future than this are refused at intake: the ceiling of the vehicle
+ * actor's filterFutureS (default 24 h, per vehicle), which decides below it.
+ */
+const MAX_FUTURE_MS = 30 * 86_400_000;
 /** 2000-01-01: older timestamps are uninitialised GPS clocks. */
 const MIN_TS = 946_684_800_000;
 

@@ -1,12 +1,11 @@
 /** Events derived by a vehicle actor. Ids are deterministic, so a replay never duplicates one. */
-export type VehicleEventType =
-  | 'overspeed'
-  | 'trip_start'
-  | 'trip_end'
-  | 'ignition_on'
-  | 'ignition_off'
-  | 'online'
-  | 'offline';
+/** The wire names (docs/protocol.md lists what each means and carries in `data`). */
+export const VEHICLE_EVENT_TYPES = [
+  'overspeed_start', 'overspeed_end', 'trip_start', 'trip_end', 'stop_start', 'stop_end', 'idle_start', 'idle_end',
+  'ignition_on', 'ignition_off', 'fuel_refuel', 'fuel_drain', 'device_online', 'device_offline', 'driver_changed', 'alarm',
+] as const;
+
+export type VehicleEventType = (typeof VEHICLE_EVENT_TYPES)[number];
 
 export interface VehicleEvent {
   /** `${vehicleId}:${type}:${ts}` — the same point always yields the same id. */

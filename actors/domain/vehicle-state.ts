@@ -1,3 +1,5 @@
+import type { DomainState } from './domain-state.js';
+
 
 import type { Attributes } from './attributes.js';
 
@@ -18,9 +20,12 @@ export interface VehicleView {
   ignition?: boolean;
   fuel?: number;
   odometer?: number;
+  /** Motion with hysteresis (trips and stops), not one speed reading. */
   moving: boolean;
   /** The latest device attributes (actors/domain/attributes.ts); a delta carries the whole map when it changed. */
   attrs?: Attributes;
+  /** online / offline (no point received for offlineTimeoutS) / unknown (not heard from since a restart of an old snapshot). */
+  status?: 'online' | 'offline' | 'unknown';
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */
@@ -44,4 +49,6 @@ export interface VehicleSnapshot {
   readonly accepted: number;
   /** Inside an overspeed episode (so one episode yields one event, also across restarts). */
   readonly overspeeding?: boolean;
+  /** Motion, open segments, episodes, fuel window, status (domain-state.ts); absent in older snapshots. */
+  readonly domain?: Partial<DomainState>;
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
+import { parseSettingsOverride, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from '../../actors/domain/reference-data.js';
 
 export class ReferenceFileError extends Error {
@@ -24,6 +25,13 @@ function vehicleId(o: Record<string, unknown>, key: string, where: string): stri
   return id;
 }
 
+function settings(o: Record<string, unknown>, where: string): { settings?: SettingsOverride } {
+  if (o.settings === undefined) return {};
+  const { value, problems } = parseSettingsOverride(o.settings);
+  if (problems.length > 0) throw new ReferenceFileError(`${where}: settings: ${problems.join('; ')}`);
+  return { settings: value };
+}
+
 /** Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}], devices:[{deviceId,vehicleId}]}. */
 export function parseFleet(text: string, file: string): FleetSnapshot {
   let doc: unknown;
@@ -37,7 +45,7 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
   const companies: Company[] = arr(d, 'companies', file).map((c, i) => {
     const o = c as Record<string, unknown>;
     const where = `${file}: companies[${i}]`;
-    return { id: str(o, 'id', where), name: typeof o.name === 'string' ? o.name : str(o, 'id', where), active: o.active !== false };
+    return { id: str(o, 'id', where), name: typeof o.name === 'string' ? o.name : str(o, 'id', where), active: o.active !== false, ...settings(o, where) };
   });
   const vehicles: Vehicle[] = arr(d, 'vehicles', file).map((v, i) => {
     const o = v as Record<string, unknown>;
@@ -46,7 +54,7 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     return {
       id: vehicleId(o, 'id', where), companyId: str(o, 'companyId', where),
       ...(typeof o.name === 'string' ? { name: o.name } : {}), ...(typeof o.plate === 'string' ? { plate: o.plate } : {}),
-      ...(speedLimit !== undefined ? { speedLimit } : {}),
+      ...(speedLimit !== undefined ? { speedLimit } : {}), ...settings(o, where),
     };
   });
   const devices: DeviceBinding[] = arr(d, 'devices', file).map((b, i) => {

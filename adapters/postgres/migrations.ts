@@ -169,4 +169,14 @@ CREATE INDEX segments_vehicle_start_idx ON segments (vehicle_id, start_ts);
 CREATE INDEX segments_company_start_idx ON segments (company_id, start_ts);
 `,
   },
+  {
+    version: 6,
+    name: 'domain-settings',
+    sql: `
+-- Overrides of the vehicle domain settings (thresholds of filters, motion and events): a JSON
+-- object with keys of actors/domain/domain-settings.ts; the vehicle's win over its company's.
+ALTER TABLE companies ADD COLUMN settings jsonb CHECK (settings IS NULL OR jsonb_typeof(settings) = 'object');
+ALTER TABLE vehicles ADD COLUMN settings jsonb CHECK (settings IS NULL OR jsonb_typeof(settings) = 'object');
+`,
+  },
 ];

@@ -3,6 +3,7 @@ import type { ReferenceSource } from '../../actors/ports/reference-source.js';
 import type { Logger } from '../../actors/ports/logger.js';
 import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from '../../actors/domain/reference-data.js';
 import { withTransaction } from './pg-pool.js';
+import { parseSettingsOverride, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 
 export interface PgReferenceSourceOptions {
   /** close() ends the pool (default false: the caller owns it). */
@@ -15,7 +16,8 @@ export interface PgReferenceSourceOptions {
 /** The channel migration 4's triggers notify, with payload '<kind>:<id>'. */
 export const REFERENCE_CHANNEL = 'fleetline_reference';
 
-type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null };
+type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null; settings: unknown };
+type CompanyRow = { id: string; name: string; active: boolean; settings: unknown };
 
 /**
  * Reference data from PostgreSQL, the back office's source of truth. load() reads companies,
@@ -32,12 +34,12 @@ export class PgReferenceSource implements ReferenceSource {
     return withTransaction(
       this.pool,
       async (client) => {
-        const companies = await client.query<{ id: string; name: string; active: boolean }>('SELECT id, name, active FROM companies');
-        const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit FROM vehicles');
+        const companies = await client.query<CompanyRow>('SELECT id, name, active, settings FROM companies');
+        const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles');
         const devices = await client.query<{ device_id: string; vehicle_id: string }>('SELECT device_id, vehicle_id FROM device_bindings');
         return {
-          companies: companies.rows.map((r): Company => ({ id: r.id, name: r.name, active: r.active })),
-          vehicles: vehicles.rows.map(toVehicle),
+          companies: companies.rows.map((r) => this.toCompany(r)),
+          vehicles: vehicles.rows.map((r) => this.toVehicle(r)),
           devices: devices.rows.map((r): DeviceBinding => ({ deviceId: r.device_id, vehicleId: r.vehicle_id })),
         };
       },
@@ -117,12 +119,12 @@ export class PgReferenceSource implements ReferenceSource {
   /** The current row of one announced entity: its value, or null when it was deleted. */
   private async read(kind: ReferenceChange['kind'], id: string): Promise<ReferenceChange> {
     if (kind === 'company') {
-      const { rows } = await this.pool.query<{ name: string; active: boolean }>('SELECT name, active FROM companies WHERE id = $1', [id]);
-      return { kind, id, value: rows.length === 0 ? null : { id, name: rows[0].name, active: rows[0].active } };
+      const { rows } = await this.pool.query<CompanyRow>('SELECT id, name, active, settings FROM companies WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : this.toCompany(rows[0]) };
     }
     if (kind === 'vehicle') {
-      const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit FROM vehicles WHERE id = $1', [id]);
-      return { kind, id, value: rows.length === 0 ? null : toVehicle(rows[0]) };
+      const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : this.toVehicle(rows[0]) };
     }
     const { rows } = await this.pool.query<{ vehicle_id: string }>('SELECT vehicle_id FROM device_bindings WHERE device_id = $1', [id]);
     return { kind, id, value: rows.length === 0 ? null : { deviceId: id, vehicleId: rows[0].vehicle_id } };
@@ -131,12 +133,27 @@ export class PgReferenceSource implements ReferenceSource {
   async close(): Promise<void> {
     if (this.options.ownsPool) await this.pool.end();
   }
-}
 
-function toVehicle(r: VehicleRow): Vehicle {
-  const v: { id: string; companyId: string; name?: string; plate?: string; speedLimit?: number } = { id: r.id, companyId: r.company_id };
-  if (r.name !== null) v.name = r.name;
-  if (r.plate !== null) v.plate = r.plate;
-  if (r.speed_limit !== null) v.speedLimit = r.speed_limit;
-  return v;
+  /** A settings column: what validates is kept, the rest is logged and left out. */
+  private settings(raw: unknown, where: string): SettingsOverride | undefined {
+    if (raw === null || raw === undefined) return undefined;
+    const { value, problems } = parseSettingsOverride(raw);
+    if (problems.length > 0) this.options.logger?.warn({ where, problems }, 'reference settings partly ignored');
+    return Object.keys(value).length > 0 ? value : undefined;
+  }
+
+  private toCompany(r: CompanyRow): Company {
+    const settings = this.settings(r.settings, `company ${r.id}`);
+    return { id: r.id, name: r.name, active: r.active, ...(settings ? { settings } : {}) };
+  }
+
+  private toVehicle(r: VehicleRow): Vehicle {
+    const v: { id: string; companyId: string; name?: string; plate?: string; speedLimit?: number; settings?: SettingsOverride } = { id: r.id, companyId: r.company_id };
+    if (r.name !== null) v.name = r.name;
+    if (r.plate !== null) v.plate = r.plate;
+    if (r.speed_limit !== null) v.speedLimit = r.speed_limit;
+    const settings = this.settings(r.settings, `vehicle ${r.id}`);
+    if (settings) v.settings = settings;
+    return v;
+  }
 }

@@ -50,7 +50,7 @@ describe('fleet replica: vehicles other nodes own, served from vehicle.live', ()
 
   it('vehicles of partitions this node owns are left to its own actors', async () => {
     const { index, replica, seen } = setup([2]);
-    replica.apply(batch(2, [view('v1', 1000)], { e: [{ id: 'v1:overspeed:1000', vehicleId: 'v1', company: 'A', type: 'overspeed', ts: 1000, lat: 1, lon: 1 }] }));
+    replica.apply(batch(2, [view('v1', 1000)], { e: [{ id: 'v1:overspeed_start:1000', vehicleId: 'v1', company: 'A', type: 'overspeed_start', ts: 1000, lat: 1, lon: 1 }] }));
     await turn();
     assert.equal(index.size, 0);
     assert.equal(seen.updates.length + seen.events.length, 0);
@@ -59,13 +59,13 @@ describe('fleet replica: vehicles other nodes own, served from vehicle.live', ()
   it('a retired vehicle leaves the index and every map; events reach subscribers; a company change removes it from the old company', async () => {
     const { index, replica, seen } = setup();
     replica.apply(batch(0, [view('v1', 1000), view('v2', 1000)]));
-    replica.apply(batch(0, [view('v2', 1500, { company: 'B' })], { g: [['v1', 'A']], e: [{ id: 'v2:overspeed:1500', vehicleId: 'v2', company: 'B', type: 'overspeed', ts: 1500, lat: 1, lon: 1 }] }));
+    replica.apply(batch(0, [view('v2', 1500, { company: 'B' })], { g: [['v1', 'A']], e: [{ id: 'v2:overspeed_start:1500', vehicleId: 'v2', company: 'B', type: 'overspeed_start', ts: 1500, lat: 1, lon: 1 }] }));
     await turn();
     assert.equal(index.get('v1'), undefined);
     const removals = seen.updates.filter((u) => u.view === null).map((u) => `${u.id}@${u.company}`).sort();
     assert.deepEqual(removals, ['v1@A', 'v2@A']);
     assert.equal(index.get('v2')?.company, 'B');
-    assert.deepEqual(seen.events.map((e) => e.id), ['v2:overspeed:1500']);
+    assert.deepEqual(seen.events.map((e) => e.id), ['v2:overspeed_start:1500']);
   });
 
   it('a record that is not a live batch is counted and skipped; the records after it apply', async () => {

@@ -9,7 +9,7 @@ const t0 = 1_700_000_000_000;
 const pt = (i: number, attrs?: TelemetryPoint['attrs']): TelemetryPoint => ({ deviceId: 'dev-1', ts: t0 + i * 1000, lat: 52.5 + i * 0.0001, lon: 13.4, speed: 20, ...(attrs ? { attrs } : {}) });
 
 function deltaOf(out: ReturnType<typeof applyPoint>): VehicleDelta {
-  assert.ok(out.accepted);
+  assert.ok(out.accepted && out.delta !== null);
   return out.delta;
 }
 

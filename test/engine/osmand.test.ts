@@ -5,6 +5,9 @@ import type { FleetlineNode } from '../../engine/fleetline-node.js';
 import { osmandTimestamp } from '../../engine/osmand-time.js';
 import { adminHeaders, startTestNode, TEST_SECRET } from '../support/engine.js';
 
+/** The decoding is under test here, not the vehicle filters: positions hop and fixes are marked invalid. */
+const DECODING_ONLY = JSON.stringify({ filterMaxSpeedKmh: 0, filterInvalid: false });
+
 type View = Record<string, unknown>;
 
 async function viewOf(node: FleetlineNode, id: string, ready: (v: View) => boolean = () => true): Promise<View> {
@@ -59,7 +62,7 @@ describe('#10 OsmAnd timestamps and the OsmAnd port setting', () => {
 describe('#10 OsmAnd protocol (Traccar Client) on a production node: registered devices only', () => {
   let node: FleetlineNode;
   before(async () => {
-    node = await startTestNode();
+    node = await startTestNode({ DOMAIN_SETTINGS: DECODING_ONLY });
   });
   after(async () => node.close());
 
@@ -107,7 +110,7 @@ describe('#10 OsmAnd as Traccar speaks it: bodies, reports without a fix, attrib
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const unbound = (device: string) => `~dev/${device}`;
   before(async () => {
-    node = await startTestNode({ ACCEPT_UNBOUND_DEVICES: 'true' });
+    node = await startTestNode({ ACCEPT_UNBOUND_DEVICES: 'true', DOMAIN_SETTINGS: DECODING_ONLY });
   });
   after(async () => node.close());
 

@@ -21,9 +21,10 @@ describe('passivation: memory follows the active fleet', () => {
     const headers = await adminHeaders();
     const t0 = Date.now() - 30_000;
     const post = async (deviceId: string, ts: number, lat: number, extra: Record<string, number> = {}) => assert.equal((await postJson(`${node.url}/v1/telemetry`, { deviceId, ts, lat, lon: 13.4, speed: 30, ...extra }, headers)).status, 202);
-    // The device reports its odometer once; after that the engine adds distances to it.
+    // The device reports its odometer once; after that the engine adds distances to it (1.1 km per
+    // 10 s: fast, but not a jump the IMPOSSIBLE_JUMP filter drops).
     await post('da1', t0, 52.50, { odometer: 100 });
-    await post('da1', t0 + 1000, 52.51);
+    await post('da1', t0 + 10_000, 52.51);
     await post('da2', t0, 48.1);
     await waitFor('two resident actors', () => node.supervisor.actors === 2 && node.index.get('va1')?.lat === 52.51);
     const odometer = node.index.get('va1')?.odometer ?? 0;
@@ -34,7 +35,7 @@ describe('passivation: memory follows the active fleet', () => {
     const res = await fetch(`${node.url}/v1/vehicles/va1`, { headers: { authorization: `Bearer ${reader}` } });
     assert.equal(res.status, 200, 'a passivated vehicle is still on the map');
 
-    await post('da1', t0 + 2000, 52.52);
+    await post('da1', t0 + 20_000, 52.52);
     await waitFor('va1 applied again', () => node.index.get('va1')?.lat === 52.52);
     assert.equal(node.supervisor.actors, 1, 'only the vehicle that moved has an actor');
     const after = node.index.get('va1')?.odometer ?? 0;

@@ -24,7 +24,7 @@ for (const transport of ['uws', 'ws'] as const) {
       const headers = await adminHeaders();
       const first = await postJson(`${node.url}/v1/telemetry`, [
         { deviceId: 'da1', ts: now - 2000, lat: 52.50, lon: 13.40, speed: 10 },
-        { deviceId: 'da2', ts: now - 2000, lat: 52.51, lon: 13.41 },
+        { deviceId: 'da2', ts: now - 2000, lat: 52.51, lon: 13.9995 },
         { deviceId: 'db1', ts: now - 2000, lat: 48.1, lon: 11.5 },
       ], headers);
       assert.equal(first.status, 202);
@@ -51,7 +51,8 @@ for (const transport of ['uws', 'ws'] as const) {
 
       // Leaving the bbox yields a gone frame.
       const from = client.frames.length;
-      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 40.0, lon: 3.0 }, headers);
+      // Just across the bbox's east edge (70 m: a real drive, not a GPS jump the filters drop).
+      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'da2', ts: now - 1000, lat: 52.51, lon: 14.0005 }, headers);
       const gone = await client.next((f) => f.t === 'gone', 15_000, from);
       assert.deepEqual(gone.ids, ['va2']);
       // seq goes up by exactly one per frame that carries it (StreamClient also checks each frame).

@@ -117,10 +117,10 @@ describe('PgHistoryStore (real PostgreSQL)', () => {
     for (let i = 0; i < 1200; i++) {
       const ts = TODAY + i * 1000;
       events.push({
-        id: eventId(`veh-${i % 10}`, i % 2 === 0 ? 'overspeed' : 'trip_start', ts),
+        id: eventId(`veh-${i % 10}`, i % 2 === 0 ? 'overspeed_start' : 'trip_start', ts),
         vehicleId: `veh-${i % 10}`,
         company: i % 5 === 0 ? null : 'co-1',
-        type: i % 2 === 0 ? 'overspeed' : 'trip_start',
+        type: i % 2 === 0 ? 'overspeed_start' : 'trip_start',
         ts,
         lat: 55,
         lon: 37,
@@ -132,6 +132,6 @@ describe('PgHistoryStore (real PostgreSQL)', () => {
     await store.appendEvents([events[0], events[0]]);
     assert.equal(await count(db, 'events'), 1200);
     const { rows } = await db.pool.query(`SELECT company_id, type, ts, data FROM events WHERE id = $1`, [events[0].id]);
-    assert.deepEqual(rows, [{ company_id: null, type: 'overspeed', ts: new Date(TODAY), data: { speed: 130, limit: 90 } }]);
+    assert.deepEqual(rows, [{ company_id: null, type: 'overspeed_start', ts: new Date(TODAY), data: { speed: 130, limit: 90 } }]);
   });
 });
