@@ -3,6 +3,8 @@ import type { VehicleDelta, VehicleSnapshot, VehicleView } from './domain/vehicl
 import { eventId, type VehicleEvent, type VehicleEventType } from './domain/vehicle-event.js';
 import { bearingDeg, haversineKm } from './domain/geo.js';
 import { RecentTrack } from './recent-track.js';
+import type { GeofenceIndex } from './geofence-index.js';
+import { currentSpeedLimit, newPresence, pendingSnapshot, presenceFromSnapshot, sameIds, trackGeofences, type GeofencePresence } from './geofence-tracker.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
 export interface VehicleProfile {
@@ -11,6 +13,8 @@ export interface VehicleProfile {
   readonly name?: string;
   readonly plate?: string;
   readonly speedLimit?: number;
+  /** The node's geofences (shared by every actor); absent for a vehicle of no company. */
+  readonly geofences?: GeofenceIndex;
 }
 
 /** The state one vehicle actor owns. Mutated in place by applyPoint: the hot path allocates little. */
@@ -24,6 +28,7 @@ export interface VehicleState {
   recent: RecentTrack;
   accepted: number;
   overspeeding: boolean;
+  geofences: GeofencePresence;
 }
 
 export const RECENT_WINDOW = 16;
@@ -37,7 +42,7 @@ export type ApplyOutcome =
   | { readonly accepted: false; readonly reason: 'DUPLICATE' | 'OUT_OF_ORDER' };
 
 export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
-  return { vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0, overspeeding: false };
+  return { vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0, overspeeding: false, geofences: newPresence() };
 }
 
 /**
@@ -76,6 +81,7 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   const fuel = p.fuel ?? prev?.fuel;
   if (fuel !== undefined) next.fuel = fuel;
   if (odometer !== undefined) next.odometer = Math.round(odometer * 1000) / 1000;
+  trackGeofences(state.geofences, profile.geofences, state.vehicleId, next, events);
 
   const delta = diff(prev, next);
   deriveEvents(state, prev, next, events);
@@ -105,6 +111,7 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.fuel !== next.fuel) d.fuel = next.fuel;
   if (prev.odometer !== next.odometer) d.odometer = next.odometer;
   if (prev.moving !== next.moving) d.moving = next.moving;
+  if (prev.geofences !== next.geofences && !sameIds(prev.geofences, next.geofences)) d.geofences = next.geofences ?? [];
   return d;
 }
 
@@ -114,7 +121,7 @@ function emit(state: VehicleState, events: VehicleEvent[], type: VehicleEventTyp
 }
 
 function deriveEvents(state: VehicleState, prev: VehicleView | null, next: VehicleView, events: VehicleEvent[]): void {
-  const limit = state.profile.speedLimit;
+  const limit = currentSpeedLimit(state.profile.speedLimit, state.geofences);
   if (limit !== undefined) {
     const over = next.speed > limit;
     if (over && !state.overspeeding) emit(state, events, 'overspeed', next, { speed: next.speed, limit });
@@ -144,6 +151,7 @@ export function applyProfile(state: VehicleState, profile: VehicleProfile): Vehi
 
 export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
   if (state.view === null) return null;
+  const pending = pendingSnapshot(state.geofences);
   return {
     vehicleId: state.vehicleId,
     deviceId: state.deviceId,
@@ -152,6 +160,7 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     recent: state.recent.toFlat(),
     accepted: state.accepted,
     overspeeding: state.overspeeding,
+    ...(pending !== undefined ? { geofencesPending: pending } : {}),
   };
 }
 
@@ -163,6 +172,7 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
   target.recent = from.recent;
   target.accepted = from.accepted;
   target.overspeeding = from.overspeeding;
+  target.geofences = from.geofences;
 }
 
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
@@ -175,5 +185,6 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     recent: RecentTrack.fromFlat(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
     overspeeding: s.overspeeding ?? false,
+    geofences: presenceFromSnapshot(s.view.geofences, s.geofencesPending),
   };
 }

@@ -65,7 +65,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     await infra.close().catch(() => {});
     throw e;
   }
-  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit });
+  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit }, {
+    dwellMs: config.geofenceDwellS * 1000, speedLimit: config.geofenceSpeedLimit,
+  });
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
   if (directory.stats.refused > 0) log.warn({ refused: directory.stats.refused }, 'reference data naming vehicles in the reserved ~ namespace was refused');
 

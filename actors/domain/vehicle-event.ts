@@ -6,7 +6,10 @@ export type VehicleEventType =
   | 'ignition_on'
   | 'ignition_off'
   | 'online'
-  | 'offline';
+  | 'offline'
+  /** data: geofenceId, name, since (the first point inside; the event fires after the dwell). */
+  | 'geofenceEnter'
+  | 'geofenceExit';
 
 export interface VehicleEvent {
   /** `${vehicleId}:${type}:${ts}` — the same point always yields the same id. */

@@ -17,6 +17,8 @@ export interface VehicleView {
   fuel?: number;
   odometer?: number;
   moving: boolean;
+  /** Ids of the geofences the vehicle is inside, sorted; absent when none. A delta carries [] for none. */
+  geofences?: readonly string[];
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */
@@ -40,4 +42,6 @@ export interface VehicleSnapshot {
   readonly accepted: number;
   /** Inside an overspeed episode (so one episode yields one event, also across restarts). */
   readonly overspeeding?: boolean;
+  /** Geofence enters and exits waiting for their dwell: [geofenceId, since, …] (the inside set is view.geofences). */
+  readonly geofencesPending?: readonly (string | number)[];
 }

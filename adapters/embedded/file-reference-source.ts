@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
 import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from '../../actors/domain/reference-data.js';
+import { parseGeofence, type Geofence } from '../../actors/domain/geofence.js';
 
 export class ReferenceFileError extends Error {
   readonly code = 'BAD_FLEET_FILE';
@@ -24,7 +25,10 @@ function vehicleId(o: Record<string, unknown>, key: string, where: string): stri
   return id;
 }
 
-/** Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}], devices:[{deviceId,vehicleId}]}. */
+/**
+ * Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}],
+ * devices:[{deviceId,vehicleId}], geofences:[{id,companyId,name,shape,speedLimit?,dwellS?}]}.
+ */
 export function parseFleet(text: string, file: string): FleetSnapshot {
   let doc: unknown;
   try {
@@ -54,7 +58,14 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     const where = `${file}: devices[${i}]`;
     return { deviceId: str(o, 'deviceId', where), vehicleId: vehicleId(o, 'vehicleId', where) };
   });
-  return { companies, vehicles, devices };
+  const geofences: Geofence[] = arr(d, 'geofences', file).map((g, i) => {
+    const o = g as Record<string, unknown>;
+    const where = `${file}: geofences[${i}]`;
+    const fence = parseGeofence(str(o, 'id', where), o);
+    if (fence === null) throw new ReferenceFileError(`${where}: needs companyId and a shape (polygon, circle or corridor; see docs/http-api.md)`);
+    return fence;
+  });
+  return { companies, vehicles, devices, geofences };
 }
 
 /** Reference data from a JSON file (FLEET_FILE), for the embedded default. Changes: none (restart to reload). */
