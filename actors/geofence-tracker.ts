@@ -106,26 +106,25 @@ function holdsExactly(holding: readonly Geofence[], inside: readonly string[]): 
   return true;
 }
 
+function holds(holding: readonly Geofence[], id: string): boolean {
+  for (let i = 0; i < holding.length; i++) if (holding[i].id === id) return true;
+  return false;
+}
+
 function update(presence: GeofencePresence, index: GeofenceIndex | undefined, vehicleId: string, view: VehicleView, holding: readonly Geofence[], events: VehicleEvent[]): void {
   const ts = view.ts;
   const defaultDwell = index?.policy.dwellMs ?? 0;
-  const dwellOf = (id: string, fence?: Geofence): number => {
-    const d = (fence ?? index?.get(id))?.dwellS;
-    return d === undefined ? defaultDwell : d * 1000;
-  };
   const pending = presence.pending ?? new Map<string, number>();
-  const held = new Set<string>();
   let entered: [Geofence, number][] | null = null;
   let exited: [string, number][] | null = null;
 
   for (const fence of holding) {
-    held.add(fence.id);
     if (presence.inside.includes(fence.id)) {
       pending.delete(fence.id); // back inside before the exit fired
       continue;
     }
     const since = pending.get(fence.id) ?? ts;
-    if (ts - since >= dwellOf(fence.id, fence)) {
+    if (ts - since >= (fence.dwellS === undefined ? defaultDwell : fence.dwellS * 1000)) {
       pending.delete(fence.id);
       (entered ??= []).push([fence, since]);
     } else {
@@ -133,9 +132,10 @@ function update(presence: GeofencePresence, index: GeofenceIndex | undefined, ve
     }
   }
   for (const id of presence.inside) {
-    if (held.has(id)) continue;
+    if (holds(holding, id)) continue;
     const since = pending.get(id) ?? ts;
-    if (ts - since >= dwellOf(id)) {
+    const dwellS = index?.get(id)?.dwellS;
+    if (ts - since >= (dwellS === undefined ? defaultDwell : dwellS * 1000)) {
       pending.delete(id);
       (exited ??= []).push([id, since]);
     } else {
@@ -143,7 +143,7 @@ function update(presence: GeofencePresence, index: GeofenceIndex | undefined, ve
     }
   }
   // An enter still waiting for its dwell is called off by a point outside.
-  for (const id of pending.keys()) if (!held.has(id) && !presence.inside.includes(id)) pending.delete(id);
+  for (const id of pending.keys()) if (!holds(holding, id) && !presence.inside.includes(id)) pending.delete(id);
   presence.pending = pending.size > 0 ? pending : null;
 
   if (exited === null && entered === null) return;

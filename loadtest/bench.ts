@@ -12,6 +12,7 @@ import { startNode } from '../engine/fleetline-node.js';
 import { RECENT_WINDOW } from '../actors/vehicle-logic.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
+import { geofencePointCost } from './bench-geofences.js';
 import { Packr } from 'msgpackr';
 
 /**
@@ -21,7 +22,8 @@ import { Packr } from 'msgpackr';
  *  2. end-to-end latency: POST /v1/telemetry → the `d` frame on a subscribed WebSocket,
  *     p50/p99/max over a few hundred points sent one at a time;
  *  3. heap per resident vehicle actor at 100k vehicles (actor + state + index entry);
- *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64).
+ *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64);
+ *  5. the per-point cost of geofences in the vehicle actor (loadtest/bench-geofences.ts).
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -195,5 +197,6 @@ if (process.argv[2] === LATENCY_CLIENT) {
   await endToEndLatency();
   await heapPerActor();
   frameEncoding();
+  geofencePointCost();
 }
 process.exit(0);
