@@ -15,7 +15,9 @@ import { createHttpApi } from './http-api.js';
 import { IntakeCredentials } from './intake-credentials.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
-import { followReferenceTopic } from './reference-feed.js';
+import { followReferenceTopic, TopicReferenceWriter } from './reference-feed.js';
+import { AppliedReferenceChanges, referenceRoutes } from './reference-admin.js';
+import { PgReferenceWriter } from '../adapters/postgres/pg-reference-writer.js';
 import { fleetReplication } from './fleet-replication.js';
 import { clusterOps, type ClusterOps } from './cluster-ops.js';
 import { inspectGroup } from '../adapters/kafka/group-inspector.js';
@@ -102,7 +104,11 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   let accepting = true;
   const ready = () => started && accepting;
   let cluster: ClusterOps | null = null;
+  // One source of truth per deployment: PostgreSQL when configured, else the fleet.reference topic.
+  const referenceWriter = infra.pool ? new PgReferenceWriter(infra.pool) : new TopicReferenceWriter(infra.bus);
+  const appliedChanges = new AppliedReferenceChanges();
   transport.onRequest(createHttpApi({
+    reference: referenceRoutes({ directory, writer: referenceWriter, applied: appliedChanges, verifier: auth }),
     cluster: () => cluster,
     intake, intakeCredentials: new IntakeCredentials(auth, directory), index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -165,7 +171,10 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   });
   const shards = supervisor;
   const applyChange = (change: ReferenceChange) => {
-    supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
+    supervisor?.applyReference(change).then(
+      () => appliedChanges.applied(change),
+      (e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'),
+    );
   };
   let stopTopic = async () => {};
   const stopFollowing = async () => {

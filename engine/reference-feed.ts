@@ -1,7 +1,9 @@
 import { isReservedVehicleId, REFERENCE_KINDS, type Company, type DeviceBinding, type ReferenceChange, type Vehicle } from '../actors/domain/reference-data.js';
 import { parseGeofence } from '../actors/domain/geofence.js';
+import { FleetlineError } from '../actors/domain/errors.js';
 import type { Logger } from '../actors/ports/logger.js';
-import { Topics, type LogRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
+import { Topics, type LogRecord, type OutgoingRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
+import type { ReferenceWriter } from '../actors/ports/reference-writer.js';
 import { decodeRecordValue } from '../adapters/codec/msgpack-codec.js';
 
 /**
@@ -82,4 +84,26 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
   if (vehicleId === undefined || isReservedVehicleId(vehicleId)) return null;
   const value: DeviceBinding = { deviceId: id, vehicleId };
   return { kind: 'device', id, value };
+}
+
+/** The fleet.reference record of a change: key `<kind>:<id>`, the entity as JSON, or a tombstone. */
+export function referenceRecord(change: ReferenceChange): OutgoingRecord {
+  return { key: `${change.kind}:${change.id}`, value: change.value === null ? null : new TextEncoder().encode(JSON.stringify(change.value)) };
+}
+
+/**
+ * The admin API's writer where there is no PostgreSQL: the compacted topic is the source of
+ * truth, read from its beginning by every node at every start.
+ */
+export class TopicReferenceWriter implements ReferenceWriter {
+  readonly kind = 'topic';
+  constructor(private readonly bus: PartitionedLog) {}
+
+  async write(change: ReferenceChange): Promise<void> {
+    try {
+      await this.bus.publish(Topics.fleetReference, [referenceRecord(change)]);
+    } catch (e) {
+      throw new FleetlineError('REFERENCE_UNAVAILABLE', `fleet.reference did not acknowledge the change: ${(e as Error).message}`);
+    }
+  }
 }
