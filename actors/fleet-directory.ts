@@ -1,4 +1,6 @@
-import { isReservedVehicleId, UNBOUND_VEHICLE_PREFIX, unboundVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from './domain/reference-data.js';
+import { isReservedVehicleId, UNBOUND_VEHICLE_PREFIX, unboundVehicleId, type Company, type DeviceBinding, type Driver, type FleetSnapshot, type ReferenceChange, type ReferenceKind, type Vehicle, type VehicleGroup } from './domain/reference-data.js';
+import type { Geofence } from './domain/geofence.js';
+import { DEFAULT_GEOFENCE_POLICY, GeofenceIndex, type GeofencePolicy } from './geofence-index.js';
 import type { VehicleProfile } from './vehicle-logic.js';
 import { DEFAULT_SETTINGS, resolveSettings, type DomainSettings } from './domain/domain-settings.js';
 
@@ -16,6 +18,9 @@ export interface UnboundDevicePolicy {
   readonly limit: number;
 }
 
+/** One reference entity as the admin API lists it. */
+export type ReferenceValue = Company | Vehicle | DeviceBinding | Geofence | Driver | VehicleGroup;
+
 /** Who a device belongs to, for intake checks that happen before routing. */
 export type DeviceOwner =
   | { readonly bound: true; readonly company: string | null; readonly active: boolean }
@@ -30,13 +35,25 @@ export class FleetDirectory {
   private readonly vehicles = new Map<string, Vehicle>();
   private readonly bindings = new Map<string, string>();
   private readonly profiles = new Map<string, VehicleProfile>();
+  private readonly drivers = new Map<string, Driver>();
+  private readonly groups = new Map<string, VehicleGroup>();
+  /** Every geofence of the deployment; every bound vehicle's profile points at it. */
+  readonly geofences: GeofenceIndex;
   /** Vehicle ids of the unbound devices this node holds (the bounded pool). */
   private readonly unbound = new Set<string>();
   /** Reference entries refused because they name a vehicle in the reserved `~` namespace. */
   private refused = 0;
 
   /** `settings`: the deployment's vehicle domain settings, under each company's and vehicle's overrides. */
-  constructor(snapshot: FleetSnapshot, private readonly unboundPolicy: UnboundDevicePolicy, private readonly settings: DomainSettings = DEFAULT_SETTINGS) {
+  constructor(
+    snapshot: FleetSnapshot,
+    private readonly unboundPolicy: UnboundDevicePolicy,
+    private readonly settings: DomainSettings = DEFAULT_SETTINGS,
+    geofencePolicy: GeofencePolicy = DEFAULT_GEOFENCE_POLICY,
+  ) {
+    this.geofences = new GeofenceIndex(snapshot.geofences ?? [], geofencePolicy);
+    for (const d of snapshot.drivers ?? []) this.drivers.set(d.id, d);
+    for (const g of snapshot.groups ?? []) this.groups.set(g.id, g);
     for (const c of snapshot.companies) this.companies.set(c.id, c);
     for (const v of snapshot.vehicles) {
       if (isReservedVehicleId(v.id)) this.refused++;
@@ -98,7 +115,7 @@ export class FleetDirectory {
       p = v === undefined
         ? { vehicleId, company: null, settings: this.settings }
         : {
-          vehicleId, company: v.companyId, name: v.name, plate: v.plate, speedLimit: v.speedLimit,
+          vehicleId, company: v.companyId, name: v.name, plate: v.plate, speedLimit: v.speedLimit, geofences: this.geofences,
           settings: resolveSettings(this.settings, this.companies.get(v.companyId)?.settings, v.settings),
         };
       this.profiles.set(vehicleId, p);
@@ -175,10 +192,52 @@ export class FleetDirectory {
         else this.bindings.set(change.id, binding.vehicleId);
         return [before, ...(binding ? [binding.vehicleId] : [])];
       }
+      // The index is shared by every profile: the next point of every vehicle sees the change.
+      case 'geofence':
+        if (change.value === null) this.geofences.remove(change.id);
+        else this.geofences.upsert(change.value);
+        return [];
+      case 'driver':
+        if (change.value === null) this.drivers.delete(change.id);
+        else this.drivers.set(change.id, change.value);
+        return [];
+      case 'group':
+        if (change.value === null) this.groups.delete(change.id);
+        else this.groups.set(change.id, change.value);
+        return [];
     }
   }
 
-  get stats(): { companies: number; vehicles: number; devices: number; refused: number; unbound: number } {
-    return { companies: this.companies.size, vehicles: this.vehicles.size, devices: this.bindings.size, refused: this.refused, unbound: this.unbound.size };
+  /** Every entity of a kind (for the admin API: a copy, not the hot path). */
+  list(kind: ReferenceKind): ReferenceValue[] {
+    switch (kind) {
+      case 'company': return [...this.companies.values()];
+      case 'vehicle': return [...this.vehicles.values()];
+      case 'device': return [...this.bindings].map(([deviceId, vehicleId]) => ({ deviceId, vehicleId }));
+      case 'geofence': return this.geofences.list();
+      case 'driver': return [...this.drivers.values()];
+      case 'group': return [...this.groups.values()];
+    }
+  }
+
+  get(kind: ReferenceKind, id: string): ReferenceValue | undefined {
+    switch (kind) {
+      case 'company': return this.companies.get(id);
+      case 'vehicle': return this.vehicles.get(id);
+      case 'device': {
+        const vehicleId = this.bindings.get(id);
+        return vehicleId === undefined ? undefined : { deviceId: id, vehicleId };
+      }
+      case 'geofence': return this.geofences.get(id);
+      case 'driver': return this.drivers.get(id);
+      case 'group': return this.groups.get(id);
+    }
+  }
+
+  get stats(): { companies: number; vehicles: number; devices: number; geofences: number; drivers: number; groups: number; refused: number; unbound: number } {
+    return {
+      companies: this.companies.size, vehicles: this.vehicles.size, devices: this.bindings.size, geofences: this.geofences.size,
+      drivers: this.drivers.size, groups: this.groups.size, refused: this.refused, unbound: this.unbound.size,
+    };
   }
 }

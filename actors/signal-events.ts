@@ -4,14 +4,8 @@ import type { DomainState } from './domain/domain-state.js';
 import type { EventWriter } from './event-writer.js';
 import type { MotionPoint } from './trip-recorder.js';
 
-/**
- * The speed limit in force: the geofences' (lowest or highest, per speedLimitGeofences) when the
- * vehicle is inside any that carry one, else the vehicle's, else the settings' (0: none).
- */
-export function resolveSpeedLimit(s: DomainSettings, vehicleLimit: number | undefined, geofenceLimits?: readonly number[]): number {
-  if (geofenceLimits !== undefined && geofenceLimits.length > 0) {
-    return s.speedLimitGeofences === 'highest' ? Math.max(...geofenceLimits) : Math.min(...geofenceLimits);
-  }
+/** The vehicle's own speed limit, or the deployment's (company's) default; 0: none. Geofences may replace it (geofence-tracker.ts). */
+export function resolveSpeedLimit(s: DomainSettings, vehicleLimit: number | undefined): number {
   return vehicleLimit ?? s.speedLimitKmh;
 }
 

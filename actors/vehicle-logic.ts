@@ -12,6 +12,8 @@ import { EventWriter } from './event-writer.js';
 import { recordMotion, type MotionPoint } from './trip-recorder.js';
 import { resolveSpeedLimit, trackAttributes, trackFuel, trackOverspeed } from './signal-events.js';
 import { repairWithLatePoint } from './late-points.js';
+import type { GeofenceIndex } from './geofence-index.js';
+import { newPresence, pendingSnapshot, presenceFromSnapshot, sameIds, trackGeofences, type GeofencePresence } from './geofence-tracker.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
 export interface VehicleProfile {
@@ -22,6 +24,8 @@ export interface VehicleProfile {
   readonly speedLimit?: number;
   /** The deployment's settings with the company's and the vehicle's overrides (resolved once per change). */
   readonly settings?: DomainSettings;
+  /** The node's geofences (shared by every actor); absent for a vehicle of no company. */
+  readonly geofences?: GeofenceIndex;
 }
 
 /** The state one vehicle actor owns. Mutated in place by applyPoint: the hot path allocates little. */
@@ -39,6 +43,7 @@ export interface VehicleState {
   segmentsOut: SegmentState[];
   /** Whether the open segment changed since then. */
   segmentDirty: boolean;
+  geofences: GeofencePresence;
 }
 
 export const RECENT_WINDOW = 16;
@@ -51,23 +56,10 @@ export type ApplyOutcome =
   | { readonly accepted: true; readonly delta: VehicleDelta | null; readonly moved: false; readonly late: true }
   | { readonly accepted: false; readonly reason: PointRejection };
 
-/**
- * The geofence step, built as its own module: called for every live point after motion, it may
- * emit events through the writer and returns the speed limits of the geofences the vehicle is
- * inside (undefined: none), which take the place of the vehicle's (speedLimitGeofences).
- */
-export type GeofenceStep = (state: VehicleState, view: VehicleView, events: EventWriter) => readonly number[] | undefined;
-let geofenceStep: GeofenceStep | null = null;
-
-/** Installs the geofence step (once, at boot; null removes it). */
-export function useGeofenceStep(step: GeofenceStep | null): void {
-  geofenceStep = step;
-}
-
 export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
   return {
     vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0,
-    domain: newDomainState(), segmentsOut: [], segmentDirty: false,
+    domain: newDomainState(), segmentsOut: [], segmentDirty: false, geofences: newPresence(),
   };
 }
 
@@ -129,8 +121,9 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   recordMotion(d, s, before, here, hopKm, ev, state.segmentsOut);
   state.segmentDirty = true;
   next.moving = d.moving;
-  const geofenceLimits = geofenceStep?.(state, next, ev);
-  trackOverspeed(d, s, here, resolveSpeedLimit(s, profile.speedLimit, geofenceLimits), ev);
+  // Geofences first: the limit of the geofences the vehicle is in replaces its own.
+  trackGeofences(state.geofences, profile.geofences, state.vehicleId, next, events);
+  trackOverspeed(d, s, here, state.geofences.speedLimit ?? resolveSpeedLimit(s, profile.speedLimit), ev);
   trackFuel(d, s, here, p.fuel, ev);
   const fuel = Number.isNaN(d.fuelLast) ? p.fuel ?? prev?.fuel : d.fuelLast;
   if (fuel !== undefined) next.fuel = fuel;
@@ -228,6 +221,7 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.moving !== next.moving) d.moving = next.moving;
   if (prev.attrs !== next.attrs) d.attrs = next.attrs;
   if (prev.status !== next.status) d.status = next.status;
+  if (prev.geofences !== next.geofences && !sameIds(prev.geofences, next.geofences)) d.geofences = next.geofences ?? [];
   return d;
 }
 
@@ -248,6 +242,7 @@ export function applyProfile(state: VehicleState, profile: VehicleProfile): Vehi
 
 export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
   if (state.view === null) return null;
+  const pending = pendingSnapshot(state.geofences);
   return {
     vehicleId: state.vehicleId,
     deviceId: state.deviceId,
@@ -257,6 +252,7 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     accepted: state.accepted,
     overspeeding: state.domain.overspeeding,
     domain: copyDomainState(state.domain),
+    ...(pending !== undefined ? { geofencesPending: pending } : {}),
   };
 }
 
@@ -270,6 +266,7 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
   target.domain = from.domain;
   target.segmentsOut = [];
   target.segmentDirty = false;
+  target.geofences = from.geofences;
 }
 
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
@@ -286,5 +283,6 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     domain,
     segmentsOut: [],
     segmentDirty: false,
+    geofences: presenceFromSnapshot(s.view.geofences, s.geofencesPending),
   };
 }

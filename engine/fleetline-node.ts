@@ -15,7 +15,9 @@ import { createHttpApi, createOsmandApi } from './http-api.js';
 import { IntakeCredentials } from './intake-credentials.js';
 import { PrometheusMetrics } from './metrics.js';
 import { createInfrastructure, type Infrastructure } from './infrastructure.js';
-import { followReferenceTopic } from './reference-feed.js';
+import { followReferenceTopic, TopicReferenceWriter } from './reference-feed.js';
+import { AppliedReferenceChanges, referenceRoutes } from './reference-admin.js';
+import { PgReferenceWriter } from '../adapters/postgres/pg-reference-writer.js';
 import { fleetReplication } from './fleet-replication.js';
 import { clusterOps, type ClusterOps } from './cluster-ops.js';
 import { inspectGroup } from '../adapters/kafka/group-inspector.js';
@@ -73,7 +75,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     await infra.close().catch(() => {});
     throw e;
   }
-  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit }, domainSettings(config));
+  const directory = new FleetDirectory(fleet, { accept: config.acceptUnboundDevices, limit: config.unboundDeviceLimit }, domainSettings(config), {
+    dwellMs: config.geofenceDwellS * 1000, speedLimit: config.geofenceSpeedLimit,
+  });
   log.info({ ...directory.stats, source: demo ? 'demo' : infra.reference.kind }, 'reference data loaded');
   if (directory.stats.refused > 0) log.warn({ refused: directory.stats.refused }, 'reference data naming vehicles in the reserved ~ namespace was refused');
 
@@ -111,7 +115,11 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const intakeCredentials = new IntakeCredentials(auth, directory);
   // Every node holds every vehicle's view (its own and the replica): the last fix is local.
   const lastFix = (deviceId: string) => index.get(directory.vehicleIdOf(deviceId));
+  // One source of truth per deployment: PostgreSQL when configured, else the fleet.reference topic.
+  const referenceWriter = infra.pool ? new PgReferenceWriter(infra.pool) : new TopicReferenceWriter(infra.bus);
+  const appliedChanges = new AppliedReferenceChanges();
   transport.onRequest(createHttpApi({
+    reference: referenceRoutes({ directory, writer: referenceWriter, applied: appliedChanges, verifier: auth }),
     cluster: () => cluster,
     intake, intakeCredentials, lastFix, index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -188,7 +196,10 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   });
   const shards = supervisor;
   const applyChange = (change: ReferenceChange) => {
-    supervisor?.applyReference(change).catch((e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'));
+    supervisor?.applyReference(change).then(
+      () => appliedChanges.applied(change),
+      (e: Error) => log.error({ err: e.message, change: change.kind, id: change.id }, 'reference change not applied'),
+    );
   };
   let stopTopic = async () => {};
   const stopFollowing = async () => {

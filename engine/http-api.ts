@@ -19,6 +19,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400, BAD_PATH: 400,
   METHOD_NOT_ALLOWED: 405, URI_TOO_LONG: 414, NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
   UNKNOWN_DEVICE: 403, FORBIDDEN_DEVICE: 403, INACTIVE_COMPANY: 403,
+  INVALID_BODY: 400, REFERENCE_CONFLICT: 409, REFERENCE_UNAVAILABLE: 503,
 };
 
 function errorResponse(code: ErrorCode, message: string = ErrorCodes[code]): HttpResponse {
@@ -46,6 +47,8 @@ interface HttpApiDeps {
   readonly cluster?: () => ClusterOps | null;
   /** The current view of a device's vehicle: the last fix an OsmAnd report without one keeps. */
   readonly lastFix: (deviceId: string) => VehicleView | undefined;
+  /** The reference-data admin routes (/v1/admin/companies, …; engine/reference-admin.ts). */
+  readonly reference?: (path: string) => Route | undefined;
 }
 
 type OsmandDeps = Pick<HttpApiDeps, 'intake' | 'intakeCredentials' | 'lastFix' | 'ready'>;
@@ -233,7 +236,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
   const vehicle: Route = { GET: (req) => getVehicle(req, req.path.slice('/v1/vehicles/'.length)) };
   const locate: Route = { GET: admin(async (ops, req) => json(200, await ops.locate(vehicleIdParam(req.path.slice('/v1/admin/locate/'.length))))) };
   const routeOf = (path: string): Route | undefined => routes.get(path)
-    ?? (path.startsWith('/v1/vehicles/') ? vehicle : path.startsWith('/v1/admin/locate/') ? locate : undefined);
+    ?? (path.startsWith('/v1/vehicles/') ? vehicle : path.startsWith('/v1/admin/locate/') ? locate : deps.reference?.(path));
 
   return async (req) => {
     try {
@@ -253,18 +256,20 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
   };
 }
 
-type Handler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
+export type Handler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;
 
-interface Route {
+export interface Route {
   readonly GET?: Handler;
   readonly POST?: Handler;
+  readonly PUT?: Handler;
+  readonly DELETE?: Handler;
   /** A GET with side effects: HEAD is refused instead of served as GET. */
   readonly noHead?: true;
 }
 
 /** HEAD is a GET without a body (RFC 9110 §9.3.2); the transports leave the body out. */
 function handlerFor(route: Route, method: string): Handler | undefined {
-  if (method === 'GET' || method === 'POST') return route[method];
+  if (method === 'GET' || method === 'POST' || method === 'PUT' || method === 'DELETE') return route[method];
   if (method === 'HEAD' && !route.noHead) return route.GET;
   return undefined;
 }
@@ -273,5 +278,7 @@ function allowedMethods(route: Route): string[] {
   const methods: string[] = [];
   if (route.GET) methods.push(route.noHead ? 'GET' : 'GET, HEAD');
   if (route.POST) methods.push('POST');
+  if (route.PUT) methods.push('PUT');
+  if (route.DELETE) methods.push('DELETE');
   return methods;
 }

@@ -83,3 +83,39 @@ export function vehicleIdParam(segment: string): string {
 
 /** POST /v1/admin/weight: a node's new share of the partitions. */
 export const weightBodySchema = z.strictObject({ weight: z.number().finite().min(0).max(1000) });
+
+/* Reference data bodies (PUT /v1/admin/<collection>/:id): the entity without its id, which is the path's. */
+const name = z.string().min(1).max(200);
+const speedLimit = z.number().finite().positive().max(1000);
+const lonLat = z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]);
+const metres = z.number().finite().positive().max(20_000_000);
+
+/** GeoJSON order ([lon, lat]); a shape across the antimeridian is not supported (split it in two). */
+export const geofenceShapeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('polygon'), coordinates: z.array(z.array(lonLat).min(3).max(10_000)).min(1).max(100) }),
+  z.strictObject({ type: z.literal('circle'), center: lonLat, radius: metres }),
+  z.strictObject({ type: z.literal('corridor'), coordinates: z.array(lonLat).min(1).max(10_000), width: metres }),
+]);
+
+export const referenceBodySchemas = {
+  company: z.strictObject({ name, active: z.boolean().default(true) }),
+  vehicle: z.strictObject({ companyId: id, name: name.optional(), plate: z.string().min(1).max(32).optional(), speedLimit: speedLimit.optional() }),
+  device: z.strictObject({ vehicleId: id.refine((v) => !v.startsWith('~'), 'vehicle ids starting with ~ are reserved for unbound devices') }),
+  geofence: z.strictObject({ companyId: id, name, shape: geofenceShapeSchema, speedLimit: speedLimit.optional(), dwellS: z.number().finite().min(0).max(86_400).optional() }),
+  driver: z.strictObject({ companyId: id, name, uniqueId: z.string().min(1).max(128).optional() }),
+  group: z.strictObject({ companyId: id, name, vehicleIds: z.array(id).max(MAX_QUERY_IDS).transform((ids) => [...new Set(ids)]) }),
+} as const;
+
+/** The `:id` of an admin reference route, percent-decoded; device ids follow the intake's alphabet. */
+export function referenceIdParam(segment: string, kind: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(segment);
+  } catch {
+    throw new FleetlineError('BAD_PATH', `the ${kind} id holds a malformed percent-escape`);
+  }
+  const result = (kind === 'device' ? z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'device ids are 1-64 characters from [A-Za-z0-9_.:-]') : id).safeParse(decoded);
+  if (!result.success) throw new FleetlineError('BAD_PATH', `${kind} id: ${result.error.issues[0].message}`);
+  if (kind === 'vehicle' && decoded.startsWith('~')) throw new FleetlineError('BAD_PATH', 'vehicle ids starting with ~ are reserved for unbound devices');
+  return result.data;
+}

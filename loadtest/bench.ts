@@ -15,6 +15,7 @@ import { DEFAULT_SETTINGS } from '../actors/domain/domain-settings.js';
 import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
+import { geofencePointCost } from './bench-geofences.js';
 import { Packr } from 'msgpackr';
 
 /**
@@ -27,6 +28,7 @@ import { Packr } from 'msgpackr';
  *  4. the cost of encoding a `d` frame, against plain msgpackr (which writes ts as float64);
  *  5. the per-point cost inside the vehicle actor (filters, motion, trips and stops, events),
  *     one point per message as live traffic arrives, without nact's mailbox.
+ *  6. the per-point cost of geofences in the vehicle actor (loadtest/bench-geofences.ts).
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -243,5 +245,6 @@ if (process.argv[2] === LATENCY_CLIENT) {
   await heapPerActor();
   frameEncoding();
   actorPointCost();
+  geofencePointCost();
 }
 process.exit(0);

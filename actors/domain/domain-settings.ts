@@ -44,7 +44,6 @@ export const domainSettingsTable = {
   tripGapS: num(3600, 60, 30 * DAY_S, 'No data for this long ends a trip at its last point (the next point starts afresh).'),
   // Events.
   speedLimitKmh: num(0, 0, 1000, 'Overspeed limit of vehicles whose reference data names none. 0: none.'),
-  speedLimitGeofences: choice('lowest', ['lowest', 'highest'] as const, 'When the vehicle is inside geofences with their own speed limit: the lowest or the highest of them applies (instead of the vehicle\'s).'),
   overspeedToleranceKmh: num(0, 0, 100, 'Overspeed means speed above the limit plus this.'),
   overspeedMinDurationS: num(10, 0, 3600, 'overspeed_start fires once the speed stayed over the limit this long; overspeed_end once it stayed at or under it this long (no flapping around the limit).'),
   idleMinDurationS: num(120, 0, DAY_S, 'idle_start fires once the ignition stayed on this long while stopped.'),

@@ -53,6 +53,10 @@ export const ErrorCodes = {
   NOT_READY: 'the engine is not ready to accept input',
   BUS_UNAVAILABLE: 'the log did not acknowledge the records: none of them was accepted; retry later',
   INTERNAL: 'internal error',
+  // Reference data through the admin API (docs/http-api.md, Reference data)
+  INVALID_BODY: 'the request body is well-formed but does not match the route\'s schema (the message names the field)',
+  REFERENCE_CONFLICT: 'the change would break reference integrity: it names a company or vehicle that does not exist, a driver uniqueId already taken, or deletes an entity still in use',
+  REFERENCE_UNAVAILABLE: 'the source of truth of reference data (PostgreSQL, or the fleet.reference topic) did not take the change: nothing was changed; retry later',
   // WebSocket protocol
   BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',
   FRAME_TOO_LARGE: 'the frame exceeds the configured limit',

@@ -1,3 +1,5 @@
+import type { Geofence } from './geofence.js';
+
 /** Reference data owned by the fleet back office (PostgreSQL is its source of truth). */
 import type { SettingsOverride } from './domain-settings.js';
 
@@ -25,17 +27,45 @@ export interface DeviceBinding {
   readonly vehicleId: string;
 }
 
+/** A driver; `uniqueId` is what a device reports (e.g. an iButton or RFID card) to name who drives. */
+export interface Driver {
+  readonly id: string;
+  readonly companyId: string;
+  readonly name: string;
+  readonly uniqueId?: string;
+}
+
+/** A named set of vehicles of one company (what subscriptions may select). */
+export interface VehicleGroup {
+  readonly id: string;
+  readonly companyId: string;
+  readonly name: string;
+  readonly vehicleIds: readonly string[];
+}
+
+export type { Geofence };
+
 export interface FleetSnapshot {
   readonly companies: readonly Company[];
   readonly vehicles: readonly Vehicle[];
   readonly devices: readonly DeviceBinding[];
+  readonly geofences?: readonly Geofence[];
+  readonly drivers?: readonly Driver[];
+  readonly groups?: readonly VehicleGroup[];
 }
 
 /** One change to reference data, as carried by the compacted topic fleet.reference. */
 export type ReferenceChange =
   | { readonly kind: 'company'; readonly id: string; readonly value: Company | null }
   | { readonly kind: 'vehicle'; readonly id: string; readonly value: Vehicle | null }
-  | { readonly kind: 'device'; readonly id: string; readonly value: DeviceBinding | null };
+  | { readonly kind: 'device'; readonly id: string; readonly value: DeviceBinding | null }
+  | { readonly kind: 'geofence'; readonly id: string; readonly value: Geofence | null }
+  | { readonly kind: 'driver'; readonly id: string; readonly value: Driver | null }
+  | { readonly kind: 'group'; readonly id: string; readonly value: VehicleGroup | null };
+
+/** Every kind of reference entity, as fleet.reference keys (`<kind>:<id>`) and PostgreSQL notifications name them. */
+export const REFERENCE_KINDS = ['company', 'vehicle', 'device', 'geofence', 'driver', 'group'] as const;
+export type ReferenceKind = (typeof REFERENCE_KINDS)[number];
 
 /**
  * Unbound devices live in an id space of their own: their vehicle id is `~dev/<deviceId>`.

@@ -3,6 +3,8 @@
 export const VEHICLE_EVENT_TYPES = [
   'overspeed_start', 'overspeed_end', 'trip_start', 'trip_end', 'stop_start', 'stop_end', 'idle_start', 'idle_end',
   'ignition_on', 'ignition_off', 'fuel_refuel', 'fuel_drain', 'device_online', 'device_offline', 'driver_changed', 'alarm',
+  /** data: geofenceId, name, since (the first point inside; the event fires after the dwell). */
+  'geofence_enter', 'geofence_exit',
 ] as const;
 
 export type VehicleEventType = (typeof VEHICLE_EVENT_TYPES)[number];

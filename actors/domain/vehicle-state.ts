@@ -26,6 +26,8 @@ export interface VehicleView {
   attrs?: Attributes;
   /** online / offline (no point received for offlineTimeoutS) / unknown (not heard from since a restart of an old snapshot). */
   status?: 'online' | 'offline' | 'unknown';
+  /** Ids of the geofences the vehicle is inside, sorted; absent when none. A delta carries [] for none. */
+  geofences?: readonly string[];
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */
@@ -51,4 +53,6 @@ export interface VehicleSnapshot {
   readonly overspeeding?: boolean;
   /** Motion, open segments, episodes, fuel window, status (domain-state.ts); absent in older snapshots. */
   readonly domain?: Partial<DomainState>;
+  /** Geofence enters and exits waiting for their dwell: [geofenceId, since, …] (the inside set is view.geofences). */
+  readonly geofencesPending?: readonly (string | number)[];
 }

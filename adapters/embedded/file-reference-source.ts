@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
 import { parseSettingsOverride, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from '../../actors/domain/reference-data.js';
+import { parseGeofence, type Geofence } from '../../actors/domain/geofence.js';
 
 export class ReferenceFileError extends Error {
   readonly code = 'BAD_FLEET_FILE';
@@ -32,7 +33,10 @@ function settings(o: Record<string, unknown>, where: string): { settings?: Setti
   return { settings: value };
 }
 
-/** Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}], devices:[{deviceId,vehicleId}]}. */
+/**
+ * Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}],
+ * devices:[{deviceId,vehicleId}], geofences:[{id,companyId,name,shape,speedLimit?,dwellS?}]}.
+ */
 export function parseFleet(text: string, file: string): FleetSnapshot {
   let doc: unknown;
   try {
@@ -62,7 +66,14 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     const where = `${file}: devices[${i}]`;
     return { deviceId: str(o, 'deviceId', where), vehicleId: vehicleId(o, 'vehicleId', where) };
   });
-  return { companies, vehicles, devices };
+  const geofences: Geofence[] = arr(d, 'geofences', file).map((g, i) => {
+    const o = g as Record<string, unknown>;
+    const where = `${file}: geofences[${i}]`;
+    const fence = parseGeofence(str(o, 'id', where), o);
+    if (fence === null) throw new ReferenceFileError(`${where}: needs companyId and a shape (polygon, circle or corridor; see docs/http-api.md)`);
+    return fence;
+  });
+  return { companies, vehicles, devices, geofences };
 }
 
 /** Reference data from a JSON file (FLEET_FILE), for the embedded default. Changes: none (restart to reload). */

@@ -179,4 +179,36 @@ ALTER TABLE companies ADD COLUMN settings jsonb CHECK (settings IS NULL OR jsonb
 ALTER TABLE vehicles ADD COLUMN settings jsonb CHECK (settings IS NULL OR jsonb_typeof(settings) = 'object');
 `,
   },
+  {
+    // 7 is taken by work on another branch; versions need not be contiguous.
+    version: 8,
+    name: 'reference-geofences-drivers-groups',
+    sql: `
+-- Geofences get a typed shape (polygon, circle, corridor; the old polygon column still reads),
+-- a speed limit of their own and a dwell time; drivers a unique id (what a device reports);
+-- vehicle groups a table. Changes to all three are announced like those of migration 4.
+ALTER TABLE geofences ADD COLUMN shape jsonb;
+ALTER TABLE geofences ALTER COLUMN polygon DROP NOT NULL;
+ALTER TABLE geofences ADD COLUMN speed_limit double precision CHECK (speed_limit IS NULL OR speed_limit > 0);
+ALTER TABLE geofences ADD COLUMN dwell_s double precision CHECK (dwell_s IS NULL OR dwell_s >= 0);
+ALTER TABLE geofences ADD CONSTRAINT geofences_shape_present CHECK (shape IS NOT NULL OR polygon IS NOT NULL);
+
+ALTER TABLE drivers ADD COLUMN unique_id text UNIQUE;
+
+CREATE TABLE vehicle_groups (
+  id          text PRIMARY KEY,
+  company_id  text NOT NULL REFERENCES companies (id),
+  name        text NOT NULL,
+  vehicle_ids text[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX vehicle_groups_company_idx ON vehicle_groups (company_id);
+
+CREATE TRIGGER geofences_notify AFTER INSERT OR UPDATE OR DELETE ON geofences
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('geofence', 'id');
+CREATE TRIGGER drivers_notify AFTER INSERT OR UPDATE OR DELETE ON drivers
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('driver', 'id');
+CREATE TRIGGER vehicle_groups_notify AFTER INSERT OR UPDATE OR DELETE ON vehicle_groups
+  FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('group', 'id');
+`,
+  },
 ];

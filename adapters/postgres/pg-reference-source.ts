@@ -1,7 +1,8 @@
 import pg from 'pg';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
 import type { Logger } from '../../actors/ports/logger.js';
-import type { Company, DeviceBinding, FleetSnapshot, ReferenceChange, Vehicle } from '../../actors/domain/reference-data.js';
+import { REFERENCE_KINDS, type Company, type DeviceBinding, type Driver, type FleetSnapshot, type ReferenceChange, type ReferenceKind, type Vehicle, type VehicleGroup } from '../../actors/domain/reference-data.js';
+import { parseGeofence, type Geofence } from '../../actors/domain/geofence.js';
 import { withTransaction } from './pg-pool.js';
 import { parseSettingsOverride, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 
@@ -18,12 +19,19 @@ export const REFERENCE_CHANNEL = 'fleetline_reference';
 
 type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null; settings: unknown };
 type CompanyRow = { id: string; name: string; active: boolean; settings: unknown };
+type GeofenceRow = { id: string; company_id: string; name: string; shape: unknown; polygon: unknown; speed_limit: number | null; dwell_s: number | null };
+type DriverRow = { id: string; company_id: string; name: string; unique_id: string | null };
+type GroupRow = { id: string; company_id: string; name: string; vehicle_ids: string[] };
+
+const GEOFENCE_COLUMNS = 'id, company_id, name, shape, polygon, speed_limit, dwell_s';
+const NOTIFICATION = new RegExp(`^(${REFERENCE_KINDS.join('|')}):(.+)$`, 's');
 
 /**
  * Reference data from PostgreSQL, the back office's source of truth. load() reads companies,
- * vehicles and device bindings in one REPEATABLE READ snapshot, so the three lists are
- * consistent with each other. follow() LISTENs on fleetline_reference (triggers of migration 4
- * announce every changed row) and re-reads each announced row, in order.
+ * vehicles, device bindings, geofences, drivers and vehicle groups in one REPEATABLE READ
+ * snapshot, so the lists are consistent with each other. follow() LISTENs on
+ * fleetline_reference (triggers of migrations 4 and 8 announce every changed row) and re-reads
+ * each announced row, in order. A geofence row whose shape is not one is skipped (logged).
  */
 export class PgReferenceSource implements ReferenceSource {
   readonly kind = 'postgres';
@@ -37,10 +45,16 @@ export class PgReferenceSource implements ReferenceSource {
         const companies = await client.query<CompanyRow>('SELECT id, name, active, settings FROM companies');
         const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles');
         const devices = await client.query<{ device_id: string; vehicle_id: string }>('SELECT device_id, vehicle_id FROM device_bindings');
+        const geofences = await client.query<GeofenceRow>(`SELECT ${GEOFENCE_COLUMNS} FROM geofences`);
+        const drivers = await client.query<DriverRow>('SELECT id, company_id, name, unique_id FROM drivers');
+        const groups = await client.query<GroupRow>('SELECT id, company_id, name, vehicle_ids FROM vehicle_groups');
         return {
           companies: companies.rows.map((r) => this.toCompany(r)),
           vehicles: vehicles.rows.map((r) => this.toVehicle(r)),
           devices: devices.rows.map((r): DeviceBinding => ({ deviceId: r.device_id, vehicleId: r.vehicle_id })),
+          geofences: geofences.rows.map((r) => this.toGeofence(r)).filter((g): g is Geofence => g !== null),
+          drivers: drivers.rows.map(toDriver),
+          groups: groups.rows.map(toGroup),
         };
       },
       'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
@@ -62,14 +76,14 @@ export class PgReferenceSource implements ReferenceSource {
     let delay = this.options.reconnectMs ?? 1000;
 
     const onNotification = (msg: pg.Notification) => {
-      const m = /^(company|vehicle|device):(.+)$/s.exec(msg.payload ?? '');
+      const m = NOTIFICATION.exec(msg.payload ?? '');
       if (!m) return;
       const [, kind, id] = m;
       // One re-read at a time: changes reach onChange in commit order.
       chain = chain.then(async () => {
         if (stopped) return;
         try {
-          onChange(await this.read(kind as ReferenceChange['kind'], id));
+          onChange(await this.read(kind as ReferenceKind, id));
         } catch (e) {
           log?.error({ kind, id, err: (e as Error).message }, 'reference change not read from postgres');
         }
@@ -117,7 +131,7 @@ export class PgReferenceSource implements ReferenceSource {
   }
 
   /** The current row of one announced entity: its value, or null when it was deleted. */
-  private async read(kind: ReferenceChange['kind'], id: string): Promise<ReferenceChange> {
+  private async read(kind: ReferenceKind, id: string): Promise<ReferenceChange> {
     if (kind === 'company') {
       const { rows } = await this.pool.query<CompanyRow>('SELECT id, name, active, settings FROM companies WHERE id = $1', [id]);
       return { kind, id, value: rows.length === 0 ? null : this.toCompany(rows[0]) };
@@ -126,8 +140,30 @@ export class PgReferenceSource implements ReferenceSource {
       const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles WHERE id = $1', [id]);
       return { kind, id, value: rows.length === 0 ? null : this.toVehicle(rows[0]) };
     }
+    if (kind === 'geofence') {
+      const { rows } = await this.pool.query<GeofenceRow>(`SELECT ${GEOFENCE_COLUMNS} FROM geofences WHERE id = $1`, [id]);
+      return { kind, id, value: rows.length === 0 ? null : this.toGeofence(rows[0]) };
+    }
+    if (kind === 'driver') {
+      const { rows } = await this.pool.query<DriverRow>('SELECT id, company_id, name, unique_id FROM drivers WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : toDriver(rows[0]) };
+    }
+    if (kind === 'group') {
+      const { rows } = await this.pool.query<GroupRow>('SELECT id, company_id, name, vehicle_ids FROM vehicle_groups WHERE id = $1', [id]);
+      return { kind, id, value: rows.length === 0 ? null : toGroup(rows[0]) };
+    }
     const { rows } = await this.pool.query<{ vehicle_id: string }>('SELECT vehicle_id FROM device_bindings WHERE device_id = $1', [id]);
-    return { kind, id, value: rows.length === 0 ? null : { deviceId: id, vehicleId: rows[0].vehicle_id } };
+    return { kind: 'device', id, value: rows.length === 0 ? null : { deviceId: id, vehicleId: rows[0].vehicle_id } };
+  }
+
+  /** A row whose shape is not one acts as deleted: no vehicle can be inside it. */
+  private toGeofence(r: GeofenceRow): Geofence | null {
+    const g = parseGeofence(r.id, {
+      companyId: r.company_id, name: r.name, shape: r.shape ?? r.polygon,
+      ...(r.speed_limit !== null ? { speedLimit: r.speed_limit } : {}), ...(r.dwell_s !== null ? { dwellS: r.dwell_s } : {}),
+    });
+    if (g === null) this.options.logger?.warn({ geofence: r.id }, 'geofence skipped: its shape is not a polygon, circle or corridor');
+    return g;
   }
 
   async close(): Promise<void> {
@@ -156,4 +192,12 @@ export class PgReferenceSource implements ReferenceSource {
     if (settings) v.settings = settings;
     return v;
   }
+}
+
+function toDriver(r: DriverRow): Driver {
+  return { id: r.id, companyId: r.company_id, name: r.name, ...(r.unique_id !== null ? { uniqueId: r.unique_id } : {}) };
+}
+
+function toGroup(r: GroupRow): VehicleGroup {
+  return { id: r.id, companyId: r.company_id, name: r.name, vehicleIds: r.vehicle_ids };
 }

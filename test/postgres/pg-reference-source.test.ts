@@ -14,7 +14,7 @@ describe('PgReferenceSource (real PostgreSQL)', () => {
   });
 
   it('loads an empty fleet', async () => {
-    assert.deepEqual(await new PgReferenceSource(db.pool).load(), { companies: [], vehicles: [], devices: [] });
+    assert.deepEqual(await new PgReferenceSource(db.pool).load(), { companies: [], vehicles: [], devices: [], geofences: [], drivers: [], groups: [] });
   });
 
   it('loads what was inserted', async () => {
@@ -43,6 +43,35 @@ describe('PgReferenceSource (real PostgreSQL)', () => {
       { deviceId: 'imei-2', vehicleId: 'veh-2' },
       { deviceId: 'imei-3b', vehicleId: 'veh-3' },
     ]);
+    // A polygon written before migration 8 (a bare ring in the polygon column) still loads.
+    assert.deepEqual(fleet.geofences, [{ id: 'gf-1', companyId: 'co-1', name: 'Depot', shape: { type: 'polygon', coordinates: [[[37.6, 55.7], [37.7, 55.7], [37.7, 55.8]]] } }]);
+    assert.deepEqual(fleet.drivers, [{ id: 'drv-1', companyId: 'co-1', name: 'Ivan' }]);
+  });
+
+  it('#10 loads and follows geofences (every shape, speed limit, dwell), drivers and vehicle groups', async () => {
+    const source = new PgReferenceSource(db.pool);
+    const changes: ReferenceChange[] = [];
+    const stop = await source.follow((c) => changes.push(c));
+    try {
+      await db.pool.query(`INSERT INTO geofences (id, company_id, name, shape, speed_limit, dwell_s) VALUES
+        ('gf-c', 'co-1', 'Yard', '{"type":"circle","center":[37.6,55.7],"radius":150}', 20, 0)`);
+      await db.pool.query(`INSERT INTO geofences (id, company_id, name, shape) VALUES
+        ('gf-r', 'co-1', 'Ring road', '{"type":"corridor","coordinates":[[37.6,55.7],[37.7,55.75]],"width":60}')`);
+      await db.pool.query(`INSERT INTO drivers (id, company_id, name, unique_id) VALUES ('drv-2', 'co-1', 'Olga', 'rfid-77')`);
+      await db.pool.query(`INSERT INTO vehicle_groups (id, company_id, name, vehicle_ids) VALUES ('grp-1', 'co-1', 'Night shift', '{veh-1,veh-2}')`);
+      await db.pool.query(`DELETE FROM geofences WHERE id = 'gf-r'`);
+      for (let i = 0; i < 200 && changes.length < 5; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.deepEqual(changes.map((c) => `${c.kind}:${c.id}`), ['geofence:gf-c', 'geofence:gf-r', 'driver:drv-2', 'group:grp-1', 'geofence:gf-r']);
+      assert.deepEqual(changes[0].value, { id: 'gf-c', companyId: 'co-1', name: 'Yard', shape: { type: 'circle', center: [37.6, 55.7], radius: 150 }, speedLimit: 20, dwellS: 0 });
+      assert.deepEqual(changes[2].value, { id: 'drv-2', companyId: 'co-1', name: 'Olga', uniqueId: 'rfid-77' });
+      assert.deepEqual(changes[3].value, { id: 'grp-1', companyId: 'co-1', name: 'Night shift', vehicleIds: ['veh-1', 'veh-2'] });
+      assert.equal(changes[4].value, null);
+    } finally {
+      await stop();
+    }
+    const fleet = await source.load();
+    assert.deepEqual(fleet.geofences?.map((g) => g.id).sort(), ['gf-1', 'gf-c']);
+    assert.deepEqual(fleet.groups?.map((g) => g.id), ['grp-1']);
   });
 
   it('follow() stops delivering once its stopper resolved', async () => {
