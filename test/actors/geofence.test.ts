@@ -10,8 +10,11 @@ import type { VehicleDelta } from '../../actors/domain/vehicle-state.js';
 import { packSnapshot, unpackSnapshot } from '../../adapters/codec/snapshot-codec.js';
 import { DEFAULT_SETTINGS } from '../../actors/domain/domain-settings.js';
 
-/** Overspeed fires at once here: the geofence's limit is under test, not the anti-flapping delay. */
-const IMMEDIATE = { ...DEFAULT_SETTINGS, overspeedMinDurationS: 0 };
+/**
+ * Geofences are under test here: overspeed fires at once (not after the anti-flapping delay), and
+ * the traces hop in and out of a 100 km square faster than the jump filter would let through.
+ */
+const IMMEDIATE = { ...DEFAULT_SETTINGS, overspeedMinDurationS: 0, filterMaxSpeedKmh: 0 };
 
 const square: GeofenceShape = { type: 'polygon', coordinates: [[[13, 52], [14, 52], [14, 53], [13, 53]]] };
 const withHole: GeofenceShape = { type: 'polygon', coordinates: [[[13, 52], [14, 52], [14, 53], [13, 53], [13, 52]], [[13.4, 52.4], [13.6, 52.4], [13.6, 52.6], [13.4, 52.6]]] };

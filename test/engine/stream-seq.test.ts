@@ -76,7 +76,8 @@ for (const transport of ['uws', 'ws'] as const) {
 
       const client = await StreamClient.connect(node.url, admin);
       await client.next((f) => f.t === 'ready');
-      client.send({ t: 'sub', bbox: [13.0, 52.0, 14.0, 53.0] }, enc);
+      // The east edge just past va2's last position: it leaves by driving on (a jump would be filtered).
+      client.send({ t: 'sub', bbox: [13.0, 52.0, 13.431, 53.0] }, enc);
       await client.next((f) => f.t === 'snap');
       // Moves of both vehicles with speed crossing va1's limit (60) and trips starting and
       // ending, so d and ev frames interleave; then va2 leaves the bbox (gone), an unsub and a
@@ -90,7 +91,7 @@ for (const transport of ['uws', 'ws'] as const) {
       const lastLat = 52.5 + 40 * 0.0005;
       await client.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'va1' && u.lat === lastLat), 15_000);
       let from = client.frames.length;
-      await post({ deviceId: 'da2', ts: base + 41_000, lat: 40.0, lon: 3.0 });
+      await post({ deviceId: 'da2', ts: base + 41_000, lat: 52.51, lon: 13.4315, speed: 20 });
       await client.next((f) => f.t === 'gone', 15_000, from);
       client.send({ t: 'unsub' }, enc);
       await client.next((f) => f.t === 'unsubbed', 15_000, from);

@@ -27,8 +27,8 @@ describe('#8 unbound devices and bound vehicles never share an id space', () => 
       const attack = await postJson(`${node.url}/v1/telemetry`, { deviceId: 'vb1', ts: now - 1000, lat: 1.23, lon: 4.56 }, await adminHeaders());
       assert.deepEqual(attack.body, { accepted: 1, rejected: [] }, 'accepted as an unbound device of its own');
       // A later point of the real device flows to B after it: by then the attack's would have too.
-      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'db1', ts: now - 500, lat: 48.2, lon: 11.5 }, await adminHeaders());
-      await clientB.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'vb1' && u.lat === 48.2), 10_000, from);
+      await postJson(`${node.url}/v1/telemetry`, { deviceId: 'db1', ts: now - 500, lat: 48.1005, lon: 11.5, speed: 40 }, await adminHeaders());
+      await clientB.next((f) => f.t === 'd' && (f.u as { id: string; lat?: number }[]).some((u) => u.id === 'vb1' && u.lat === 48.1005), 10_000, from);
       await new Promise((r) => setTimeout(r, 100));
       for (const f of clientB.frames) {
         for (const v of (f.vehicles ?? f.u ?? []) as { id: string; lat?: number }[]) {
@@ -46,7 +46,7 @@ describe('#8 unbound devices and bound vehicles never share an id space', () => 
       assert.deepEqual(view && [view.id, view.company, view.lat], ['~dev/vb1', null, 1.23]);
       assert.equal((snap.vehicles as { lat: number }[])[0].lat, 48.1);
       const vb1 = (await (await fetch(`${node.url}/v1/vehicles/vb1`, { headers: await adminHeaders() })).json()) as { company: string; lat: number };
-      assert.deepEqual([vb1.company, vb1.lat], ['B', 48.2]);
+      assert.deepEqual([vb1.company, vb1.lat], ['B', 48.1005]);
     } finally {
       clientB.close();
     }
