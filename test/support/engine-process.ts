@@ -6,6 +6,7 @@ import { TEST_SECRET } from './engine.js';
 export class EngineProcess {
   port = 0;
   private child: ChildProcess | null = null;
+  private exit: Promise<number | null> = Promise.resolve(null);
   readonly logs: string[] = [];
 
   constructor(private readonly env: Record<string, string>) {}
@@ -24,6 +25,7 @@ export class EngineProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
     let buffer = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`engine did not start within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
@@ -51,6 +53,32 @@ export class EngineProcess {
     });
   }
 
+  /** The node's NODE_ID (as given in its environment). */
+  get nodeId(): string {
+    return this.env.NODE_ID ?? '';
+  }
+
+  /** Whether the process is running. */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Resolves with the exit code once the process ends on its own (a drained node exits 0);
+   * rejects if it still runs after `timeoutMs`.
+   */
+  async exited(timeoutMs = 60_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`engine ${this.nodeId} still runs after ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exit, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** kill -9: no shutdown hook runs, nothing is flushed. */
   async kill9(): Promise<void> {
     await this.signal('SIGKILL');
@@ -64,9 +92,8 @@ export class EngineProcess {
   private async signal(sig: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill(sig);
-    const code = await exited;
+    const code = await this.exit;
     this.child = null;
     return code;
   }
