@@ -183,7 +183,7 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     await dep.db.pool.query('UPDATE vehicles SET speed_limit = $1', [SPEED_LIMIT]);
     adminToken = await testToken({ role: 'admin', sub: 'cluster-acceptance' });
     readerToken = await testToken({ companies: ['A'] });
-    fleet = new SimulatedFleet(vehicles.map((v) => v.deviceId), () => live().filter((n) => n.running && !leaving.has(n.nodeId)).map((n) => n.url), Date.now() - 3_600_000);
+    fleet = new SimulatedFleet(vehicles.map((v) => v.deviceId), () => live().filter((n) => n.ready && !leaving.has(n.nodeId)).map((n) => n.url), Date.now() - 3_600_000);
   });
   /** Nodes about to leave: the load posts elsewhere (a point posted to a node that dies unanswered is unknowable). */
   const leaving = new Set<string>();
@@ -258,6 +258,9 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
       return [...watcher.current().values()].some((v) => (v.ts ?? 0) >= fleet.point(0, tickBefore).ts);
     });
     await node(victim).kill9();
+    const victimClient = views.get(victim) as LiveFleetView;
+    views.delete(victim);
+    await waitFor('the killed node\'s client to see its connection drop', () => !victimClient.open);
     const killedAtTick = fleet.ticks;
     await settledMap();
     await runTicks(4);

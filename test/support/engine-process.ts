@@ -7,6 +7,7 @@ export class EngineProcess {
   port = 0;
   private child: ChildProcess | null = null;
   private exit: Promise<number | null> = Promise.resolve(null);
+  private readySeen = false;
   readonly logs: string[] = [];
 
   constructor(private readonly env: Record<string, string>) {}
@@ -25,6 +26,7 @@ export class EngineProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.readySeen = false;
     this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
     let buffer = '';
     await new Promise<void>((resolve, reject) => {
@@ -40,6 +42,7 @@ export class EngineProcess {
           // The port opens first; the node is usable once it has restored its actors.
           if (line.includes('"fleetline node listening"')) this.port = (JSON.parse(line) as { port: number }).port;
           if (line.includes('"fleetline node ready"')) {
+            this.readySeen = true;
             clearTimeout(timer);
             resolve();
           }
@@ -77,6 +80,11 @@ export class EngineProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Whether the process runs and has said it is ready (its intake accepts points). */
+  get ready(): boolean {
+    return this.readySeen && this.running;
   }
 
   /** kill -9: no shutdown hook runs, nothing is flushed. */
