@@ -92,8 +92,15 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     await n.start();
     return n;
   };
+  /** The first tick each client is sure to see every event of (ticks started after it subscribed). */
+  const eventsFrom = new Map<LiveFleetView, number>();
+  const subscribe = async (nodeId: string, sub: Parameters<typeof LiveFleetView.subscribe>[2], label: string) => {
+    const v = await LiveFleetView.subscribe(node(nodeId).url, readerToken, sub, label);
+    eventsFrom.set(v, fleet.ticks + 1);
+    return v;
+  };
   const watchFleet = async (nodeId: string) => {
-    views.set(nodeId, await LiveFleetView.subscribe(node(nodeId).url, readerToken, { bbox: [...BBOX] }, nodeId));
+    views.set(nodeId, await subscribe(nodeId, { bbox: [...BBOX] }, nodeId));
   };
   const cli = async (args: string[]): Promise<string> => {
     const { stdout } = await run(process.execPath, ['bin/fleetline.mjs', ...args], {
@@ -162,6 +169,25 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     }
     for (const c of clients) assert.equal(c.current().size, scopeOf(c).length, `${step}: the client on ${c.label} holds exactly its scope`);
     const wantEvents = expectedEvents(fleet.accepted, vehicleOfDevice);
+
+    // Events are never coalesced away: each client gets every event of its scope from the points
+    // sent after it subscribed, and none that the points do not imply (a repeat after a replay
+    // is allowed: ids are deterministic so clients dedupe).
+    for (const c of clients) {
+      const inScope = new Set(scopeOf(c).map((d) => vehicleOfDevice(d).id));
+      const required = wantEvents.filter((e) => inScope.has(e.vehicleId) && fleet.tickOf(e.ts) >= (eventsFrom.get(c) as number)).map((e) => e.id);
+      let missing: string[] = [];
+      await waitFor(`${step}: the client on ${c.label} to receive every event of its scope`, () => {
+        c.current();
+        missing = required.filter((id) => !c.events.has(id));
+        return missing.length === 0;
+      }, SETTLE_MS, () => `${missing.length} of ${required.length} missing, e.g. ${missing.slice(0, 5).join(', ')}`);
+      const allowed = new Set(wantEvents.filter((e) => inScope.has(e.vehicleId)).map((e) => e.id));
+      const foreign = [...c.events.keys()].filter((id) => !allowed.has(id));
+      assert.deepEqual(foreign, [], `${step}: the client on ${c.label} received only events the points imply`);
+      const repeats = [...c.events.values()].filter((n) => n > 1).length;
+      if (repeats > 0) console.log(`# ${step}: the client on ${c.label} received ${repeats} event ids more than once`);
+    }
     const stored = await settledHistoryMatches(dep, fleet.accepted, wantEvents, vehicleOf, SETTLE_MS);
     assert.equal(stored.positions, fleet.accepted.length, `${step}: one stored position per accepted point`);
     console.log(`# ${step} at ${elapsed()}: ${live().length} nodes, ${fleet.ticks} ticks, ${fleet.accepted.length} points, ${stored.events} events; state, clients and history exact`);
@@ -218,6 +244,8 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     console.log(`# add: ${moved.length} partitions moved (ideal ${PARTITIONS / 4}, bound ${bound}): ${JSON.stringify(moved)}`);
     assert.ok(moved.length <= bound, `${moved.length} partitions moved for the add; bound ${bound}`);
     assert.ok(afterMap.partitions.some((p) => p.owner === 'node-4'), 'the new node owns partitions');
+    // Equal weights: balance never needs a move between two nodes that both stay.
+    assert.deepEqual(moved.filter((m) => m.to !== 'node-4'), [], 'every partition that moved went to the new node');
   });
 
   it('#8 the CLI drains a node under load: it exits 0, the CLI prints the new map, at most P/N + 10 % of P partitions move; state, clients, events and positions exact', async () => {
@@ -240,6 +268,7 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     console.log(`# drain: ${moved.length} partitions moved (ideal ${PARTITIONS / 4}, bound ${bound}); drained node's client closed ${drainedClient.client.closeCode}: ${JSON.stringify(moved)}`);
     assert.ok(moved.length <= bound, `${moved.length} partitions moved for the drain; bound ${bound}`);
     assert.deepEqual(moves(printed, afterMap), [], 'the map the CLI printed is the settled one');
+    assert.deepEqual(moved.filter((m) => m.from !== 'node-2'), [], 'only the drained node\'s partitions moved');
   });
 
   it('#8 kill -9 of a node under load: a client on another node watching its vehicles keeps receiving them without resubscribing; state, clients, events and positions exact', async () => {
@@ -248,7 +277,7 @@ describe('#8 cluster acceptance: three nodes under load; add a node, drain one, 
     const victim = 'node-3';
     for (const v of vehicles) if (owner.get(partitionForKey(v.deviceId, PARTITIONS)) === victim) watched.add(v.id);
     assert.ok(watched.size > 0, `${victim} owns vehicles (${watched.size})`);
-    const watcher = await LiveFleetView.subscribe(node('node-1').url, readerToken, { vehicles: [...watched] }, `node-1 (watching ${victim}'s ${watched.size} vehicles)`);
+    const watcher = await subscribe('node-1', { vehicles: [...watched] }, `node-1 (watching ${victim}'s ${watched.size} vehicles)`);
     leaving.add(victim);
     fleet.resume();
     // Before the kill: deltas of the victim's vehicles reach the client on node-1.

@@ -1,4 +1,5 @@
 import { encode } from '@msgpack/msgpack';
+import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { VehicleView } from '../../actors/domain/vehicle-state.js';
 import { StreamClient } from './engine.js';
 
@@ -11,6 +12,8 @@ type Subscription = { vehicles?: string[]; companies?: string[]; bbox?: [number,
  */
 export class LiveFleetView {
   readonly vehicles = new Map<string, Partial<VehicleView> & { id: string }>();
+  /** How often each event id arrived in an `ev` frame (a replay may repeat one; clients dedupe by id). */
+  readonly events = new Map<string, number>();
   private applied = 0;
 
   private constructor(readonly client: StreamClient, readonly label: string) {}
@@ -33,6 +36,8 @@ export class LiveFleetView {
         for (const v of f.vehicles as VehicleView[]) this.vehicles.set(v.id, { ...v });
       } else if (f.t === 'd') {
         for (const u of f.u as (Partial<VehicleView> & { id: string })[]) this.vehicles.set(u.id, { ...this.vehicles.get(u.id), ...u });
+      } else if (f.t === 'ev') {
+        for (const e of f.e as VehicleEvent[]) this.events.set(e.id, (this.events.get(e.id) ?? 0) + 1);
       } else if (f.t === 'gone') {
         for (const id of f.ids as string[]) this.vehicles.delete(id);
       }

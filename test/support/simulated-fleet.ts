@@ -40,6 +40,11 @@ export class SimulatedFleet {
     };
   }
 
+  /** The tick a point of this fleet was sent at. */
+  tickOf(ts: number): number {
+    return Math.floor((ts - this.base) / 1000);
+  }
+
   /** Starts (or resumes) posting a tick every `intervalMs`. */
   resume(): void {
     if (this.running) return;
