@@ -12,6 +12,8 @@ type Subscription = { vehicles?: string[]; companies?: string[]; bbox?: [number,
  */
 export class LiveFleetView {
   readonly vehicles = new Map<string, Partial<VehicleView> & { id: string }>();
+  /** Deltas that took a vehicle back in time (an older `ts` than the one held): a map that jumps back. */
+  readonly regressions: string[] = [];
   /** How often each event id arrived in an `ev` frame (a replay may repeat one; clients dedupe by id). */
   readonly events = new Map<string, number>();
   private applied = 0;
@@ -35,7 +37,11 @@ export class LiveFleetView {
         this.vehicles.clear();
         for (const v of f.vehicles as VehicleView[]) this.vehicles.set(v.id, { ...v });
       } else if (f.t === 'd') {
-        for (const u of f.u as (Partial<VehicleView> & { id: string })[]) this.vehicles.set(u.id, { ...this.vehicles.get(u.id), ...u });
+        for (const u of f.u as (Partial<VehicleView> & { id: string })[]) {
+          const held = this.vehicles.get(u.id);
+          if (held?.ts !== undefined && u.ts !== undefined && u.ts < held.ts) this.regressions.push(`${u.id}: ts ${held.ts} → ${u.ts} (frame ${this.applied})`);
+          this.vehicles.set(u.id, { ...held, ...u });
+        }
       } else if (f.t === 'ev') {
         for (const e of f.e as VehicleEvent[]) this.events.set(e.id, (this.events.get(e.id) ?? 0) + 1);
       } else if (f.t === 'gone') {
