@@ -1,6 +1,14 @@
 import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { Grant } from './ports/client-connection.js';
+import { RecentEventIds } from './recent-event-ids.js';
+
+/**
+ * Event ids a node remembers to drop repeats: replays re-emit an event within seconds of a
+ * hand-off, or about a session timeout (30 s) after a crash. 100k ids (about 10 MB) cover that
+ * at a few thousand events per second.
+ */
+const RECENT_EVENT_IDS = 100_000;
 
 /** One change to deliver: a delta with the vehicle's current view, or a removal (view null). */
 export interface Update {
@@ -20,7 +28,8 @@ export interface DeliveryTarget {
 /**
  * Fans vehicle changes out to subscribers. Changes are gathered for one event-loop turn and
  * routed by tenant (company → subscribers), so each subscriber gets one message per turn
- * however many vehicles changed, and never sees a company its token does not grant.
+ * however many vehicles changed, and never sees a company its token does not grant. Each event
+ * reaches the subscribers once, however often its vehicle's points are replayed.
  */
 export class DeliveryHub {
   private readonly admins = new Set<DeliveryTarget>();
@@ -28,6 +37,11 @@ export class DeliveryHub {
   private updates: Update[] = [];
   private events: VehicleEvent[] = [];
   private scheduled = false;
+  private readonly recentEvents: RecentEventIds;
+
+  constructor(recentEventIds = RECENT_EVENT_IDS) {
+    this.recentEvents = new RecentEventIds(recentEventIds);
+  }
 
   attach(t: DeliveryTarget): void {
     if (t.grant === null) {
@@ -56,7 +70,9 @@ export class DeliveryHub {
     this.schedule();
   }
 
+  /** Queues an event for its subscribers; an id delivered recently (a replay) is dropped. */
   publishEvent(e: VehicleEvent): void {
+    if (!this.recentEvents.firstTime(e.id)) return;
     this.events.push(e);
     this.schedule();
   }

@@ -6,6 +6,8 @@ import { TEST_SECRET } from './engine.js';
 export class EngineProcess {
   port = 0;
   private child: ChildProcess | null = null;
+  private exit: Promise<number | null> = Promise.resolve(null);
+  private readySeen = false;
   readonly logs: string[] = [];
 
   constructor(private readonly env: Record<string, string>) {}
@@ -24,6 +26,8 @@ export class EngineProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    this.readySeen = false;
+    this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
     let buffer = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`engine did not start within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
@@ -38,6 +42,7 @@ export class EngineProcess {
           // The port opens first; the node is usable once it has restored its actors.
           if (line.includes('"fleetline node listening"')) this.port = (JSON.parse(line) as { port: number }).port;
           if (line.includes('"fleetline node ready"')) {
+            this.readySeen = true;
             clearTimeout(timer);
             resolve();
           }
@@ -49,6 +54,37 @@ export class EngineProcess {
         reject(new Error(`engine exited (${code ?? signal}) before it was ready:\n${this.logs.slice(-30).join('\n')}`));
       });
     });
+  }
+
+  /** The node's NODE_ID (as given in its environment). */
+  get nodeId(): string {
+    return this.env.NODE_ID ?? '';
+  }
+
+  /** Whether the process is running. */
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /**
+   * Resolves with the exit code once the process ends on its own (a drained node exits 0);
+   * rejects if it still runs after `timeoutMs`.
+   */
+  async exited(timeoutMs = 60_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`engine ${this.nodeId} still runs after ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exit, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Whether the process runs and has said it is ready (its intake accepts points). */
+  get ready(): boolean {
+    return this.readySeen && this.running;
   }
 
   /** kill -9: no shutdown hook runs, nothing is flushed. */
@@ -64,9 +100,8 @@ export class EngineProcess {
   private async signal(sig: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill(sig);
-    const code = await exited;
+    const code = await this.exit;
     this.child = null;
     return code;
   }
