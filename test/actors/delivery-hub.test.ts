@@ -4,7 +4,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { DeliveryHub, type DeliveryTarget } from '../../actors/delivery-hub.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 
-const event = (vehicleId: string, ts: number): VehicleEvent => ({ id: `${vehicleId}:overspeed:${ts}`, vehicleId, company: 'A', type: 'overspeed', ts, lat: 52.5, lon: 13.4, data: { speed: 80, limit: 60 } });
+const event = (vehicleId: string, ts: number): VehicleEvent => ({ id: `${vehicleId}:overspeed_start:${ts}`, vehicleId, company: 'A', type: 'overspeed_start', ts, lat: 52.5, lon: 13.4, data: { speed: 80, limit: 60 } });
 
 function subscriber(hub: DeliveryHub, grant: ReadonlySet<string> | null): string[] {
   const ids: string[] = [];
@@ -26,7 +26,7 @@ describe('delivery hub: events', () => {
     hub.publishEvent(event('v1', 2000));
     hub.publishEvent(event('v1', 3000));
     await turn();
-    for (const ids of [admin, tenant]) assert.deepEqual(ids, ['v1:overspeed:1000', 'v1:overspeed:2000', 'v1:overspeed:3000']);
+    for (const ids of [admin, tenant]) assert.deepEqual(ids, ['v1:overspeed_start:1000', 'v1:overspeed_start:2000', 'v1:overspeed_start:3000']);
   });
 
   it('#8 the ids it remembers are bounded: an id older than the last N events is delivered again', async () => {
@@ -36,6 +36,6 @@ describe('delivery hub: events', () => {
     hub.publishEvent(event('v1', 3));
     hub.publishEvent(event('v1', 1));
     await turn();
-    assert.deepEqual(ids, ['v1:overspeed:1', 'v1:overspeed:2', 'v1:overspeed:3', 'v1:overspeed:1']);
+    assert.deepEqual(ids, ['v1:overspeed_start:1', 'v1:overspeed_start:2', 'v1:overspeed_start:3', 'v1:overspeed_start:1']);
   });
 });

@@ -1,4 +1,5 @@
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
+import { applyPoint, newVehicleState, type VehicleState } from '../../actors/vehicle-logic.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import { adminHeaders, postJson } from './engine.js';
 
@@ -93,37 +94,23 @@ export class SimulatedFleet {
 }
 
 /**
- * The events the engine must derive from accepted points, computed here from the documented
- * rules (docs/protocol.md, docs/architecture.md) rather than with the engine's own code: an
- * `overspeed` when the speed goes above the vehicle's limit (also on its first point), a
- * `trip_start` / `trip_end` when moving (speed ≥ 3 km/h) changes, an `ignition_on` /
- * `ignition_off` when ignition changes; ids `vehicleId:type:ts`. Points of a vehicle must come in
- * increasing `ts` order, each with speed and ignition.
+ * The events one uninterrupted vehicle actor derives from the accepted points: each vehicle's
+ * points replayed in order through the vehicle logic (actors/vehicle-logic.ts, whose rules have
+ * their own table-driven tests), in a fresh state with the vehicle's reference data. A cluster
+ * that moves, drains and loses nodes must store and deliver exactly these. `device_online` and
+ * `device_offline` are left out: they are stamped with when points arrived, not with the points.
  */
 export function expectedEvents(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string) => { id: string; company: string; speedLimit: number }): VehicleEvent[] {
-  const state = new Map<string, { prev: TelemetryPoint | null; over: boolean }>();
+  const states = new Map<string, VehicleState>();
   const events: VehicleEvent[] = [];
   for (const p of points) {
     const v = vehicleOf(p.deviceId);
-    const s = state.get(v.id) ?? { prev: null, over: false };
-    state.set(v.id, s);
-    const speed = p.speed as number;
-    const emit = (type: VehicleEvent['type'], data?: Record<string, number>) => {
-      events.push({ id: `${v.id}:${type}:${p.ts}`, vehicleId: v.id, company: v.company, type, ts: p.ts, lat: p.lat, lon: p.lon, ...(data ? { data } : {}) });
-    };
-    const over = speed > v.speedLimit;
-    if (over && !s.over) emit('overspeed', { speed, limit: v.speedLimit });
-    s.over = over;
-    const prev = s.prev;
-    if (prev !== null) {
-      const moving = speed >= 3;
-      const wasMoving = (prev.speed as number) >= 3;
-      if (moving && !wasMoving) emit('trip_start');
-      if (!moving && wasMoving) emit('trip_end');
-      if (p.ignition === true && prev.ignition === false) emit('ignition_on');
-      if (p.ignition === false && prev.ignition === true) emit('ignition_off');
-    }
-    s.prev = p;
+    let state = states.get(v.id);
+    if (state === undefined) states.set(v.id, (state = newVehicleState({ vehicleId: v.id, company: v.company, speedLimit: v.speedLimit }, p.deviceId, 0)));
+    applyPoint(state, p, events, p.ts);
   }
-  return events;
+  return events.filter((e) => !ARRIVAL_STAMPED.has(e.type));
 }
+
+/** Event types stamped with the arrival time of points (not derivable from the points). */
+export const ARRIVAL_STAMPED: ReadonlySet<string> = new Set(['device_online', 'device_offline']);
