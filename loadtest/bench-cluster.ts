@@ -2,20 +2,27 @@
  * `npm run bench:cluster`: what a membership change costs a Fleetline cluster. Prints
  *  1. partitions moved per membership change against the ideal (the assignment of
  *     cluster/partition-assigner.ts over 240 partitions, 2–12 nodes, one node added or removed);
- *  2. on the real Kafka, Redis and PostgreSQL of this machine, two nodes in this process: node A
- *     owns 2 partitions of BENCH_HANDOFF_VEHICLES vehicles each; node B joins and one partition
- *     is handed off under a steady load. Prints the hand-off time (A: last checkpoint + stop;
- *     B: epoch + restore), the longest gap between consecutive updates of a vehicle of the moved
- *     partition that a subscriber on A sees, and delivery latency (point sent → delta received
- *     by A's subscriber) for vehicles A owns (same node) and B owns (cross-node, vehicle.live).
+ *  2. on the real Kafka, Redis and PostgreSQL of this machine, two engine nodes, each in a process
+ *     of its own as in a deployment (in one process, B's restore stalled A's event loop and the
+ *     measured gap with it): node A owns 2 partitions of BENCH_HANDOFF_VEHICLES vehicles each;
+ *     node B starts and one partition is handed off under a steady load. Prints the hand-off
+ *     time (A: last checkpoint + stop; B: epoch, restore), the longest gap between consecutive
+ *     updates that a subscriber on A sees, for the vehicles of the moved partition (their
+ *     updates come from A's actors, then from B's through vehicle.live) and for those A kept
+ *     (the eager rebalance pauses them too), a timeline of the hand-off from the nodes' logs,
+ *     and delivery latency (point sent → delta received by A's subscriber) for vehicles A owns
+ *     (same node) and B owns (cross-node). A subscriber on a third node would see the same
+ *     gap: its end is B's first change reaching the replicas.
  * Numbers, not assertions. The deployment (database, Redis prefix, topic prefix) is its own and
  * is removed afterwards.
  *
  * Environment: BENCH_HANDOFF_VEHICLES (default 50000), BENCH_TRACKED (vehicles under steady
- * load, default 200, each sending every BENCH_TRACKED_MS = 200 ms), KAFKA_BROKERS.
+ * load, default 200, each sending every BENCH_TRACKED_MS = 200 ms), KAFKA_BROKERS, and
+ * BENCH_LOG_DIR (writes each node's log lines there).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as hdr from 'hdr-histogram-js';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -189,7 +196,8 @@ async function handOff(): Promise<void> {
     const moved = (revokedOnA.revoked as number[])[0];
     const released = await a.until('partition released', (l) => l.partition === moved);
     const acquired = await b.until('partition acquired', (l) => l.partition === moved);
-    const restored = b.find('partition restored') ? await b.until('partition restored', (l) => l.partition === moved) : acquired;
+    // Nodes that apply points while restoring log the end of the restore apart.
+    const restored = acquired.loadMs === undefined ? await b.until('partition restored', (l) => l.partition === moved) : acquired;
     await b.until('fleetline node ready');
     const settledAt = Math.max(...[released, acquired, restored].map((l) => Number(l.time)));
     await sleep(4000);
@@ -200,8 +208,10 @@ async function handOff(): Promise<void> {
     const movedAt = Number(revokedOnA.time);
     const isMoved = (vid: string) => partitionForKey(vid.slice(5), 2) === moved;
     console.log(`   node B started; partition ${moved} moved to B; the hand-off was complete ${settledAt - joinAt} ms after B's start (B's start up, joining the group included)`);
-    const restoreNote = restored === acquired ? '' : `; then restored ${restored.restored} vehicles in the background in ${restored.totalMs} ms (load ${restored.loadMs} ms, restore ${restored.restoreMs} ms)`;
-    console.log(`   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B acquired it in ${Number(acquired.totalMs ?? Number(acquired.epochMs) + Number(acquired.loadMs) + Number(acquired.restoreMs)).toFixed(0)} ms (epoch ${acquired.epochMs} ms${acquired.loadMs !== undefined ? `, load ${acquired.loadMs} ms, restore ${acquired.restoreMs} ms of ${acquired.restored} vehicles` : ''})${restoreNote}`);
+    const took = (l: Record<string, unknown>) => `load ${l.loadMs} ms, restore ${l.restoreMs} ms of ${l.restored} vehicles`;
+    console.log(restored === acquired
+      ? `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B acquired it in ${(Number(acquired.epochMs) + Number(acquired.loadMs) + Number(acquired.restoreMs)).toFixed(0)} ms (epoch ${acquired.epochMs} ms, ${took(acquired)}) before applying its points`
+      : `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B took its epoch in ${acquired.epochMs} ms and applied its points from then on; its snapshots were restored beside them in ${restored.totalMs} ms (${took(restored)})`);
     const gap = longestGap(seen, isMoved, joinAt - 1000);
     const kept = longestGap(seen, (vid) => !isMoved(vid), joinAt - 1000);
     console.log(`   longest gap between consecutive updates seen by A's subscriber (each vehicle sends every ${TRACKED_MS} ms): moved vehicles ${gap.ms} ms (${gap.id}), vehicles A kept ${kept.ms} ms (${kept.id})`);
@@ -219,6 +229,7 @@ async function handOff(): Promise<void> {
   } finally {
     await producer.disconnect().catch(() => {});
     for (const n of nodes.reverse()) await n.stop().catch(() => {});
+    if (process.env.BENCH_LOG_DIR) for (const n of nodes) writeFileSync(`${process.env.BENCH_LOG_DIR}/${n.nodeId}.log`, n.logs.map((l) => JSON.stringify(l)).join('\n'));
     const kadmin = kafka.admin();
     await kadmin.connect();
     const topics = (await kadmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
