@@ -99,7 +99,7 @@ export class StreamingRestore {
       this.queue.unshift(...ids);
       return Math.min(5_000, (this.options.retryMs ?? 200) * 2 ** Math.min(this.failures++, 5));
     }).then(async (delay) => {
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay).unref());
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       this.looking = false;
       this.lookUp();
     });
