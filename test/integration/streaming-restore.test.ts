@@ -62,6 +62,17 @@ function node(db: TestDatabase, snapshots: SnapshotStore, bus: EmbeddedLog) {
   return { supervisor, index, stop: async () => { await supervisor.stop(); stopActor(system); } };
 }
 
+type Point = (device: number, i: number) => { key: string; value: Uint8Array };
+
+/** The first owner: two points per vehicle (the first with the device's odometer, 1000 km; the state adds the distance from there), checkpointed, handed off. */
+async function seed(db: TestDatabase, bus: EmbeddedLog, point: Point, ts: number): Promise<void> {
+  const first = node(db, new PgSnapshotStore(db.pool), bus);
+  await first.supervisor.start();
+  await bus.publish(Topics.telemetryRaw, [1, 2, 3].flatMap((d) => [point(d, 0), point(d, 1)]));
+  for (let i = 0; i < 300 && VEHICLES.some((v) => first.index.get(v)?.ts !== ts + 10_000); i++) await sleep(10);
+  await first.stop();
+}
+
 describe('#8 a partition\'s points apply while its snapshots are still being restored (real PostgreSQL)', () => {
   let db: TestDatabase;
   before(async () => {
@@ -77,13 +88,7 @@ describe('#8 a partition\'s points apply while its snapshots are still being res
     const ts = Date.now() - 60_000;
     const point = (device: number, i: number) => ({ key: `dev-${device}`, value: encodeMsgpack({ deviceId: `dev-${device}`, ts: ts + i * 10_000, lat: 52.5 + i / 1000, lon: 13.4, ...(i === 0 ? { odometer: 1000 } : {}) }) });
 
-    // The first owner: two points per vehicle (the first with the device's odometer, 1000 km;
-    // the state adds the distance from there), checkpointed, handed off.
-    const first = node(db, new PgSnapshotStore(db.pool), bus);
-    await first.supervisor.start();
-    await bus.publish(Topics.telemetryRaw, [1, 2, 3].flatMap((d) => [point(d, 0), point(d, 1)]));
-    for (let i = 0; i < 300 && VEHICLES.some((v) => first.index.get(v)?.ts !== ts + 10_000); i++) await sleep(10);
-    await first.stop();
+    await seed(db, bus, point, ts);
     const stored = await new PgSnapshotStore(db.pool).loadOne(0, 'veh-3');
     const storedOdometer = stored?.view.odometer ?? 0;
     assert.ok(storedOdometer > 1000, `veh-3's odometer is stored (${storedOdometer} km)`);
@@ -112,5 +117,49 @@ describe('#8 a partition\'s points apply while its snapshots are still being res
     await next.stop();
     const after = await new PgSnapshotStore(db.pool).loadOne(0, 'veh-3');
     assert.equal(after?.view.ts, ts + 20_000, 'the hand-off stored veh-3\'s newest state');
+  });
+
+  it('#8 a restore that fails after its first page is retried while the partition stays active and degraded; its points apply meanwhile', async () => {
+    await db.pool.query('TRUNCATE vehicle_snapshots, partition_epochs');
+    const bus = new EmbeddedLog();
+    await bus.ensureTopics([Topics.telemetryRaw, Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
+    const ts = Date.now() - 60_000;
+    const point: Point = (device, i) => ({ key: `dev-${device}`, value: encodeMsgpack({ deviceId: `dev-${device}`, ts: ts + i * 10_000, lat: 52.5 + i / 1000, lon: 13.4, ...(i === 0 ? { odometer: 1000 } : {}) }) });
+    await seed(db, bus, point, ts);
+
+    // Every read of the pages fails after the first page until `healed`.
+    const inner = new PgSnapshotStore(db.pool, { pageSize: 1 });
+    let healed = false;
+    let attempts = 0;
+    const store: SnapshotStore = {
+      kind: inner.kind, acquire: (p) => inner.acquire(p), load: (p) => inner.load(p), save: (p, e, x) => inner.save(p, e, x),
+      loadOne: (p, id) => inner.loadOne(p, id), loadMany: (p, ids) => inner.loadMany(p, ids), close: () => inner.close(),
+      async *loadPages(p): AsyncIterable<readonly VehicleSnapshot[]> {
+        attempts++;
+        let n = 0;
+        for await (const page of inner.loadPages(p)) {
+          if (n++ > 0 && !healed) throw new Error('page read refused (test)');
+          yield page;
+        }
+      },
+    };
+    const next = node(db, store, bus);
+    await next.supervisor.start(); // after the first attempt, failed
+    try {
+      assert.deepEqual([...next.supervisor.phases().values()], ['active']);
+      assert.match(next.supervisor.health.lastFailure ?? '', /restore partition 0: page read refused/);
+      await bus.publish(Topics.telemetryRaw, [point(3, 2)]);
+      for (let i = 0; i < 300 && next.index.get('veh-3')?.ts !== ts + 20_000; i++) await sleep(10);
+      assert.ok((next.index.get('veh-3')?.odometer ?? 0) > 1000, 'veh-3\'s point applied on its stored state while the restore fails');
+      healed = true;
+      for (let i = 0; i < 500 && next.index.get('veh-2') === undefined; i++) await sleep(10);
+      assert.equal(next.index.get('veh-2')?.ts, ts + 10_000, 'a retry restored the rest');
+      assert.ok(attempts >= 2);
+      for (let i = 0; i < 300 && next.supervisor.health.lastFailure !== null; i++) await sleep(10);
+      assert.equal(next.supervisor.health.lastFailure, null, 'and the node is healthy again');
+      assert.equal(next.index.get('veh-3')?.ts, ts + 20_000, 'veh-3 keeps its newer state');
+    } finally {
+      await next.stop();
+    }
   });
 });
