@@ -17,6 +17,7 @@ import { PendingChanges, type CheckpointData } from './pending-changes.js';
 import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
 import type { PointRejection } from './domain/point-filters.js';
 import { LivenessWheel } from './liveness-wheel.js';
+import { StreamingRestore } from './streaming-restore.js';
 
 export type { CheckpointData };
 
@@ -113,6 +114,8 @@ export class PartitionShard implements VehicleOutbox {
   /** Online vehicles' offline checks: one wheel and one timer per shard, not a timer per actor. */
   private readonly liveness = new LivenessWheel();
   private readonly livenessTimer: NodeJS.Timeout;
+  /** Set while points apply before every snapshot was restored (beginRestore … endRestore). */
+  private streaming: StreamingRestore | null = null;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
@@ -151,13 +154,33 @@ export class PartitionShard implements VehicleOutbox {
     return this.pending.positions.length;
   }
 
+  /**
+   * Points apply from now on although the snapshots are still being restored (restore() page by
+   * page, then endRestore()): a vehicle whose points come first waits for its snapshot.
+   */
+  beginRestore(loadMany?: (vehicleIds: readonly string[]) => Promise<readonly VehicleSnapshot[]>): void {
+    this.streaming = new StreamingRestore(loadMany ? { loadMany } : {});
+  }
+
+  /** Every page was restored: vehicles still waiting for a snapshot have none. */
+  endRestore(): void {
+    this.streaming?.finish();
+    this.streaming = null;
+  }
+
+  get restoring(): boolean {
+    return this.streaming !== null;
+  }
+
   restore(snapshots: readonly VehicleSnapshot[]): number {
+    if (this.closed) return 0;
     const views: VehicleView[] = [];
     let skipped = 0;
     for (const snap of snapshots) {
       // One snapshot that cannot become an actor must not keep the partition from being acquired.
       try {
-        if (this.residents.has(snap.vehicleId)) continue;
+        const resident = this.residents.has(snap.vehicleId);
+        if (resident && this.streaming === null) continue;
         // Stored before its vehicle's home moved (another partition count, an older version).
         if (this.homeOf(snap.vehicleId) !== this.partition) {
           skipped++;
@@ -166,7 +189,13 @@ export class PartitionShard implements VehicleOutbox {
         const route = this.deps.directory.route(snap.deviceId);
         // A snapshot whose vehicle is not the one its device routes to now is stale identity (an
         // unbound device that once used a bound vehicle's id, a device bound elsewhere since).
-        if (!route.ok || route.profile.vehicleId !== snap.vehicleId) {
+        const current = route.ok && route.profile.vehicleId === snap.vehicleId;
+        if (resident) {
+          // Its points came first: its actor waits for this snapshot.
+          this.streaming?.arrived(snap.vehicleId, current ? snap : undefined);
+          continue;
+        }
+        if (!route.ok || !current) {
           skipped++;
           continue;
         }
@@ -355,9 +384,26 @@ export class PartitionShard implements VehicleOutbox {
         this.deps.metrics.actorsReactivated(1);
         this.inFlight++;
         dispatch(r.ref, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile), completion: { done: () => { this.inFlight--; } } });
+      } else if (this.streaming !== null) {
+        // Waiting from now on (not from when the actor reads the message): its page may come first.
+        const snapshot = this.streaming.snapshotOf(vehicleId);
+        this.inFlight++;
+        dispatch(r.ref, { kind: 'restore', vehicleId, load: () => snapshot.then((snap) => this.restorable(snap, profile)), completion: { done: () => { this.inFlight--; } } });
       }
     }
     return r;
+  }
+
+  /** A looked-up snapshot as the vehicle's state, unless it is stale identity (see restore()). */
+  private restorable(snap: VehicleSnapshot | undefined, profile: VehicleProfile): VehicleState | null {
+    if (snap === undefined) return null;
+    try {
+      const route = this.deps.directory.route(snap.deviceId);
+      if (route.ok && route.profile.vehicleId === snap.vehicleId) return fromSnapshot(snap, profile);
+    } catch (e) {
+      this.deps.logger.error({ partition: this.partition, vehicleId: snap.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
+    }
+    return null;
   }
 
   /**
@@ -552,6 +598,7 @@ export class PartitionShard implements VehicleOutbox {
    */
   close(options: { keepIndexed?: boolean } = {}): void {
     this.closed = true;
+    this.streaming?.close();
     if (!options.keepIndexed) {
       this.deps.index.removeMany(this.residents.keys());
       this.deps.index.removeMany(this.passivated);

@@ -1,7 +1,7 @@
 import type { LogConsumer, PartitionedLog, RecordBatch } from './ports/partitioned-log.js';
 import { Topics } from './ports/partitioned-log.js';
 import type { ConsumerStatus, GroupMember } from './ports/partitioned-log.js';
-import type { SnapshotStore } from './ports/snapshot-store.js';
+import { loadManyOf, type SnapshotStore } from './ports/snapshot-store.js';
 import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
 import type { ReferenceChange } from './domain/reference-data.js';
@@ -39,6 +39,9 @@ export interface ShardSupervisorDeps extends ShardDeps {
 
 export type CheckpointHealth = 'ok' | 'degraded';
 
+/** Snapshots restored per turn of the event loop (about 25 ms of work). */
+const RESTORE_SLICE = 1000;
+
 /** The supervisor's own phase; each partition has its own (PartitionSlot). */
 type SupervisorPhase = 'idle' | 'running' | 'stopping' | 'stopped';
 
@@ -56,6 +59,10 @@ export class ShardSupervisor {
   /** Backpressure: intake is paused while history is not written. */
   private intake: 'flowing' | 'paused' = 'flowing';
   private rounds: Promise<void> = Promise.resolve();
+  /** First restore attempt of each partition acquired (start() waits for those of the first assignment). */
+  private readonly restores = new Map<number, Promise<void>>();
+  /** Why a partition's restore failed last (it is being retried). */
+  private readonly restoreFailures = new Map<number, string>();
   private roundsQueued = 0;
 
   constructor(private readonly deps: ShardSupervisorDeps) {
@@ -81,6 +88,8 @@ export class ShardSupervisor {
         },
       },
     });
+    // A node reports itself started once the snapshots of its first partitions are restored.
+    await Promise.all(this.restores.values());
     // A round still running when the next is due is not queued behind: the next tick takes
     // everything that became dirty meanwhile in one go.
     this.timer = setInterval(() => {
@@ -92,7 +101,9 @@ export class ShardSupervisor {
   get health(): { checkpoints: CheckpointHealth; lastFailure: string | null; partitions: number[]; unheld: { partition: number; phase: SlotPhase; lastError: string | null }[] } {
     const unheld = [...this.slots.values()].filter((s) => s.phase !== 'active').map((s) => ({ partition: s.partition, phase: s.phase, lastError: s.lastError }));
     const acquireFailure = unheld.find((s) => s.phase === 'retrying-acquire');
-    const lastFailure = acquireFailure ? `acquire partition ${acquireFailure.partition}: ${acquireFailure.lastError}` : this.checkpointer.lastFailure;
+    const restoreFailure = [...this.restoreFailures].find(([p]) => this.slots.get(p)?.phase === 'active');
+    const lastFailure = acquireFailure ? `acquire partition ${acquireFailure.partition}: ${acquireFailure.lastError}`
+      : restoreFailure ? `restore partition ${restoreFailure[0]}: ${restoreFailure[1]}` : this.checkpointer.lastFailure;
     return { checkpoints: lastFailure === null ? 'ok' : 'degraded', lastFailure, partitions: this.held().map((s) => s.partition), unheld };
   }
 
@@ -158,10 +169,9 @@ export class ShardSupervisor {
     if (slot.phase !== 'acquiring') return;
     const partition = slot.partition;
     let shard: PartitionShard;
+    const started = performance.now();
     try {
-      const started = performance.now();
-      shard = await this.restore(partition);
-      this.deps.metrics.partitionMoved('acquired', (performance.now() - started) / 1000);
+      shard = await this.open(partition);
     } catch (e) {
       slot.acquireFailed((e as Error).message);
       const delay = acquireBackoffMs(slot.attempts);
@@ -175,12 +185,31 @@ export class ShardSupervisor {
       return;
     }
     slot.acquired(shard);
+    this.restores.set(partition, this.restoreInBackground(slot, shard, started));
   }
 
-  private async restore(partition: number): Promise<PartitionShard> {
+  /**
+   * Next in the partition's queue (checkpoints wait behind it) while its batches apply; a failed
+   * attempt is retried with backoff in the background. Resolves after the first attempt.
+   */
+  private restoreInBackground(slot: PartitionSlot, shard: PartitionShard, started: number): Promise<void> {
+    const attempt = (n: number): Promise<void> => slot.serial(() => this.restore(slot, shard, started, n)).then((outcome) => {
+      if (outcome !== 'failed') {
+        this.restoreFailures.delete(slot.partition);
+        return;
+      }
+      setTimeout(() => { void attempt(n + 1); }, acquireBackoffMs(n)).unref();
+    });
+    return attempt(1);
+  }
+
+  /**
+   * Takes the partition's epoch (fencing the previous owner: it can write nothing after this)
+   * and opens its shard, which applies points before its snapshots are restored (restore()).
+   */
+  private async open(partition: number): Promise<PartitionShard> {
     const started = performance.now();
     const epoch = await this.deps.snapshots.acquire(partition);
-    const acquiredAt = performance.now();
     const snapshots = this.deps.snapshots;
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
@@ -189,26 +218,48 @@ export class ShardSupervisor {
       forward: (list) => this.forward(list),
       ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });
+    shard.beginRestore((ids) => loadManyOf(snapshots, partition, ids));
+    this.deps.logger.info({ partition, epoch, epochMs: Math.round((performance.now() - started) * 10) / 10 }, 'partition acquired');
+    return shard;
+  }
+
+  /**
+   * Restores the shard's snapshots page by page while its points already apply: a vehicle with
+   * points waits for its own snapshot (PartitionShard.beginRestore). Retried with backoff while
+   * the store fails (the partition stays active; its waiting vehicles wait).
+   */
+  private async restore(slot: PartitionSlot, shard: PartitionShard, started: number, attempt: number): Promise<'restored' | 'failed' | 'gone'> {
+    const partition = slot.partition;
+    if (slot.shard !== shard || !shard.restoring) return 'gone';
     // Page by page: a page's snapshots are garbage once its actors exist, instead of a whole
     // partition's snapshots living (and being copied by the GC) until the last one is read.
     let restored = 0;
     let restoreMs = 0;
+    const loadStarted = performance.now();
     try {
-      for await (const page of snapshots.loadPages(partition)) {
-        const t = performance.now();
-        restored += shard.restore(page);
-        restoreMs += performance.now() - t;
+      for await (const page of this.deps.snapshots.loadPages(partition)) {
+        for (let i = 0; i < page.length; i += RESTORE_SLICE) {
+          if (slot.shard !== shard) return 'gone';
+          const t = performance.now();
+          restored += shard.restore(page.length <= RESTORE_SLICE ? page : page.slice(i, i + RESTORE_SLICE));
+          restoreMs += performance.now() - t;
+          // The partition's batches, the lookups of waiting vehicles and the live flushes run in
+          // between: a 10k-snapshot page restored in one go held them all for half a second.
+          await new Promise((r) => setImmediate(r));
+        }
       }
     } catch (e) {
-      shard.close();
-      throw e;
+      this.restoreFailures.set(partition, (e as Error).message);
+      this.deps.logger.error({ partition, attempt, retryInMs: acquireBackoffMs(attempt), err: (e as Error).message }, 'partition restore failed; retrying (its points apply meanwhile; vehicles whose snapshot is not restored yet wait for it)');
+      return 'failed';
     }
+    shard.endRestore();
+    this.deps.metrics.partitionMoved('acquired', (performance.now() - started) / 1000);
     const ms = (t: number) => Math.round(t * 10) / 10;
-    const loadMs = performance.now() - acquiredAt - restoreMs;
     this.deps.logger.info({
-      partition, epoch, restored, epochMs: ms(acquiredAt - started), loadMs: ms(loadMs), restoreMs: ms(restoreMs),
-    }, 'partition acquired');
-    return shard;
+      partition, epoch: shard.epoch, restored, totalMs: ms(performance.now() - started), loadMs: ms(performance.now() - loadStarted - restoreMs), restoreMs: ms(restoreMs),
+    }, 'partition restored');
+    return 'restored';
   }
 
   /** Publishes points to their vehicles' partitions of telemetry.by-vehicle, keyed by vehicle. */
@@ -237,6 +288,8 @@ export class ShardSupervisor {
       if (slot.phase !== 'released') slot.released();
     });
     if (this.slots.get(partition) === slot) this.slots.delete(partition);
+    this.restores.delete(partition);
+    this.restoreFailures.delete(partition);
     const seconds = (performance.now() - started) / 1000;
     this.deps.metrics.partitionMoved('handed-off', seconds);
     this.deps.logger.info({ partition, handOffMs: Math.round(seconds * 1000) }, 'partition released');

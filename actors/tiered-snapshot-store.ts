@@ -1,4 +1,4 @@
-import { FencedWriteError, hasCompleteMark, type CompletenessMark, type SnapshotStore } from './ports/snapshot-store.js';
+import { FencedWriteError, hasCompleteMark, loadManyOf, type CompletenessMark, type SnapshotStore } from './ports/snapshot-store.js';
 import type { VehicleSnapshot } from './domain/vehicle-state.js';
 
 export type HotOperation = 'acquire' | 'save' | 'load' | 'release';
@@ -146,14 +146,20 @@ export class TieredSnapshotStore implements SnapshotStore {
     const fence = this.fences.get(partition);
     // Repair writes overlap the next durable page; one failure ends them (the tier stays unmarked).
     let repaired: Promise<boolean> = Promise.resolve(fence !== undefined);
-    for await (const page of this.durable.loadPages(partition)) {
-      if (fence !== undefined) {
-        repaired = repaired.then((ok) => ok && this.hot.save(partition, fence.hot, page).then(() => true, (e: unknown) => {
-          this.report(e, 'save', partition);
-          return false;
-        }));
+    try {
+      for await (const page of this.durable.loadPages(partition)) {
+        if (fence !== undefined) {
+          repaired = repaired.then((ok) => ok && this.hot.save(partition, fence.hot, page).then(() => true, (e: unknown) => {
+            this.report(e, 'save', partition);
+            return false;
+          }));
+        }
+        yield page;
       }
-      yield page;
+    } finally {
+      // Not one repair write outlives the read (a failed or abandoned one too): the owner's own
+      // saves come after it, and an older snapshot must never land on a newer one.
+      await repaired;
     }
     if ((await repaired) && this.fences.get(partition) === fence) this.hotComplete.add(partition);
   }
@@ -187,6 +193,11 @@ export class TieredSnapshotStore implements SnapshotStore {
   /** From the durable tier: it is written first, so it is never behind the hot one. */
   loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined> {
     return this.durable.loadOne(partition, vehicleId);
+  }
+
+  /** From the durable tier, like loadOne. */
+  async loadMany(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+    return loadManyOf(this.durable, partition, vehicleIds);
   }
 
   async close(): Promise<void> {

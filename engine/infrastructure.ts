@@ -42,7 +42,10 @@ const RETENTION_CHECK_MS = 3_600_000;
 
 export async function createInfrastructure(config: Config, log: Logger): Promise<Infrastructure> {
   const kafka = config.kafkaBrokers
-    ? new KafkaLog({ brokers: config.kafkaBrokers.split(',').map((b) => b.trim()), clientId: `fleetline-${config.nodeId}`, log, compression: config.kafkaCompression })
+    ? new KafkaLog({
+      brokers: config.kafkaBrokers.split(',').map((b) => b.trim()), clientId: `fleetline-${config.nodeId}`, log, compression: config.kafkaCompression,
+      heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs, sessionTimeoutMs: config.kafkaSessionTimeoutMs, rebalanceTimeoutMs: config.kafkaRebalanceTimeoutMs,
+    })
     : null;
   const bus: PartitionedLog = kafka === null ? new EmbeddedLog() : config.kafkaTopicPrefix ? new NamespacedLog(kafka, config.kafkaTopicPrefix) : kafka;
 

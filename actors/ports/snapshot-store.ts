@@ -24,6 +24,12 @@ export interface SnapshotStore {
   /** The snapshot of one vehicle (a crashed actor is restored from it); undefined when none. */
   loadOne(partition: number, vehicleId: string): Promise<VehicleSnapshot | undefined>;
   /**
+   * The snapshots of some vehicles of a partition in one round trip (vehicles without one are
+   * left out): a partition that applies points while it is restored looks up the vehicles whose
+   * points came before their page. Stores without it are asked vehicle by vehicle.
+   */
+  loadMany?(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]>;
+  /**
    * The owner hands the partition off cleanly (after its last checkpoint was written). Tiers
    * that cache may record here that they are complete; the others do nothing.
    */
@@ -46,6 +52,13 @@ export interface CompletenessMark {
   takeCompleteMark(partition: number, epoch: number, durableEpoch: number): Promise<boolean>;
   /** Sets the mark, fenced by this tier's epoch: rejects with FencedWriteError for a stale owner. */
   markComplete(partition: number, epoch: number, durableEpoch: number): Promise<void>;
+}
+
+/** `store.loadMany`, or `loadOne` per vehicle for a store without it. */
+export async function loadManyOf(store: SnapshotStore, partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+  if (store.loadMany) return store.loadMany(partition, vehicleIds);
+  const found = await Promise.all(vehicleIds.map((id) => store.loadOne(partition, id)));
+  return found.filter((s): s is VehicleSnapshot => s !== undefined);
 }
 
 export function hasCompleteMark(store: SnapshotStore): store is SnapshotStore & CompletenessMark {

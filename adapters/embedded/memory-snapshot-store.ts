@@ -35,5 +35,10 @@ export class MemorySnapshotStore implements SnapshotStore {
     return this.data.get(partition)?.get(vehicleId);
   }
 
+  async loadMany(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+    const data = this.data.get(partition);
+    return vehicleIds.flatMap((id) => data?.get(id) ?? []);
+  }
+
   async close(): Promise<void> {}
 }

@@ -21,8 +21,13 @@ export interface KafkaLogOptions {
   readonly log: Logger;
   /** Group session timeout (kafkajs default 30000). Broker minimum: group.min.session.timeout.ms (6000). */
   readonly sessionTimeoutMs?: number;
-  /** Minimum gap between heartbeats (kafkajs default 3000); about a third of the session timeout. */
+  /**
+   * Minimum gap between heartbeats (kafkajs default 3000; here 500). Also how soon a member
+   * learns that the group rebalances: kafkajs finds out only from a heartbeat's answer.
+   */
   readonly heartbeatIntervalMs?: number;
+  /** How long the coordinator waits for every member to re-join in a rebalance (kafkajs default 60000). */
+  readonly rebalanceTimeoutMs?: number;
   /** Replication factor of topics created by ensureTopics; -1 (default) means the broker's default. */
   readonly replicationFactor?: number;
   /** How long a fetch waits for data when there is none (default 500 ms); bounds resume/stop latency. */
@@ -130,14 +135,15 @@ export class KafkaLog implements PartitionedLog {
       // instead of refusing the new members.
       ...(member ? { partitionAssigners: [consistentHashAssigner({ nodeId: member.nodeId, weight: () => member.weight(), owned: () => owned(), ...(member.url ? { url: member.url } : {}) }, this.options.log), PartitionAssigners.roundRobin] } : {}),
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-      heartbeatInterval: this.options.heartbeatIntervalMs ?? 3_000,
+      rebalanceTimeout: this.options.rebalanceTimeoutMs ?? 60_000,
+      heartbeatInterval: this.options.heartbeatIntervalMs ?? 500,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 500,
       // kafkajs restarts a crashed consumer only for some errors (a batch it cannot decode
       // stops it for good); KafkaLogConsumer restarts it after every crash instead.
       retry: { retries: 5, restartOnFailure: async () => false },
     });
-    const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 3_000, () => this.consumers.delete(c), this.options.restartBackoffMs ?? 1_000);
+    const c = new KafkaLogConsumer(consumer, options, this.options.log, this.options.heartbeatIntervalMs ?? 500, () => this.consumers.delete(c), this.options.restartBackoffMs ?? 1_000);
     owned = () => c.claims();
     this.consumers.add(c);
     try {

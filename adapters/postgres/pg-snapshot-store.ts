@@ -7,7 +7,10 @@ import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
 export interface PgSnapshotStoreOptions {
   /** Rows per upsert statement (default 5000). */
   readonly chunkSize?: number;
-  /** Rows per page when loading (default 10000). */
+  /**
+   * Rows per page when loading (default 2000). A page is parsed and decoded in one go, and a
+   * restore applies points beside it: 10000-row pages held a node's event loop for up to a second.
+   */
   readonly pageSize?: number;
   /** close() ends the pool (default false: the caller owns it). */
   readonly ownsPool?: boolean;
@@ -43,7 +46,7 @@ export class PgSnapshotStore implements SnapshotStore {
 
   constructor(private readonly pool: pg.Pool, private readonly options: PgSnapshotStoreOptions = {}) {
     this.chunkSize = Math.max(1, options.chunkSize ?? 5000);
-    this.pageSize = Math.max(1, options.pageSize ?? 10_000);
+    this.pageSize = Math.max(1, options.pageSize ?? 2000);
   }
 
   async acquire(partition: number): Promise<number> {
@@ -81,15 +84,24 @@ export class PgSnapshotStore implements SnapshotStore {
     return out;
   }
 
-  /** Keyset pages over (partition, vehicle_id): bounded statements and result sets. */
+  /**
+   * Keyset pages over (partition, vehicle_id): bounded statements and result sets. The next page
+   * is requested before this one is decoded, so PostgreSQL and the decoding overlap.
+   */
   async *loadPages(partition: number): AsyncIterable<readonly VehicleSnapshot[]> {
     checkPartition(partition);
-    let after = '';
-    for (;;) {
-      const { rows } = await this.pool.query<{ vehicle_id: string; snapshot: Buffer }>(PAGE, [partition, after, this.pageSize]);
-      if (rows.length > 0) yield rows.map((r) => unpackSnapshot(r.snapshot));
-      if (rows.length < this.pageSize) return;
-      after = rows[rows.length - 1].vehicle_id;
+    type Row = { vehicle_id: string; snapshot: Buffer };
+    const page = (after: string) => this.pool.query<Row>(PAGE, [partition, after, this.pageSize]);
+    let next: Promise<pg.QueryResult<Row>> | null = page('');
+    try {
+      while (next !== null) {
+        const { rows }: pg.QueryResult<Row> = await next;
+        next = rows.length < this.pageSize ? null : page(rows[rows.length - 1].vehicle_id);
+        if (rows.length > 0) yield rows.map((r) => unpackSnapshot(r.snapshot));
+      }
+    } finally {
+      // A consumer that stops early leaves the prefetched page unread: its failure is nobody's.
+      next?.catch(() => {});
     }
   }
 
@@ -97,6 +109,13 @@ export class PgSnapshotStore implements SnapshotStore {
     checkPartition(partition);
     const { rows } = await this.pool.query<{ snapshot: Buffer }>('SELECT snapshot FROM vehicle_snapshots WHERE vehicle_id = $1 AND partition = $2', [vehicleId, partition]);
     return rows.length === 0 ? undefined : unpackSnapshot(rows[0].snapshot);
+  }
+
+  async loadMany(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+    checkPartition(partition);
+    if (vehicleIds.length === 0) return [];
+    const { rows } = await this.pool.query<{ snapshot: Buffer }>('SELECT snapshot FROM vehicle_snapshots WHERE partition = $1 AND vehicle_id = ANY($2::text[])', [partition, vehicleIds]);
+    return rows.map((r) => unpackSnapshot(r.snapshot));
   }
 
   /** The partition's current epoch (0 when never acquired). */

@@ -186,6 +186,13 @@ export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
     return bytes === null ? undefined : unpackSnapshot(bytes);
   }
 
+  async loadMany(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+    checkPartition(partition);
+    if (vehicleIds.length === 0) return [];
+    const values = await this.redis.hmgetBuffer(this.snapshotKey(partition), ...vehicleIds);
+    return values.flatMap((bytes) => (bytes === null ? [] : [unpackSnapshot(bytes)]));
+  }
+
   /** Vehicles in the hot copy of a partition (HLEN). */
   count(partition: number): Promise<number> {
     return this.redis.hlen(this.snapshotKey(partition));
