@@ -119,6 +119,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     },
     ready,
     demoToken,
+    history: infra.historyReader,
+    roster: directory,
   }));
   const streams = stream;
   transport.websocket('/v1/stream', {

@@ -42,6 +42,7 @@ export const ErrorCodes = {
   NOT_READY: 'the engine is not ready to accept input',
   BUS_UNAVAILABLE: 'the log did not acknowledge the records: none of them was accepted; retry later',
   INTERNAL: 'internal error',
+  HISTORY_UNAVAILABLE: 'this deployment keeps no history (embedded mode, no DATABASE_URL): track, events and reports need PostgreSQL',
   // WebSocket protocol
   BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',
   FRAME_TOO_LARGE: 'the frame exceeds the configured limit',

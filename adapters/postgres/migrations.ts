@@ -169,4 +169,18 @@ CREATE INDEX segments_vehicle_start_idx ON segments (vehicle_id, start_ts);
 CREATE INDEX segments_company_start_idx ON segments (company_id, start_ts);
 `,
   },
+  // Version 6 is kept for the per-company and per-vehicle settings migration of the same issue
+  // (#10), written on another branch; a database that has 7 and later gets 6 still applies it.
+  {
+    version: 7,
+    name: 'report-indexes',
+    sql: `
+-- Reports page trips and stops by (start_ts, id) of one kind, per vehicle or per company: these
+-- indexes return a page in its order, so a page reads its rows and stops (docs/storage.md).
+CREATE INDEX segments_vehicle_kind_start_idx ON segments (vehicle_id, kind, start_ts, id);
+CREATE INDEX segments_company_kind_start_idx ON segments (company_id, kind, start_ts, id);
+-- Events of some types of one vehicle (?type=, and the overspeed count of the summary).
+CREATE INDEX events_vehicle_type_ts_idx ON events (vehicle_id, type, ts);
+`,
+  },
 ];

@@ -1,0 +1,151 @@
+import type pg from 'pg';
+import {
+  OVERSPEED_EVENT_TYPES,
+  type EventQuery, type HistoryReader, type SegmentQuery, type StoredEvent, type SummaryQuery, type TrackColumns, type TrackQuery, type VehicleSummary,
+} from '../../actors/ports/history-reader.js';
+import type { TripSegment } from '../../actors/domain/trip-segment.js';
+
+/**
+ * Reads history with one indexed query per request (plans in docs/storage.md). Times travel as
+ * float8 milliseconds, not timestamptz: parsing 260k timestamps into Dates would cost more than
+ * the query. Rows come back as arrays (rowMode) for the same reason.
+ */
+const TRACK = `
+SELECT extract(epoch FROM ts) * 1000 AS ts, lat, lon, speed, course
+FROM positions
+WHERE vehicle_id = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
+  AND ($4::float8 IS NULL OR ts > to_timestamp($4 / 1000.0))
+ORDER BY ts
+LIMIT $5`;
+
+const EVENT_COLUMNS = `id, vehicle_id, company_id, type, extract(epoch FROM ts) * 1000 AS ts, lat, lon, data`;
+
+// (ts, id) > (after) with the ts compared as milliseconds, as the cursor holds it.
+const EVENTS = `
+SELECT ${EVENT_COLUMNS}
+FROM events
+WHERE vehicle_id = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
+  AND ($4::text[] IS NULL OR type = ANY($4))
+  AND ($5::text[] IS NULL OR company_id = ANY($5))
+  AND ($6::float8 IS NULL OR (ts, id) > (to_timestamp($6 / 1000.0), $7::text))
+ORDER BY ts, id
+LIMIT $8`;
+
+const SEGMENT_COLUMNS = `id, kind, vehicle_id, company_id, device_id, extract(epoch FROM start_ts) * 1000, extract(epoch FROM end_ts) * 1000,
+  start_lat, start_lon, end_lat, end_lon, distance_km, max_speed, avg_speed, idle_ms, closed`;
+
+const SEGMENT_PAGE = `
+  AND kind = $1 AND start_ts >= to_timestamp($2 / 1000.0) AND start_ts < to_timestamp($3 / 1000.0)
+  AND ($4::float8 IS NULL OR (start_ts, id) > (to_timestamp($4 / 1000.0), $5::text))
+ORDER BY start_ts, id
+LIMIT $6`;
+
+/** Of some vehicles (and, for a company token, only the rows recorded for its companies). */
+const SEGMENTS_OF_VEHICLES = `
+SELECT ${SEGMENT_COLUMNS} FROM segments
+WHERE vehicle_id = ANY($7) AND ($8::text[] IS NULL OR company_id = ANY($8))${SEGMENT_PAGE}`;
+
+const SEGMENTS_OF_COMPANIES = `
+SELECT ${SEGMENT_COLUMNS} FROM segments
+WHERE company_id = ANY($7)${SEGMENT_PAGE}`;
+
+const SEGMENTS_OF_ALL = `
+SELECT ${SEGMENT_COLUMNS} FROM segments
+WHERE true${SEGMENT_PAGE}`;
+
+/** A segment counts in the period it starts in: consecutive periods add up to their union. */
+const SUMMARIES = `
+SELECT v.id, s.trips, s.stops, s.distance_km, s.driving_ms, s.stopped_ms, s.idle_ms, s.max_speed, e.overspeeds
+FROM unnest($1::text[]) WITH ORDINALITY AS v(id, n)
+CROSS JOIN LATERAL (
+  SELECT count(*) FILTER (WHERE kind = 'trip') AS trips,
+         count(*) FILTER (WHERE kind = 'stop') AS stops,
+         coalesce(sum(distance_km) FILTER (WHERE kind = 'trip'), 0) AS distance_km,
+         coalesce(sum(extract(epoch FROM end_ts - start_ts) * 1000) FILTER (WHERE kind = 'trip'), 0) AS driving_ms,
+         coalesce(sum(extract(epoch FROM end_ts - start_ts) * 1000) FILTER (WHERE kind = 'stop'), 0) AS stopped_ms,
+         coalesce(sum(idle_ms), 0) AS idle_ms,
+         coalesce(max(max_speed) FILTER (WHERE kind = 'trip'), 0) AS max_speed
+  FROM segments
+  WHERE vehicle_id = v.id AND start_ts >= to_timestamp($2 / 1000.0) AND start_ts < to_timestamp($3 / 1000.0)
+    AND ($4::text[] IS NULL OR company_id = ANY($4))
+) s
+CROSS JOIN LATERAL (
+  SELECT count(*) AS overspeeds
+  FROM events
+  WHERE vehicle_id = v.id AND type = ANY($5) AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
+    AND ($4::text[] IS NULL OR company_id = ANY($4))
+) e
+ORDER BY v.n`;
+
+type Row = unknown[];
+
+export class PgHistoryReader implements HistoryReader {
+  readonly kind = 'postgres';
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async track(q: TrackQuery): Promise<TrackColumns> {
+    const rows = await this.rows(TRACK, [q.vehicleId, q.from, q.to, q.afterTs, q.limit]);
+    const n = rows.length;
+    const out = { ts: new Float64Array(n), lat: new Float64Array(n), lon: new Float64Array(n), speed: new Float64Array(n), course: new Float64Array(n) };
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      out.ts[i] = Math.round(Number(r[0]));
+      out.lat[i] = r[1] as number;
+      out.lon[i] = r[2] as number;
+      out.speed[i] = r[3] === null ? NaN : (r[3] as number);
+      out.course[i] = r[4] === null ? NaN : (r[4] as number);
+    }
+    return out;
+  }
+
+  async events(q: EventQuery): Promise<StoredEvent[]> {
+    const rows = await this.rows(EVENTS, [
+      q.vehicleId, q.from, q.to, q.types, q.companies, q.after?.ts ?? null, q.after?.id ?? null, q.limit,
+    ]);
+    return rows.map((r) => ({
+      id: r[0] as string, vehicleId: r[1] as string, company: r[2] as string | null, type: r[3] as string,
+      ts: Math.round(Number(r[4])), lat: r[5] as number, lon: r[6] as number, data: r[7] as Record<string, unknown> | null,
+    }));
+  }
+
+  async segments(q: SegmentQuery): Promise<TripSegment[]> {
+    const page = [q.kind, q.from, q.to, q.after?.ts ?? null, q.after?.id ?? null, q.limit];
+    const rows = q.vehicles !== null
+      ? await this.rows(SEGMENTS_OF_VEHICLES, [...page, q.vehicles, q.companies])
+      : q.companies !== null
+        ? await this.rows(SEGMENTS_OF_COMPANIES, [...page, q.companies])
+        : await this.rows(SEGMENTS_OF_ALL, page);
+    return rows.map(segmentOf);
+  }
+
+  async summaries(q: SummaryQuery): Promise<VehicleSummary[]> {
+    if (q.vehicles.length === 0) return [];
+    const rows = await this.rows(SUMMARIES, [q.vehicles, q.from, q.to, q.companies, OVERSPEED_EVENT_TYPES]);
+    return rows.map((r) => ({
+      vehicleId: r[0] as string,
+      trips: Number(r[1]),
+      stops: Number(r[2]),
+      distanceKm: r[3] as number,
+      drivingMs: Math.round(Number(r[4])),
+      stoppedMs: Math.round(Number(r[5])),
+      idleMs: Number(r[6]),
+      maxSpeed: r[7] as number,
+      overspeeds: Number(r[8]),
+    }));
+  }
+
+  private async rows(text: string, values: unknown[]): Promise<Row[]> {
+    const result = await this.pool.query({ text, values, rowMode: 'array' });
+    return result.rows as Row[];
+  }
+}
+
+function segmentOf(r: Row): TripSegment {
+  return {
+    id: r[0] as string, kind: r[1] as TripSegment['kind'], vehicleId: r[2] as string, company: r[3] as string | null, deviceId: r[4] as string,
+    startTs: Math.round(Number(r[5])), endTs: Math.round(Number(r[6])),
+    startLat: r[7] as number, startLon: r[8] as number, endLat: r[9] as number, endLon: r[10] as number,
+    distanceKm: r[11] as number, maxSpeed: r[12] as number, avgSpeed: r[13] as number, idleMs: Number(r[14]), closed: r[15] as boolean,
+  };
+}
