@@ -6,19 +6,27 @@ import {
 import type { TripSegment } from '../../actors/domain/trip-segment.js';
 
 /**
- * Reads history with one indexed query per request (plans in docs/storage.md). Times travel as
- * float8 milliseconds, not timestamptz: parsing 260k timestamps into Dates would cost more than
- * the query. Rows come back as arrays (rowMode) for the same reason.
+ * Reads history with one indexed query per request (plans in docs/storage.md). A track comes back
+ * as one row of five arrays in PostgreSQL's binary array format (array_send: int8 microseconds
+ * since 2000 for ts, float8 for lat/lon, float4 for speed/course): a month of one vehicle is
+ * ~260k points, and as 260k text rows it costs several times more to format, send and parse.
+ * The subquery reads the page in ts order and the aggregates keep that order (PostgreSQL
+ * aggregates a sorted subquery in its order); decodeTrack checks it.
  */
 const TRACK = `
-SELECT extract(epoch FROM ts) * 1000 AS ts, lat, lon, speed, course
-FROM positions
-WHERE vehicle_id = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
-  AND ($4::float8 IS NULL OR ts > to_timestamp($4 / 1000.0))
-ORDER BY ts
-LIMIT $5`;
+SELECT array_send(array_agg(ts)) AS ts, array_send(array_agg(lat)) AS lat, array_send(array_agg(lon)) AS lon,
+       array_send(array_agg(speed)) AS speed, array_send(array_agg(course)) AS course
+FROM (
+  SELECT ts, lat, lon, speed, course
+  FROM positions
+  WHERE vehicle_id = $1 AND ts >= to_timestamp($2 / 1000.0) AND ts < to_timestamp($3 / 1000.0)
+    AND ($4::float8 IS NULL OR ts > to_timestamp($4 / 1000.0))
+  ORDER BY ts
+  LIMIT $5
+) page`;
 
-const EVENT_COLUMNS = `id, vehicle_id, company_id, type, extract(epoch FROM ts) * 1000 AS ts, lat, lon, data`;
+// The ms column is not named ts: ORDER BY ts must name the column the index holds.
+const EVENT_COLUMNS = `id, vehicle_id, company_id, type, extract(epoch FROM ts) * 1000 AS ts_ms, lat, lon, data`;
 
 // (ts, id) > (after) with the ts compared as milliseconds, as the cursor holds it.
 const EVENTS = `
@@ -40,10 +48,22 @@ const SEGMENT_PAGE = `
 ORDER BY start_ts, id
 LIMIT $6`;
 
-/** Of some vehicles (and, for a company token, only the rows recorded for its companies). */
+/**
+ * Of one vehicle or company, `= $7` lets the index hand rows over in (start_ts, id) order, so the
+ * page stops after `limit` rows; `= ANY($7)` (several) reads every match in the range and sorts.
+ * For a company token, only the rows recorded for its companies ($8).
+ */
+const SEGMENTS_OF_VEHICLE = `
+SELECT ${SEGMENT_COLUMNS} FROM segments
+WHERE vehicle_id = $7 AND ($8::text[] IS NULL OR company_id = ANY($8))${SEGMENT_PAGE}`;
+
 const SEGMENTS_OF_VEHICLES = `
 SELECT ${SEGMENT_COLUMNS} FROM segments
 WHERE vehicle_id = ANY($7) AND ($8::text[] IS NULL OR company_id = ANY($8))${SEGMENT_PAGE}`;
+
+const SEGMENTS_OF_COMPANY = `
+SELECT ${SEGMENT_COLUMNS} FROM segments
+WHERE company_id = $7${SEGMENT_PAGE}`;
 
 const SEGMENTS_OF_COMPANIES = `
 SELECT ${SEGMENT_COLUMNS} FROM segments
@@ -77,6 +97,12 @@ CROSS JOIN LATERAL (
 ) e
 ORDER BY v.n`;
 
+/** The statements, for EXPLAIN (loadtest/bench-history.ts --explain prints their plans). */
+export const HISTORY_QUERIES = {
+  track: TRACK, events: EVENTS, segmentsOfVehicle: SEGMENTS_OF_VEHICLE, segmentsOfVehicles: SEGMENTS_OF_VEHICLES, segmentsOfCompany: SEGMENTS_OF_COMPANY,
+  segmentsOfCompanies: SEGMENTS_OF_COMPANIES, segmentsOfAll: SEGMENTS_OF_ALL, summaries: SUMMARIES,
+} as const;
+
 type Row = unknown[];
 
 export class PgHistoryReader implements HistoryReader {
@@ -85,18 +111,8 @@ export class PgHistoryReader implements HistoryReader {
   constructor(private readonly pool: pg.Pool) {}
 
   async track(q: TrackQuery): Promise<TrackColumns> {
-    const rows = await this.rows(TRACK, [q.vehicleId, q.from, q.to, q.afterTs, q.limit]);
-    const n = rows.length;
-    const out = { ts: new Float64Array(n), lat: new Float64Array(n), lon: new Float64Array(n), speed: new Float64Array(n), course: new Float64Array(n) };
-    for (let i = 0; i < n; i++) {
-      const r = rows[i];
-      out.ts[i] = Math.round(Number(r[0]));
-      out.lat[i] = r[1] as number;
-      out.lon[i] = r[2] as number;
-      out.speed[i] = r[3] === null ? NaN : (r[3] as number);
-      out.course[i] = r[4] === null ? NaN : (r[4] as number);
-    }
-    return out;
+    const [row] = await this.rows(TRACK, [q.vehicleId, q.from, q.to, q.afterTs, q.limit]);
+    return decodeTrack(row as (Buffer | null)[]);
   }
 
   async events(q: EventQuery): Promise<StoredEvent[]> {
@@ -111,11 +127,18 @@ export class PgHistoryReader implements HistoryReader {
 
   async segments(q: SegmentQuery): Promise<TripSegment[]> {
     const page = [q.kind, q.from, q.to, q.after?.ts ?? null, q.after?.id ?? null, q.limit];
-    const rows = q.vehicles !== null
-      ? await this.rows(SEGMENTS_OF_VEHICLES, [...page, q.vehicles, q.companies])
-      : q.companies !== null
-        ? await this.rows(SEGMENTS_OF_COMPANIES, [...page, q.companies])
-        : await this.rows(SEGMENTS_OF_ALL, page);
+    let rows: Row[];
+    if (q.vehicles !== null) {
+      rows = q.vehicles.length === 1
+        ? await this.rows(SEGMENTS_OF_VEHICLE, [...page, q.vehicles[0], q.companies])
+        : await this.rows(SEGMENTS_OF_VEHICLES, [...page, q.vehicles, q.companies]);
+    } else if (q.companies !== null) {
+      rows = q.companies.length === 1
+        ? await this.rows(SEGMENTS_OF_COMPANY, [...page, q.companies[0]])
+        : await this.rows(SEGMENTS_OF_COMPANIES, [...page, q.companies]);
+    } else {
+      rows = await this.rows(SEGMENTS_OF_ALL, page);
+    }
     return rows.map(segmentOf);
   }
 
@@ -149,3 +172,44 @@ function segmentOf(r: Row): TripSegment {
     distanceKm: r[11] as number, maxSpeed: r[12] as number, avgSpeed: r[13] as number, idleMs: Number(r[14]), closed: r[15] as boolean,
   };
 }
+
+/** PostgreSQL's epoch (2000-01-01) in Unix milliseconds: binary timestamps count microseconds from it. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+function decodeTrack(row: (Buffer | null)[]): TrackColumns {
+  const [ts, lat, lon, speed, course] = row.map(decodeArray);
+  for (let i = 0; i < ts.length; i++) ts[i] = Math.round(ts[i] / 1000) + PG_EPOCH_MS;
+  for (let i = 1; i < ts.length; i++) {
+    if (ts[i] <= ts[i - 1]) throw new Error('positions came back out of ts order');
+  }
+  return { ts, lat, lon, speed, course };
+}
+
+/**
+ * A one-dimensional array in PostgreSQL's binary format: ndim, has-nulls flag, element type,
+ * then (length, lower bound) per dimension, then each element as a 4-byte length (-1: NULL)
+ * and its bytes. Elements are float8, float4 or int8 (timestamptz: microseconds); NULL is NaN.
+ */
+function decodeArray(b: Buffer | null): Float64Array {
+  if (b === null || b.readInt32BE(0) === 0) return new Float64Array(0);
+  const n = b.readInt32BE(12);
+  const out = new Float64Array(n);
+  const element = b.readUInt32BE(8);
+  let pos = 20;
+  for (let i = 0; i < n; i++) {
+    const len = b.readInt32BE(pos);
+    pos += 4;
+    if (len === -1) {
+      out[i] = NaN;
+      continue;
+    }
+    // int8 microseconds since 2000 stay below 2^53 until the year 2285: exact as a double.
+    // A real (float4: speed, course) to 3 decimals, as its text form reads: 33.3, not 33.29999923706055.
+    out[i] = element === TIMESTAMPTZ ? b.readInt32BE(pos) * 4_294_967_296 + b.readUInt32BE(pos + 4)
+      : len === 8 ? b.readDoubleBE(pos) : Math.round(b.readFloatBE(pos) * 1000) / 1000;
+    pos += len;
+  }
+  return out;
+}
+
+const TIMESTAMPTZ = 1184;

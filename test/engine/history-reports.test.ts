@@ -150,6 +150,11 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     const trips = await getJson<Page>(`/v1/reports/trips?${range}`, tokens.A);
     assert.deepEqual(trips.trips!.map((t) => t.id).sort(), SEGMENTS.filter((s) => s.kind === 'trip' && s.company === 'A' && s.startTs >= FROM).map((s) => s.id).sort());
     assert.equal((await getJson<Page>(`/v1/reports/trips?${range}&company=B`, tokens.A)).count, 0, 'company=B narrows A\'s grant to nothing');
+    const both = await getJson<Page>(`/v1/reports/trips?${range}`, await testToken({ companies: ['A', 'B'] }));
+    assert.deepEqual(both.trips!.map((t) => t.id).sort(), SEGMENTS.filter((s) => s.kind === 'trip' && s.startTs >= FROM).map((s) => s.id).sort(), 'two companies: the rows of both');
+    const twoVehicles = await getJson<Page>(`/v1/reports/trips?${range}&vehicle=va1,va2`, tokens.A);
+    assert.deepEqual(new Set(twoVehicles.trips!.map((t) => t.vehicleId)), new Set(['va1', 'va2']));
+    assert.equal(twoVehicles.count, 5, "va1's three and va2's two, not va1's trip recorded for B");
     const stops = await getJson<Page>(`/v1/reports/stops?${range}`, tokens.B);
     assert.deepEqual(stops.stops!.map((s) => s.vehicleId), ['vb1']);
     const summary = await getJson<{ vehicles: { vehicleId: string; trips: number }[] }>(`/v1/reports/summary?${range}`, tokens.A);
@@ -158,8 +163,9 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     assert.equal((await getJson<{ count: number }>(`/v1/reports/summary?${range}&company=B`, tokens.A)).count, 0);
     const adminSummary = await getJson<{ vehicles: { vehicleId: string; trips: number }[] }>(`/v1/reports/summary?${range}`, tokens.admin);
     assert.deepEqual(adminSummary.vehicles.map((v) => [v.vehicleId, v.trips]), [['va1', 4], ['va2', 2], ['vb1', 1]]);
-    const bTrack = await getJson<{ count: number }>(`/v1/vehicles/vb1/track?${range}`, tokens.B);
+    const bTrack = await getJson<{ count: number; points: Record<string, number>[] }>(`/v1/vehicles/vb1/track?${range}`, tokens.B);
     assert.equal(bTrack.count, 50);
+    assert.deepEqual(Object.keys(bTrack.points[0]), ['ts', 'lat', 'lon'], 'speed and course left out where not reported');
   });
 
   it('#10 the summary adds up the trips and stops that start in the period, and the overspeeds in it', async () => {
@@ -301,6 +307,8 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     assert.ok(ms.count >= 5);
     assert.deepEqual(iso.trips, ms.trips, 'ISO-8601 times select the same period');
     assert.equal((await fetch(`${node.url}/v1/reports/trips?${range}`)).status, 401);
+    const ingest = await get(`/v1/reports/trips?${range}`, await testToken({ role: 'ingest', companies: ['A'] }));
+    assert.equal(ingest.status, 403, 'an ingest credential cannot read history');
   });
 });
 
