@@ -121,6 +121,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     demoToken,
     history: infra.historyReader,
     roster: directory,
+    observeHistory: (route, seconds) => metrics.historyRequest(route, seconds),
   }));
   const streams = stream;
   transport.websocket('/v1/stream', {

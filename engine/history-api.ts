@@ -23,6 +23,8 @@ export interface HistoryApiDeps {
   readonly reader: HistoryReader | null;
   readonly roster: FleetRoster;
   readonly grantOf: (req: HttpRequest) => Promise<Grant>;
+  /** How long each answered request took, by route (fleetline_history_request_seconds). */
+  readonly observe?: (route: string, seconds: number) => void;
 }
 
 type Handler = (req: HttpRequest) => Promise<HttpResponse>;
@@ -127,12 +129,21 @@ export function createHistoryApi(deps: HistoryApiDeps): HistoryApi {
     return documentResponse(format as 'json' | 'msgpack', { from: q.from, to: q.to, vehicles: rows, count: rows.length, nextCursor }, nextCursor);
   };
 
+  const timed = <A extends unknown[]>(route: string, handler: (req: HttpRequest, ...args: A) => Promise<HttpResponse>) =>
+    async (req: HttpRequest, ...args: A): Promise<HttpResponse> => {
+      const started = performance.now();
+      const res = await handler(req, ...args);
+      deps.observe?.(route, (performance.now() - started) / 1000);
+      return res;
+    };
   const routes = new Map<string, Handler>([
-    ['/v1/reports/trips', segments('trip')],
-    ['/v1/reports/stops', segments('stop')],
-    ['/v1/reports/summary', summary],
+    ['/v1/reports/trips', timed('trips', segments('trip'))],
+    ['/v1/reports/stops', timed('stops', segments('stop'))],
+    ['/v1/reports/summary', timed('summary', summary)],
   ]);
-  const vehicleRoutes: readonly [string, (req: HttpRequest, vehicleId: string) => Promise<HttpResponse>][] = [['/track', track], ['/events', events]];
+  const vehicleRoutes: readonly [string, (req: HttpRequest, vehicleId: string) => Promise<HttpResponse>][] = [
+    ['/track', timed('track', track)], ['/events', timed('events', events)],
+  ];
   return {
     routes,
     vehicleRoute(path) {

@@ -47,6 +47,8 @@ interface HttpApiDeps {
   /** Track, events and reports: null without PostgreSQL (they answer 501 HISTORY_UNAVAILABLE). */
   readonly history: HistoryReader | null;
   readonly roster: FleetRoster;
+  /** Observes each answered history request (fleetline_history_request_seconds{route}). */
+  readonly observeHistory?: (route: string, seconds: number) => void;
 }
 
 interface StaticFile {
@@ -191,7 +193,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
       return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
     } }],
   ]);
-  const history = createHistoryApi({ reader: deps.history, roster: deps.roster, grantOf });
+  const history = createHistoryApi({ reader: deps.history, roster: deps.roster, grantOf, observe: deps.observeHistory });
   for (const [path, handler] of history.routes) routes.set(path, { GET: handler });
   const demoToken = deps.demoToken;
   if (demoToken) routes.set('/v1/demo/token', { GET: async () => json(200, { token: await demoToken() }) });

@@ -281,6 +281,14 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     assert.equal((mpSum as { vehicles: { distanceKm: number }[] }).vehicles[0].distanceKm, 85);
   });
 
+  it('#10 answered history requests are timed per route in /metrics', async () => {
+    const text = await (await fetch(`${node.url}/metrics`)).text();
+    for (const route of ['track', 'events', 'trips', 'stops', 'summary']) {
+      const count = Number(new RegExp(`fleetline_history_request_seconds_count\\{[^}]*route="${route}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? 0);
+      assert.ok(count > 0, `${route} observed`);
+    }
+  });
+
   it('#10 bad parameters answer 400 BAD_QUERY naming them', async () => {
     const cases: [string, RegExp][] = [
       [`/v1/vehicles/va1/track?from=${TO}&to=${FROM}`, /^to: from must be before to/],
