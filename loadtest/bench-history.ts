@@ -22,6 +22,7 @@ import { haversineKm } from '../actors/domain/geo.js';
 import type { TripSegment } from '../actors/domain/trip-segment.js';
 import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
 import type { PositionRow } from '../actors/ports/history-store.js';
+import { OVERSPEED_EVENT_TYPES } from '../actors/ports/history-reader.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { createPgPool } from '../adapters/postgres/pg-pool.js';
 import { PgHistoryReader } from '../adapters/postgres/pg-history-reader.js';
@@ -101,7 +102,8 @@ function vehicleHistory(vehicleId: string, start: number, days: number, stepMs: 
       lon = nLon;
       pLat = lat;
       pLon = lon;
-      if (speed > 90 && !overspeeding) out.events.push(event(vehicleId, 'overspeed', ts, lat, lon));
+      if (speed > 90 && !overspeeding) out.events.push(event(vehicleId, 'overspeed_start', ts, lat, lon));
+      if (speed <= 90 && overspeeding) out.events.push(event(vehicleId, 'overspeed_end', ts, lat, lon));
       overspeeding = speed > 90;
     } else {
       pLat = lat + (random() - 0.5) * 4e-5; // ±2 m of jitter while parked
@@ -114,8 +116,9 @@ function vehicleHistory(vehicleId: string, start: number, days: number, stepMs: 
   return out;
 }
 
-function event(vehicleId: string, type: VehicleEvent['type'], ts: number, lat: number, lon: number): VehicleEvent {
-  return { id: `${vehicleId}:${type}:${ts}`, vehicleId, company: COMPANY, type, ts, lat, lon };
+/** Event names as the vehicle domain writes them (a string here: the bench only stores them). */
+function event(vehicleId: string, type: string, ts: number, lat: number, lon: number): VehicleEvent {
+  return { id: `${vehicleId}:${type}:${ts}`, vehicleId, company: COMPANY, type: type as VehicleEvent['type'], ts, lat, lon };
 }
 
 async function timed(label: string, fn: () => Promise<string>): Promise<void> {
@@ -194,8 +197,8 @@ async function main(): Promise<void> {
         return `${doc.count} trips`;
       });
       await timed('trips report (CSV)', async () => `${kb((await get(`/v1/reports/trips?${range}&vehicle=${VEHICLE}&format=csv`)).bytes)}`);
-      await timed('events, type=overspeed', async () => {
-        const doc = JSON.parse((await get(`/v1/vehicles/${VEHICLE}/events?${range}&type=overspeed`)).body.toString()) as { count: number };
+      await timed('events, type=overspeed_start', async () => {
+        const doc = JSON.parse((await get(`/v1/vehicles/${VEHICLE}/events?${range}&type=overspeed_start`)).body.toString()) as { count: number };
         return `${doc.count} events`;
       });
       await timed('summary of the vehicle', async () => {
@@ -253,8 +256,9 @@ async function explain(pool: pg.Pool, from: number, to: number): Promise<void> {
     ['trips of one vehicle', sql.segmentsOfVehicle, ['trip', from, to, null, null, 1001, VEHICLE, [COMPANY]]],
     ['trips of a company', sql.segmentsOfCompany, ['trip', from, to, null, null, 1001, COMPANY]],
     ['trips of two companies', sql.segmentsOfCompanies, ['trip', from, to, null, null, 1001, [COMPANY, 'other-co']]],
-    ['events, type=overspeed', sql.events, [VEHICLE, from, to, ['overspeed'], [COMPANY], null, null, 1001]],
-    ['summary of one vehicle', sql.summaries, [[VEHICLE], from, to, [COMPANY], ['overspeed', 'overspeedStart', 'overspeed_start']]],
+    ['events, type=overspeed_start', sql.events, [VEHICLE, from, to, ['overspeed_start'], [COMPANY], null, null, 1001]],
+    ['events, every type', sql.events, [VEHICLE, from, to, null, [COMPANY], null, null, 1001]],
+    ['summary of one vehicle', sql.summaries, [[VEHICLE], from, to, [COMPANY], OVERSPEED_EVENT_TYPES]],
   ];
   for (const [label, text, values] of runs) {
     const { rows } = await pool.query<{ 'QUERY PLAN': string }>({ text: `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${text}`, values });

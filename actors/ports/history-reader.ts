@@ -99,8 +99,8 @@ export interface VehicleSummary {
 }
 
 /**
- * Event types that count as one overspeed: the vehicle logic has named the start of an overspeed
- * `overspeed` and is moving to start/end pairs; counting the start alone keeps a long overspeed
- * one overspeed, whichever name the stored rows carry.
+ * Event types that count as one overspeed: the start of each (`overspeed_start`; its
+ * `overspeed_end` is not counted again), and `overspeed`, the name rows written before overspeeds
+ * had a start and an end carry.
  */
-export const OVERSPEED_EVENT_TYPES: readonly string[] = ['overspeed', 'overspeedStart', 'overspeed_start'];
+export const OVERSPEED_EVENT_TYPES: readonly string[] = ['overspeed_start', 'overspeed'];

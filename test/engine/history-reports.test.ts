@@ -46,9 +46,10 @@ const SEGMENTS: TripSegment[] = [
 ];
 
 const EVENTS: VehicleEvent[] = [
-  ev('va1', 'A', 'overspeed', -10),
-  ev('va1', 'A', 'overspeed', 130),
-  ev('va1', 'A', 'overspeed', 210),
+  ev('va1', 'A', 'overspeed_start', -10),
+  ev('va1', 'A', 'overspeed', 130), // the name before overspeeds had a start and an end: counted too
+  ev('va1', 'A', 'overspeed_start', 210),
+  ev('va1', 'A', 'overspeed_end', 212), // the end of the same overspeed: not a second one
   ev('va1', 'A', 'trip_start', 60),
   ev('va1', 'A', 'trip_end', 90),
   ev('va1', 'A', 'ignition_on', 60), // same ts as trip_start: the (ts, id) order pages ties
@@ -271,7 +272,7 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     assert.deepEqual(rows.slice(1).map((r) => [r[0], new Date(r[5]).getTime(), Number(r[7]), Number(r[12]), Number(r[13])]),
       trips.map((t) => [t.id, t.startTs, t.endTs - t.startTs, t.distanceKm, t.maxSpeed]));
 
-    const evCsv = parseCsv(await (await get(`/v1/vehicles/va1/events?${range}&type=overspeed&format=csv`, tokens.A)).text());
+    const evCsv = parseCsv(await (await get(`/v1/vehicles/va1/events?${range}&type=overspeed,overspeed_start&format=csv`, tokens.A)).text());
     assert.equal(evCsv.length, 3, 'a header and the two overspeeds in the period');
     assert.deepEqual(JSON.parse(evCsv[1][7]), { speed: 99, note: 'a, "quoted" note' }, 'a field with commas and quotes survives');
 
