@@ -88,7 +88,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
 
   return {
     bus, snapshots, durableSnapshots: durable ?? hot ?? snapshots, history, currentState, reference, redis, pool,
-    historyReader: readPool ? new PgHistoryReader(readPool) : null,
+    historyReader: readPool ? new PgHistoryReader(readPool, { trackSlices: Math.min(4, config.historyReadConnections) }) : null,
     close: async () => {
       if (retention) clearInterval(retention);
       await bus.close();

@@ -223,6 +223,24 @@ describe('#10 history and reports over HTTP on the real PostgreSQL', () => {
     assert.deepEqual(summaryIds, ['va1', 'va2', 'vb1']);
   });
 
+  it('#10 a long track is read in day slices at once, and its pages still hold every position once in order', async () => {
+    const rows: PositionRow[] = [];
+    for (let k = 0; k < 25_000; k++) rows.push({ vehicleId: 'va2', point: { deviceId: 'da2', ts: T0 + k * 17_280, lat: 50 + k * 1e-6, lon: 10 } });
+    await store.appendPositions(rows);
+    const seen: number[] = [];
+    const pages: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { points: { ts: number }[]; rawCount: number; nextCursor: string | null } =
+        await getJson(`/v1/vehicles/va2/track?from=${T0 - DAY_MS}&to=${T0 + 6 * DAY_MS}&limit=20000&format=json${cursor ? `&cursor=${cursor}` : ''}`, tokens.A);
+      seen.push(...page.points.map((p) => p.ts));
+      pages.push(page.rawCount);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    assert.deepEqual(pages, [20_000, 5000], 'the first page is cut at the limit across slices');
+    assert.deepEqual(seen, rows.map((r) => r.point.ts), 'five days, every position once, oldest first');
+  });
+
   it('#10 simplification keeps far fewer points, every dropped one within the tolerance of the kept line', async () => {
     const raw = route().filter((r) => r.vehicleId === 'va1').map((r) => [r.point.lat, r.point.lon] as [number, number]);
     const tolerance = 5;
