@@ -151,6 +151,16 @@ export class FleetDirectory {
     return this.companies.get(companyId)?.active ?? false;
   }
 
+  /** The company a vehicle of the reference data belongs to (undefined: no such vehicle, or an unbound device's). */
+  companyOf(vehicleId: string): string | undefined {
+    return this.vehicles.get(vehicleId)?.companyId;
+  }
+
+  /** Every vehicle of the reference data. */
+  vehicleIds(): string[] {
+    return [...this.vehicles.keys()];
+  }
+
   vehiclesOf(companyId: string): string[] {
     const out: string[] = [];
     for (const v of this.vehicles.values()) if (v.companyId === companyId) out.push(v.id);

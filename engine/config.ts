@@ -100,6 +100,7 @@ export const options = {
   redisPrefix: { env: 'REDIS_PREFIX', default: 'fleetline:', doc: 'Key prefix of this deployment in Redis.', parse: text },
   databaseUrl: { env: 'DATABASE_URL', default: null as string | null, doc: 'PostgreSQL for reference data, durable snapshots and history; unset keeps the embedded stores.', parse: optionalText },
   domainSettings: { env: 'DOMAIN_SETTINGS', default: {} as SettingsOverride, doc: 'JSON object overriding the defaults of the vehicle domain settings below for this deployment (e.g. `{"offlineTimeoutS":300}`); companies and vehicles override them again in their `settings`.', parse: settingsJson, docDefault: '`{}`' },
+  historyReadConnections: { env: 'HISTORY_READ_CONNECTIONS', default: 4, doc: 'PostgreSQL connections for track, events and report reads, apart from the checkpoint writers\' (a long report never delays a checkpoint).', parse: int(1, 100) },
   historyRetentionDays: { env: 'HISTORY_RETENTION_DAYS', default: 90, doc: 'Daily position partitions older than this are dropped.', parse: int(1, 36_500) },
 } satisfies Record<string, Option<unknown>>;
 

@@ -138,6 +138,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     },
     ready,
     demoToken,
+    history: infra.historyReader,
+    roster: directory,
+    observeHistory: (route, seconds) => metrics.historyRequest(route, seconds),
   }));
   const streams = stream;
   transport.websocket('/v1/stream', {

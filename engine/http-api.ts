@@ -7,6 +7,8 @@ import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { bearerToken } from './auth.js';
 import { parseQuery, tokenOnlyQuerySchema, vehicleIdParam, vehicleListQuerySchema, weightBodySchema } from './http-schemas.js';
 import type { ClusterOps } from './cluster-ops.js';
+import { createHistoryApi, type FleetRoster } from './history-api.js';
+import type { HistoryReader } from '../actors/ports/history-reader.js';
 import type { IntakeCredentials } from './intake-credentials.js';
 import { OSMAND_MAX_BODY_BYTES, osmandRecord } from './osmand.js';
 import { decodeOsmand } from './osmand-decoder.js';
@@ -18,7 +20,7 @@ import type { VehicleView } from '../actors/domain/vehicle-state.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   BODY_TOO_LARGE: 413, MALFORMED_BODY: 400, UNSUPPORTED_MEDIA_TYPE: 415, TOO_MANY_RECORDS: 413, BAD_QUERY: 400, BAD_PATH: 400,
   METHOD_NOT_ALLOWED: 405, URI_TOO_LONG: 414, NOT_FOUND: 404, UNAUTHORIZED: 401, BAD_TOKEN: 401, FORBIDDEN: 403, NOT_READY: 503, BUS_UNAVAILABLE: 503, INTERNAL: 500,
-  UNKNOWN_DEVICE: 403, FORBIDDEN_DEVICE: 403, INACTIVE_COMPANY: 403,
+  UNKNOWN_DEVICE: 403, FORBIDDEN_DEVICE: 403, INACTIVE_COMPANY: 403, HISTORY_UNAVAILABLE: 501,
   INVALID_BODY: 400, REFERENCE_CONFLICT: 409, REFERENCE_UNAVAILABLE: 503,
 };
 
@@ -49,6 +51,11 @@ interface HttpApiDeps {
   readonly lastFix: (deviceId: string) => VehicleView | undefined;
   /** The reference-data admin routes (/v1/admin/companies, …; engine/reference-admin.ts). */
   readonly reference?: (path: string) => Route | undefined;
+  /** Track, events and reports: null without PostgreSQL (they answer 501 HISTORY_UNAVAILABLE). */
+  readonly history: HistoryReader | null;
+  readonly roster: FleetRoster;
+  /** Observes each answered history request (fleetline_history_request_seconds{route}). */
+  readonly observeHistory?: (route: string, seconds: number) => void;
 }
 
 type OsmandDeps = Pick<HttpApiDeps, 'intake' | 'intakeCredentials' | 'lastFix' | 'ready'>;
@@ -228,15 +235,21 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
       return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
     } }],
   ]);
+  const history = createHistoryApi({ reader: deps.history, roster: deps.roster, grantOf, observe: deps.observeHistory });
+  for (const [path, handler] of history.routes) routes.set(path, { GET: handler });
   const demoToken = deps.demoToken;
   if (demoToken) routes.set('/v1/demo/token', { GET: async () => json(200, { token: await demoToken() }) });
   for (const [path, file] of statics) {
     routes.set(path, { GET: () => ({ status: 200, headers: { 'content-type': file.type, 'cache-control': 'no-cache' }, body: file.body }) });
   }
   const vehicle: Route = { GET: (req) => getVehicle(req, req.path.slice('/v1/vehicles/'.length)) };
+  const vehicleRoute = (path: string): Route => {
+    const handler = history.vehicleRoute(path);
+    return handler ? { GET: handler } : vehicle;
+  };
   const locate: Route = { GET: admin(async (ops, req) => json(200, await ops.locate(vehicleIdParam(req.path.slice('/v1/admin/locate/'.length))))) };
   const routeOf = (path: string): Route | undefined => routes.get(path)
-    ?? (path.startsWith('/v1/vehicles/') ? vehicle : path.startsWith('/v1/admin/locate/') ? locate : deps.reference?.(path));
+    ?? (path.startsWith('/v1/vehicles/') ? vehicleRoute(path) : path.startsWith('/v1/admin/locate/') ? locate : deps.reference?.(path));
 
   return async (req) => {
     try {

@@ -11,7 +11,7 @@ import { FleetlineError } from '../actors/domain/errors.js';
 
 /** A decimal number as people write it: no hex, no exponent, no `Infinity`, no blanks. */
 const DECIMAL = /^[+-]?\d+(\.\d+)?$/;
-const DIGITS = /^\d+$/;
+export const DIGITS = /^\d+$/;
 /** Distinct ids one `ids=` may ask for. */
 export const MAX_QUERY_IDS = 10_000;
 
@@ -26,10 +26,10 @@ const bbox = z.string()
   .refine(([, south, , north]) => south <= north, 'south must not be north of north');
 
 const ID = /^\P{Cc}{1,128}$/u;
-const id = z.string().regex(ID, 'ids are 1-128 characters without control characters');
+export const id = z.string().regex(ID, 'ids are 1-128 characters without control characters');
 
 /** A comma-separated list, each entry once, in first-seen order. */
-const idList = (max: number) => z.string()
+export const idList = (max: number) => z.string()
   .transform((s) => [...new Set(s.split(','))])
   .pipe(z.array(id).min(1).max(max, `at most ${max} distinct ids`));
 

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { PartitionedLog } from '../actors/ports/partitioned-log.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import type { HistoryStore } from '../actors/ports/history-store.js';
+import type { HistoryReader } from '../actors/ports/history-reader.js';
 import type { CurrentStateStore } from '../actors/ports/current-state-store.js';
 import type { ReferenceSource } from '../actors/ports/reference-source.js';
 import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
@@ -19,6 +20,7 @@ import { RedisSnapshotStore } from '../adapters/redis/redis-snapshot-store.js';
 import { createPgPool } from '../adapters/postgres/pg-pool.js';
 import { migrate } from '../adapters/postgres/migrate.js';
 import { PgHistoryStore } from '../adapters/postgres/pg-history-store.js';
+import { PgHistoryReader } from '../adapters/postgres/pg-history-reader.js';
 import { PgReferenceSource } from '../adapters/postgres/pg-reference-source.js';
 import { PgSnapshotStore } from '../adapters/postgres/pg-snapshot-store.js';
 import { dropExpiredPartitions } from '../adapters/postgres/position-partitions.js';
@@ -31,6 +33,8 @@ export interface Infrastructure {
   /** The tier never behind the others, read without side effects (a replica's first fill). */
   readonly durableSnapshots: SnapshotStore;
   readonly history: HistoryStore;
+  /** Track, events and reports; null in the embedded mode, which keeps no history. */
+  readonly historyReader: HistoryReader | null;
   readonly currentState: CurrentStateStore | null;
   readonly reference: ReferenceSource;
   readonly redis: Redis | null;
@@ -51,8 +55,11 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
 
   const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, name: `fleetline-${config.nodeId}`, logger: log }) : null;
   let pool: pg.Pool | null = null;
+  let readPool: pg.Pool | null = null;
   if (config.databaseUrl) {
     pool = createPgPool({ connectionString: config.databaseUrl, applicationName: `fleetline-${config.nodeId}`, logger: log });
+    // History reads get connections of their own: a long report never holds up a checkpoint's writes.
+    readPool = createPgPool({ connectionString: config.databaseUrl, applicationName: `fleetline-${config.nodeId}-reads`, logger: log, max: config.historyReadConnections });
     const result = await migrate(pool, { logger: log });
     log.info({ applied: result.applied, schema: result.current }, 'postgres migrations');
   }
@@ -84,6 +91,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
 
   return {
     bus, snapshots, durableSnapshots: durable ?? hot ?? snapshots, history, currentState, reference, redis, pool,
+    historyReader: readPool ? new PgHistoryReader(readPool, { trackSlices: Math.min(4, config.historyReadConnections) }) : null,
     close: async () => {
       if (retention) clearInterval(retention);
       await bus.close();
@@ -92,6 +100,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
       await currentState?.close();
       if (redis) await closeRedis(redis);
       if (pool) await pool.end();
+      if (readPool) await readPool.end();
     },
   };
 }

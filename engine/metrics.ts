@@ -31,6 +31,7 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly rebalances: Histogram;
   private readonly passivations: Counter<'what'>;
   private readonly forwarded: Counter;
+  private readonly historyReads: Histogram<'route'>;
 
   constructor(nodeId: string, transportKind: string, sources: GaugeSources) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -58,6 +59,10 @@ export class PrometheusMetrics implements EngineMetrics {
     this.rebalances = new Histogram({ name: 'fleetline_rebalance_seconds', help: 'Rebalances this node asked for (weight, drain, rebalance), until its new assignment was running.', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: r });
     this.forwarded = new Counter({ name: 'fleetline_points_forwarded_total', help: "Points whose vehicle lives in another partition than their device's record, forwarded there through telemetry.by-vehicle.", registers: r });
     this.passivations = new Counter({ name: 'fleetline_actor_passivations_total', help: 'Vehicle actors stopped while idle (passivated) and brought back by a point (reactivated).', labelNames: ['what'], registers: r });
+    this.historyReads = new Histogram({
+      name: 'fleetline_history_request_seconds', help: 'Track, events and report requests answered from PostgreSQL (query, simplification, encoding), by route.',
+      labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r,
+    });
     this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
@@ -106,4 +111,5 @@ export class PrometheusMetrics implements EngineMetrics {
   actorsPassivated(n: number): void { this.passivations.inc({ what: 'passivated' }, n); }
   actorsReactivated(n: number): void { this.passivations.inc({ what: 'reactivated' }, n); }
   pointsForwarded(n: number): void { this.forwarded.inc(n); }
+  historyRequest(route: string, seconds: number): void { this.historyReads.observe({ route }, seconds); }
 }

@@ -57,6 +57,7 @@ export const ErrorCodes = {
   INVALID_BODY: 'the request body is well-formed but does not match the route\'s schema (the message names the field)',
   REFERENCE_CONFLICT: 'the change would break reference integrity: it names a company or vehicle that does not exist, a driver uniqueId already taken, or deletes an entity still in use',
   REFERENCE_UNAVAILABLE: 'the source of truth of reference data (PostgreSQL, or the fleet.reference topic) did not take the change: nothing was changed; retry later',
+  HISTORY_UNAVAILABLE: 'this deployment keeps no history (embedded mode, no DATABASE_URL): track, events and reports need PostgreSQL',
   // WebSocket protocol
   BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',
   FRAME_TOO_LARGE: 'the frame exceeds the configured limit',

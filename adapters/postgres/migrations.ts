@@ -180,7 +180,18 @@ ALTER TABLE vehicles ADD COLUMN settings jsonb CHECK (settings IS NULL OR jsonb_
 `,
   },
   {
-    // 7 is taken by work on another branch; versions need not be contiguous.
+    version: 7,
+    name: 'report-indexes',
+    sql: `
+-- Reports page trips and stops by (start_ts, id) of one kind, per vehicle or per company: these
+-- indexes return a page in its order, so a page reads its rows and stops (docs/storage.md).
+CREATE INDEX segments_vehicle_kind_start_idx ON segments (vehicle_id, kind, start_ts, id);
+CREATE INDEX segments_company_kind_start_idx ON segments (company_id, kind, start_ts, id);
+-- Events of some types of one vehicle (?type=, and the overspeed count of the summary).
+CREATE INDEX events_vehicle_type_ts_idx ON events (vehicle_id, type, ts);
+`,
+  },
+  {
     version: 8,
     name: 'reference-geofences-drivers-groups',
     sql: `
