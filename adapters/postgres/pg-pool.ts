@@ -47,19 +47,29 @@ export function createPgPool(options: PgPoolOptions = {}): pg.Pool {
  */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no pool listener: a connection the server ends between two
+  // statements (a restart, an administrator) would emit an unhandled 'error' and kill the node.
+  // The next statement fails instead, and the transaction is given up below.
+  let lost: Error | null = null;
+  const onError = (err: Error) => { lost = err; };
+  client.on('error', onError);
   try {
     await client.query(begin);
     const result = await fn(client);
     await client.query('COMMIT');
+    client.off('error', onError);
     client.release();
     return result;
   } catch (e) {
-    let clean = true;
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      clean = false;
+    let clean = lost === null;
+    if (clean) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        clean = false;
+      }
     }
+    client.off('error', onError);
     client.release(!clean);
     throw e;
   }

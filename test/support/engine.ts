@@ -35,11 +35,19 @@ export function writeFleetFile(fleet: FleetSnapshot = testFleet): string {
   return file;
 }
 
+/**
+ * The vehicle filters that drop GPS jumps and snap standstill jitter are off in engine-level
+ * tests, whose fleets hop kilometres between points to test routing, delivery and recovery;
+ * the filters have table-driven tests of their own (test/actors/vehicle-domain.test.ts), and
+ * a test that wants them passes its own DOMAIN_SETTINGS.
+ */
+export const TEST_DOMAIN_SETTINGS = JSON.stringify({ filterMaxSpeedKmh: 0, jitterRadiusM: 0 });
+
 /** Starts a node on port 0 with no demo, the test fleet and the given overrides. */
 export async function startTestNode(env: Record<string, string> = {}): Promise<FleetlineNode> {
   const config: Config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: TEST_SECRET, FLEET_FILE: writeFleetFile(),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', CHECKPOINT_INTERVAL_MS: '200', ...env,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', CHECKPOINT_INTERVAL_MS: '200', DOMAIN_SETTINGS: TEST_DOMAIN_SETTINGS, ...env,
   });
   return startNode(config, pino({ level: config.logLevel }));
 }

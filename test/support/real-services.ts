@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
+import { TEST_DOMAIN_SETTINGS } from './engine.js';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../redis/redis-test-prefix.js';
 
 export const TEST_KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -28,7 +29,7 @@ export async function createRealDeployment(partitions = 4): Promise<RealDeployme
     db, redis, topicPrefix,
     env: {
       KAFKA_BROKERS: TEST_KAFKA_BROKERS, KAFKA_TOPIC_PREFIX: topicPrefix, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redis.prefix,
-      DATABASE_URL: db.url, TELEMETRY_PARTITIONS: String(partitions),
+      DATABASE_URL: db.url, TELEMETRY_PARTITIONS: String(partitions), DOMAIN_SETTINGS: TEST_DOMAIN_SETTINGS,
     },
     topic: (name) => topicPrefix + name,
     async cleanup() {

@@ -1,6 +1,7 @@
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { applyPoint, newVehicleState, type VehicleState } from '../../actors/vehicle-logic.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
+import type { VehicleView } from '../../actors/domain/vehicle-state.js';
 import { adminHeaders, postJson } from './engine.js';
 
 /** One cycle of speeds (km/h) every device drives through, shifted by its index: it crosses 60 twice. */
@@ -93,14 +94,13 @@ export class SimulatedFleet {
   }
 }
 
-/**
- * The events one uninterrupted vehicle actor derives from the accepted points: each vehicle's
- * points replayed in order through the vehicle logic (actors/vehicle-logic.ts, whose rules have
- * their own table-driven tests), in a fresh state with the vehicle's reference data. A cluster
- * that moves, drains and loses nodes must store and deliver exactly these. `device_online` and
- * `device_offline` are left out: they are stamped with when points arrived, not with the points.
- */
-export function expectedEvents(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string) => { id: string; company: string; speedLimit: number }): VehicleEvent[] {
+/** Each vehicle's view after one uninterrupted actor applied the accepted points (see expectedEvents). */
+export function expectedViews(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string) => { id: string; company: string; speedLimit: number }): Map<string, VehicleView> {
+  return new Map([...replay(points, vehicleOf).states].flatMap(([id, s]) => (s.view ? [[id, s.view] as const] : [])));
+}
+
+/** Replays each vehicle's points in order through the vehicle logic, in a fresh state. */
+function replay(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string) => { id: string; company: string; speedLimit: number }): { states: Map<string, VehicleState>; events: VehicleEvent[] } {
   const states = new Map<string, VehicleState>();
   const events: VehicleEvent[] = [];
   for (const p of points) {
@@ -109,7 +109,18 @@ export function expectedEvents(points: readonly TelemetryPoint[], vehicleOf: (de
     if (state === undefined) states.set(v.id, (state = newVehicleState({ vehicleId: v.id, company: v.company, speedLimit: v.speedLimit }, p.deviceId, 0)));
     applyPoint(state, p, events, p.ts);
   }
-  return events.filter((e) => !ARRIVAL_STAMPED.has(e.type));
+  return { states, events };
+}
+
+/**
+ * The events one uninterrupted vehicle actor derives from the accepted points: each vehicle's
+ * points replayed in order through the vehicle logic (actors/vehicle-logic.ts, whose rules have
+ * their own table-driven tests), in a fresh state with the vehicle's reference data. A cluster
+ * that moves, drains and loses nodes must store and deliver exactly these. `device_online` and
+ * `device_offline` are left out: they are stamped with when points arrived, not with the points.
+ */
+export function expectedEvents(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string) => { id: string; company: string; speedLimit: number }): VehicleEvent[] {
+  return replay(points, vehicleOf).events.filter((e) => !ARRIVAL_STAMPED.has(e.type));
 }
 
 /** Event types stamped with the arrival time of points (not derivable from the points). */
