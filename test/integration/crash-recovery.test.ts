@@ -7,7 +7,7 @@ import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { VehicleView } from '../../actors/domain/vehicle-state.js';
 import { encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
 import { EngineProcess } from '../support/engine-process.js';
-import { testToken } from '../support/engine.js';
+import { testToken, testDomainSettings } from '../support/engine.js';
 import { createRealDeployment, seedReference, TEST_KAFKA_BROKERS, type RealDeployment } from '../support/real-services.js';
 import { settledHistoryMatches } from '../support/stored-history.js';
 
@@ -50,7 +50,7 @@ function expected(all: TelemetryPoint[]): { views: Map<string, VehicleView>; eve
   for (const p of all) {
     const id = vehicleOf(p);
     let st = states.get(id);
-    if (!st) states.set(id, (st = newVehicleState({ vehicleId: id, company: 'A', name: id, speedLimit: SPEED_LIMIT }, p.deviceId, 0)));
+    if (!st) states.set(id, (st = newVehicleState({ vehicleId: id, company: 'A', name: id, speedLimit: SPEED_LIMIT, settings: testDomainSettings }, p.deviceId, 0)));
     applyPoint(st, p, events);
   }
   return { views: new Map([...states].map(([id, st]) => [id, st.view as VehicleView])), events };

@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { loadConfig, type Config } from '../../engine/config.js';
 import { startNode, type FleetlineNode } from '../../engine/fleetline-node.js';
 import type { FleetSnapshot } from '../../actors/domain/reference-data.js';
+import { DEFAULT_SETTINGS, parseSettingsOverride, resolveSettings, type DomainSettings } from '../../actors/domain/domain-settings.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
@@ -42,6 +43,9 @@ export function writeFleetFile(fleet: FleetSnapshot = testFleet): string {
  * a test that wants them passes its own DOMAIN_SETTINGS.
  */
 export const TEST_DOMAIN_SETTINGS = JSON.stringify({ filterMaxSpeedKmh: 0, jitterRadiusM: 0 });
+
+/** The settings a node started with TEST_DOMAIN_SETTINGS runs (for oracles that replay the vehicle logic). */
+export const testDomainSettings: DomainSettings = resolveSettings(DEFAULT_SETTINGS, parseSettingsOverride(JSON.parse(TEST_DOMAIN_SETTINGS)).value);
 
 /** Starts a node on port 0 with no demo, the test fleet and the given overrides. */
 export async function startTestNode(env: Record<string, string> = {}): Promise<FleetlineNode> {

@@ -2,7 +2,7 @@ import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { applyPoint, newVehicleState, type VehicleState } from '../../actors/vehicle-logic.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { VehicleView } from '../../actors/domain/vehicle-state.js';
-import { adminHeaders, postJson } from './engine.js';
+import { adminHeaders, postJson, testDomainSettings } from './engine.js';
 
 /** One cycle of speeds (km/h) every device drives through, shifted by its index: it crosses 60 twice. */
 const SPEEDS = [0, 0, 25, 45, 70, 85, 65, 50, 75, 40, 10, 0];
@@ -106,7 +106,7 @@ function replay(points: readonly TelemetryPoint[], vehicleOf: (deviceId: string)
   for (const p of points) {
     const v = vehicleOf(p.deviceId);
     let state = states.get(v.id);
-    if (state === undefined) states.set(v.id, (state = newVehicleState({ vehicleId: v.id, company: v.company, speedLimit: v.speedLimit }, p.deviceId, 0)));
+    if (state === undefined) states.set(v.id, (state = newVehicleState({ vehicleId: v.id, company: v.company, speedLimit: v.speedLimit, settings: testDomainSettings }, p.deviceId, 0)));
     applyPoint(state, p, events, p.ts);
   }
   return { states, events };
