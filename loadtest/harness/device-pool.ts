@@ -60,6 +60,11 @@ export class DevicePool {
     return this.finished;
   }
 
+  /** Ends the workers still running (a run that failed half-way). */
+  kill(): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  }
+
   stop(): void {
     for (const c of this.children) if (c.connected) c.send('stop');
   }

@@ -48,6 +48,7 @@ function makeSender(job: DeviceJob): PointSender {
 export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => void, stopped: () => boolean, go: Promise<void> = Promise.resolve()): Promise<DeviceStats> {
   const fleet = new DeviceFleet(job.plan);
   const sender = makeSender(job);
+  await sender.open();
   report({ type: 'ready' });
   await go;
   const stats: DeviceStats = { sent: 0, accepted: 0, rejected: 0, failed: 0, bad: 0, duplicates: 0, silent: 0, queued: 0 };

@@ -58,6 +58,16 @@ async function drive(o: RunOptions, engines: string[], auth: JwtAuth, hooks: Run
   const planned = planClients({ clients: o.clients, devices: o.devices, seed: o.seed, mix: o.clientMix, idsPerClient: o.idsPerClient, center: o.center, radiusKm: o.radiusKm });
   const swarm = new ClientSwarm(planned, latency, await tokensFor(auth, planned, ttlS));
   const startedAt = new Date().toISOString();
+  try {
+    return await measure(o, engines, intakeToken, latency, swarm, startedAt, hooks, log);
+  } finally {
+    swarm.close();
+  }
+}
+
+async function measure(
+  o: RunOptions, engines: string[], intakeToken: string, latency: LatencyTimeline, swarm: ClientSwarm, startedAt: string, hooks: RunHooks, log: (l: string) => void,
+): Promise<RunResult> {
   await swarm.connect(engines, o.connectConcurrency);
   log(`${swarm.clients.filter((c) => c.snapshotted).length}/${o.clients} clients subscribed`);
 
@@ -73,57 +83,60 @@ async function drive(o: RunOptions, engines: string[], auth: JwtAuth, hooks: Run
   }));
 
   const pool = new DevicePool(jobs);
-  await pool.ready();
-  const origin = performance.now();
-  const scraper = new EngineMetricsScraper(engines, o.scrapeMs);
-  scraper.start(origin);
-  pool.start();
-  const warmup = setTimeout(() => latency.startCounting(), o.warmupS * 1000);
-  const throughput: ThroughputSample[] = [];
-  let prev: DeviceStats = pool.stats();
-  let prevDelivered = 0;
-  const delivered = (): number => latency.delivered;
-  const bar = hooks.progress === false ? null : new SingleBar({
-    format: '{name} |{bar}| {value}/{total} s | asked {asked}/s sent {sent}/s | latency p50 {p50} p99 {p99} ms | {clients} clients | lag {lag}',
-    hideCursor: true,
-  });
-  bar?.start(Math.ceil(o.durationS), 0, { name: o.name, asked: o.rate, sent: 0, p50: '-', p99: '-', clients: 0, lag: 0 });
-  let loadDone = false;
-  const poolDone = pool.done().then(() => { loadDone = true; });
-  let second = 0;
-  while (!loadDone) {
-    second++;
-    await Promise.race([sleep(Math.max(0, origin + second * 1000 - performance.now())), poolDone.then(() => sleep(0))]);
-    const t = Math.round((performance.now() - origin) / 100) / 10;
-    const now = pool.stats();
-    const dt = Math.max(0.001, t - (throughput.at(-1)?.t ?? 0));
-    const d = delivered();
-    throughput.push({
-      t,
-      askedPerS: t <= o.durationS + 0.5 ? o.rate : 0,
-      sentPerS: Math.round((now.sent - prev.sent) / dt),
-      acceptedPerS: Math.round((now.accepted - prev.accepted) / dt),
-      deliveredPerS: Math.round((d - prevDelivered) / dt),
+  try {
+    await pool.ready();
+    const origin = performance.now();
+    const scraper = new EngineMetricsScraper(engines, o.scrapeMs);
+    scraper.start(origin);
+    pool.start();
+    const warmup = setTimeout(() => latency.startCounting(), o.warmupS * 1000);
+    const throughput: ThroughputSample[] = [];
+    let prev: DeviceStats = pool.stats();
+    let prevDelivered = 0;
+    const delivered = (): number => latency.delivered;
+    const bar = hooks.progress === false ? null : new SingleBar({
+      format: '{name} |{bar}| {value}/{total} s | asked {asked}/s sent {sent}/s | latency p50 {p50} p99 {p99} ms | {clients} clients | lag {lag}',
+      hideCursor: true,
     });
-    prev = now;
-    prevDelivered = d;
-    const l = latency.roll(t);
-    const lag = scraper.latest().reduce((s, e) => s + e.consumerLag, 0);
-    bar?.update(Math.min(Math.ceil(o.durationS), Math.floor(t)), {
-      sent: throughput.at(-1)!.sentPerS, p50: l.count ? l.p50 : '-', p99: l.count ? l.p99 : '-', clients: swarm.clients.filter((c) => c.open).length, lag,
-    });
+    bar?.start(Math.ceil(o.durationS), 0, { name: o.name, asked: o.rate, sent: 0, p50: '-', p99: '-', clients: 0, lag: 0 });
+    let loadDone = false;
+    const poolDone = pool.done().then(() => { loadDone = true; });
+    let second = 0;
+    while (!loadDone) {
+      second++;
+      await Promise.race([sleep(Math.max(0, origin + second * 1000 - performance.now())), poolDone.then(() => sleep(0))]);
+      const t = Math.round((performance.now() - origin) / 100) / 10;
+      const now = pool.stats();
+      const dt = Math.max(0.001, t - (throughput.at(-1)?.t ?? 0));
+      const d = delivered();
+      throughput.push({
+        t,
+        askedPerS: t <= o.durationS + 0.5 ? o.rate : 0,
+        sentPerS: Math.round((now.sent - prev.sent) / dt),
+        acceptedPerS: Math.round((now.accepted - prev.accepted) / dt),
+        deliveredPerS: Math.round((d - prevDelivered) / dt),
+      });
+      prev = now;
+      prevDelivered = d;
+      const l = latency.roll(t);
+      const lag = scraper.latest().reduce((s, e) => s + e.consumerLag, 0);
+      bar?.update(Math.min(Math.ceil(o.durationS), Math.floor(t)), {
+        sent: throughput.at(-1)!.sentPerS, p50: l.count ? l.p50 : '-', p99: l.count ? l.p99 : '-', clients: swarm.clients.filter((c) => c.open).length, lag,
+      });
+    }
+    bar?.stop();
+    clearTimeout(warmup);
+    latency.startCounting();
+    const loadSeconds = (performance.now() - origin) / 1000;
+    await sleep(o.settleS * 1000);
+    latency.roll(Math.round((performance.now() - origin) / 100) / 10);
+    await scraper.stop();
+    const loss = await swarm.check(engines);
+    const stats = pool.stats();
+    return buildResult(o, { startedAt, loadSeconds, stats, latency, swarm, scraper, throughput, errors: pool.errors, loss });
+  } finally {
+    pool.kill();
   }
-  bar?.stop();
-  clearTimeout(warmup);
-  latency.startCounting();
-  const loadSeconds = (performance.now() - origin) / 1000;
-  await sleep(o.settleS * 1000);
-  latency.roll(Math.round((performance.now() - origin) / 100) / 10);
-  await scraper.stop();
-  const loss = await swarm.check(engines);
-  swarm.close();
-  const stats = pool.stats();
-  return buildResult(o, { startedAt, loadSeconds, stats, latency, swarm, scraper, throughput, errors: pool.errors, loss });
 }
 
 interface Measured {

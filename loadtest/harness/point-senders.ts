@@ -12,6 +12,8 @@ export interface SendOutcome {
 }
 
 export interface PointSender {
+  /** Connects before the clock starts (a Kafka producer); resolves at once for HTTP. */
+  open(): Promise<void>;
   send(points: readonly RawPoint[]): Promise<SendOutcome>;
   close(): Promise<void>;
 }
@@ -26,6 +28,8 @@ export class HttpPointSender implements PointSender {
     this.engines = engines.map((u) => new URL(u));
     this.agent = new Agent({ keepAlive: true, maxSockets: sockets });
   }
+
+  async open(): Promise<void> {}
 
   async send(points: readonly RawPoint[]): Promise<SendOutcome> {
     const body = Buffer.from(encodeMsgpack(points));
@@ -66,6 +70,10 @@ export class KafkaPointSender implements PointSender {
     return producer;
   }
 
+  async open(): Promise<void> {
+    await this.connected();
+  }
+
   async send(points: readonly RawPoint[]): Promise<SendOutcome> {
     try {
       const producer = await this.connected();
@@ -94,6 +102,8 @@ export class OsmAndPointSender implements PointSender {
     this.urls = urls.map((u) => new URL(u));
     this.agent = new Agent({ keepAlive: true, maxSockets: sockets });
   }
+
+  async open(): Promise<void> {}
 
   async send(points: readonly RawPoint[]): Promise<SendOutcome> {
     const answers = await Promise.all(points.map((p) => this.report(p)));
