@@ -91,7 +91,7 @@ function summaryLines(r: RunResult): string[] {
   const n = (v: number): string => v.toLocaleString('en-US');
   return [
     `${r.name}: ${r.loadSeconds} s of load, ${n(r.options.devices)} devices via ${r.options.transport}, ${r.clients.connected}/${r.clients.planned} clients`,
-    `  intake    asked ${n(r.intake.askedPerS)}/s, sent ${n(r.intake.sentPerS)}/s (${(r.intake.achievedRatio * 100).toFixed(1)} %), accepted ${n(r.intake.acceptedPerS)}/s, applied ${n(r.intake.appliedPerS)}/s; ${n(r.intake.rejected)} rejected, ${n(r.intake.failed)} failed (${n(r.intake.bad)} bad and ${n(r.intake.duplicates)} duplicate points sent, ${r.intake.silentDevices} devices silent)`,
+    `  intake    asked ${n(r.intake.askedPerS)}/s, sent ${n(r.intake.sentPerS)}/s (${(r.intake.achievedRatio * 100).toFixed(1)} %), accepted ${n(r.intake.acceptedPerS)}/s, applied ${n(r.intake.appliedPerS)}/s; ${n(r.intake.rejected)} rejected, ${n(r.intake.failed)} failed, ${n(r.intake.dropped)} never sent (${n(r.intake.bad)} bad and ${n(r.intake.duplicates)} duplicate points sent, ${r.intake.silentDevices} devices silent)`,
     `  latency   p50 ${r.latency.p50} ms, p90 ${r.latency.p90} ms, p99 ${r.latency.p99} ms, p99.9 ${r.latency.p999} ms, max ${r.latency.max} ms over ${n(r.latency.count)} deliveries`,
     `  clients   updates/client min ${n(r.clients.updates.min)} mean ${n(r.clients.updates.mean)} max ${n(r.clients.updates.max)}; bytes/client mean ${n(r.clients.bytes.mean)}; seq gaps ${r.clients.seqGaps}, repeats ${r.clients.seqRepeats}, duplicated updates ${r.clients.duplicates}`,
     `  loss      ${n(r.loss.lost)} lost of ${n(r.loss.expected)} vehicles checked (missing ${r.loss.missing}, stale ${r.loss.stale}, extra ${r.loss.extra}); ${r.loss.unchecked} clients unchecked`,

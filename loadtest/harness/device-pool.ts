@@ -4,7 +4,7 @@ import type { DeviceJob, DeviceStats, WorkerMessage } from './device-worker.js';
 
 const WORKER = fileURLToPath(new URL('./device-worker.ts', import.meta.url));
 
-const ZERO: DeviceStats = { sent: 0, accepted: 0, rejected: 0, failed: 0, bad: 0, duplicates: 0, silent: 0, queued: 0 };
+const ZERO: DeviceStats = { sent: 0, accepted: 0, rejected: 0, failed: 0, bad: 0, duplicates: 0, silent: 0, queued: 0, dropped: 0 };
 
 /** The device workers of a run, each a child process driving its slice; their counts summed. */
 export class DevicePool {

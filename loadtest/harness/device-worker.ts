@@ -30,6 +30,11 @@ export interface DeviceStats {
   silent: number;
   /** Records taken from the simulator but not yet sent (the worker is behind when this grows). */
   queued: number;
+  /**
+   * Records never sent: dropped from the queue when it held more than one interval's worth
+   * (the transport could not keep up), or still queued when the duration ended.
+   */
+  dropped: number;
 }
 
 export type WorkerMessage = { type: 'ready' } | { type: 'stats'; stats: DeviceStats } | { type: 'done'; stats: DeviceStats } | { type: 'error'; message: string };
@@ -51,8 +56,10 @@ export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => v
   await sender.open();
   report({ type: 'ready' });
   await go;
-  const stats: DeviceStats = { sent: 0, accepted: 0, rejected: 0, failed: 0, bad: 0, duplicates: 0, silent: 0, queued: 0 };
+  const stats: DeviceStats = { sent: 0, accepted: 0, rejected: 0, failed: 0, bad: 0, duplicates: 0, silent: 0, queued: 0, dropped: 0 };
   const pending: RawPoint[][] = [];
+  const lastStamp = new Float64Array(job.plan.devices);
+  const maxQueued = Math.max(job.batch, job.plan.devices);
   let inFlight = 0;
   let wake: (() => void) | null = null;
   const pump = (): void => {
@@ -60,6 +67,7 @@ export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => v
       const batch = pending.shift()!;
       stats.queued -= batch.length;
       stats.sent += batch.length;
+      stamp(batch, lastStamp, job.plan.firstDevice);
       inFlight++;
       void sender.send(batch).then((o) => {
         stats.accepted += o.accepted;
@@ -89,9 +97,17 @@ export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => v
         pending.push(batch);
         stats.queued += batch.length;
       }
+      while (stats.queued > maxQueued) {
+        const old = pending.shift()!;
+        stats.queued -= old.length;
+        stats.dropped += old.length;
+      }
       pump();
     }
-    while (inFlight > 0 || pending.length > 0) {
+    stats.dropped += stats.queued;
+    stats.queued = 0;
+    pending.length = 0;
+    while (inFlight > 0) {
       await new Promise<void>((r) => { wake = r; });
       wake = null;
     }
@@ -100,6 +116,23 @@ export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => v
     await sender.close();
   }
   return stats;
+}
+
+/**
+ * Stamps a batch with the time it leaves the harness (the latency clients measure starts
+ * there, not in the queue), still strictly increasing per device. A doubled point is one
+ * object listed twice in a row, so both copies keep one stamp.
+ */
+function stamp(batch: RawPoint[], last: Float64Array, firstDevice: number): void {
+  const now = Date.now();
+  for (let k = 0; k < batch.length; k++) {
+    const p = batch[k];
+    if (k > 0 && batch[k - 1] === p) continue;
+    const i = Number(p.deviceId.slice(p.deviceId.lastIndexOf('-') + 1)) - firstDevice;
+    const ts = now > last[i] ? now : last[i] + 1;
+    p.ts = ts;
+    last[i] = ts;
+  }
 }
 
 // As a child process: the job in argv[2], 'ready' once built, 'start' starts the clock, counts

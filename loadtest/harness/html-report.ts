@@ -65,7 +65,7 @@ export function renderHtml(r: RunResult): string {
     ['load', `${r.loadSeconds} s, ${n(r.options.devices)} devices via ${r.options.transport}, ${n(r.clients.planned)} clients`],
     ['intake asked / sent / accepted', `${n(r.intake.askedPerS)} / ${n(r.intake.sentPerS)} / ${n(r.intake.acceptedPerS)} points/s (achieved ${(r.intake.achievedRatio * 100).toFixed(1)} %)`],
     ['applied by the actors', `${n(r.intake.appliedPerS)} points/s`],
-    ['rejected / failed / bad sent / duplicates sent', `${n(r.intake.rejected)} / ${n(r.intake.failed)} / ${n(r.intake.bad)} / ${n(r.intake.duplicates)}`],
+    ['rejected / failed / never sent / bad sent / duplicates sent', `${n(r.intake.rejected)} / ${n(r.intake.failed)} / ${n(r.intake.dropped)} / ${n(r.intake.bad)} / ${n(r.intake.duplicates)}`],
     ['latency p50 / p90 / p99 / p99.9 / max', `${r.latency.p50} / ${r.latency.p90} / ${r.latency.p99} / ${r.latency.p999} / ${r.latency.max} ms (${n(r.latency.count)} deliveries)`],
     ['clients connected', `${r.clients.connected} of ${r.clients.planned} (${Object.entries(r.clients.byKind).map(([k, v]) => `${v} ${k}`).join(', ')})`],
     ['updates per client min / mean / max', `${n(r.clients.updates.min)} / ${n(r.clients.updates.mean)} / ${n(r.clients.updates.max)}`],

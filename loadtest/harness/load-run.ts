@@ -180,6 +180,7 @@ function buildResult(o: RunOptions, m: Measured): RunResult {
       accepted: m.stats.accepted,
       rejected: m.stats.rejected,
       failed: m.stats.failed,
+      dropped: m.stats.dropped,
       bad: m.stats.bad,
       duplicates: m.stats.duplicates,
       silentDevices: m.stats.silent,

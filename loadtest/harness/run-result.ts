@@ -36,6 +36,8 @@ export interface RunResult {
     accepted: number;
     rejected: number;
     failed: number;
+    /** Records the devices produced but never sent: the transport could not keep up. */
+    dropped: number;
     bad: number;
     duplicates: number;
     silentDevices: number;

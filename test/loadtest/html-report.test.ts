@@ -15,7 +15,7 @@ function result(): RunResult {
     name: 'report-test', startedAt: '2026-03-01T08:00:00.000Z', loadSeconds: 3,
     machine: { cpus: 2, cpuModel: 'test cpu', node: process.version, platform: 'linux' },
     options,
-    intake: { askedPerS: 100, sentPerS: 98, acceptedPerS: 97, achievedRatio: 0.98, appliedPerS: 96, sent: 294, accepted: 291, rejected: 3, failed: 0, bad: 3, duplicates: 2, silentDevices: 1, errors: [] },
+    intake: { askedPerS: 100, sentPerS: 98, acceptedPerS: 97, achievedRatio: 0.98, appliedPerS: 96, sent: 294, accepted: 291, rejected: 3, failed: 0, dropped: 0, bad: 3, duplicates: 2, silentDevices: 1, errors: [] },
     latency: { count: 1234, mean: 41.5, p50: 38, p90: 61, p99: 143, p999: 217, max: 4321, negative: 0 },
     clients: {
       planned: 4, connected: 4, connectErrors: [], closedDuringRun: {}, byKind: { company: 1, bbox: 2, ids: 1 },

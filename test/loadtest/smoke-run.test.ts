@@ -15,6 +15,7 @@ describe('load-test harness end to end (#11)', () => {
     assert.equal(r.clients.connected, 10);
     assert.ok(r.intake.sent > 0 && r.intake.accepted > 0, 'the devices sent and the intake accepted points');
     assert.equal(r.intake.failed, 0, 'no request failed');
+    assert.equal(r.intake.sent, r.intake.accepted + r.intake.rejected + r.intake.failed, 'every record sent is accounted for');
     assert.equal(r.intake.rejected, r.intake.bad, 'exactly the bad points were rejected');
     assert.ok(r.latency.count > 0, 'clients received deliveries and measured their latency');
     assert.equal(r.loss.unchecked, 0, 'every client was compared with the engine');
