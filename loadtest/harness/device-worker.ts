@@ -123,7 +123,7 @@ export async function runDevices(job: DeviceJob, report: (m: WorkerMessage) => v
  * there, not in the queue), still strictly increasing per device. A doubled point is one
  * object listed twice in a row, so both copies keep one stamp.
  */
-function stamp(batch: RawPoint[], last: Float64Array, firstDevice: number): void {
+export function stamp(batch: RawPoint[], last: Float64Array, firstDevice: number): void {
   const now = Date.now();
   for (let k = 0; k < batch.length; k++) {
     const p = batch[k];

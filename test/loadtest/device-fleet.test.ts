@@ -77,3 +77,21 @@ describe('load-test devices (#11)', () => {
     assert.ok(fleet.silentDevices() > 5 && fleet.silentDevices() < 40, `${fleet.silentDevices()} silent`);
   });
 });
+
+describe('load-test sending (#11)', () => {
+  it('#11 points are stamped when they leave, strictly increasing per device, a doubled point keeps one stamp', async () => {
+    const { stamp } = await import('../../loadtest/harness/device-worker.js');
+    const point = (n: number, ts: number): RawPoint => ({ deviceId: `dev-${n}`, ts, lat: 52.5, lon: 13.4, speed: 0, course: 0, ignition: false, fuel: 10, odometer: 1 });
+    const last = new Float64Array(3);
+    const a = point(11, T0);
+    // dev-11 twice from two rounds queued together, then a doubled point of dev-12.
+    const batch = [a, point(11, T0 + 1000), point(12, T0), point(12, T0)];
+    batch[3] = batch[2];
+    const before = Date.now();
+    stamp(batch, last, 10);
+    assert.ok(batch[0].ts >= before, 'stamped with the send time, not the make time');
+    assert.ok(batch[1].ts > batch[0].ts, 'strictly increasing per device');
+    assert.equal(batch[3].ts, batch[2].ts, 'the doubled point stays a duplicate');
+    assert.equal(last[1], batch[1].ts);
+  });
+});
