@@ -34,6 +34,12 @@ interface SimulatorOptions {
   radiusKm?: number;
   /** default 'dev-' */
   devicePrefix?: string;
+  /**
+   * Number of the first device (default 1): devices `firstDevice`..`firstDevice + devices - 1`,
+   * each driving exactly as in a simulator of the whole fleet (the load-test harness splits a
+   * fleet into slices and processes this way).
+   */
+  firstDevice?: number;
 }
 
 export interface RawPoint {
@@ -97,12 +103,14 @@ export class RouteSimulator {
     this.mPerDegLon = M_PER_DEG_LAT * Math.cos((lat0 * Math.PI) / 180);
 
     const prefix = opts.devicePrefix ?? 'dev-';
+    const first = opts.firstDevice ?? 1;
+    if (!Number.isInteger(first) || first < 1) throw new RangeError('firstDevice must be an integer >= 1');
     const ids: string[] = new Array(n);
-    for (let i = 0; i < n; i++) ids[i] = `${prefix}${i + 1}`;
+    for (let i = 0; i < n; i++) ids[i] = `${prefix}${first + i}`;
     this.deviceIds = Object.freeze(ids);
 
     this.grid = new StreetGrid(seed, radiusM);
-    this.vehicles = new SimulatedVehicles(n, seed, this.grid);
+    this.vehicles = new SimulatedVehicles(n, seed, this.grid, first - 1);
     this.lastTs = new Float64Array(n);
   }
 

@@ -55,7 +55,9 @@ export class SimulatedVehicles {
 
   private time = 0; // seconds since the first tick
 
-  constructor(n: number, private readonly seed: number, private readonly grid: StreetGrid) {
+  /** `firstIndex`: the global index of device 0 here (its random stream is seeded by it, so a
+   * slice of a fleet drives exactly as the same devices of the whole fleet). */
+  constructor(n: number, private readonly seed: number, private readonly grid: StreetGrid, private readonly firstIndex = 0) {
     this.count = n;
     this.random = new DeviceRandom(n);
     this.state = new Uint8Array(n);
@@ -98,7 +100,7 @@ export class SimulatedVehicles {
   }
 
   private initDevice(d: number): void {
-    this.random.seed(d, hash3(this.seed, d, 0x51ed));
+    this.random.seed(d, hash3(this.seed, d + this.firstIndex, 0x51ed));
     this.tank[d] = 45 + Math.floor(this.rand(d) * 8) * 5; // 45..80 L
     this.fuel[d] = this.tank[d] * (0.2 + 0.8 * this.rand(d));
     this.consumption[d] = 0.07 + 0.07 * this.rand(d);
