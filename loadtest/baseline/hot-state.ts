@@ -33,10 +33,11 @@ export async function seedReference(redis: Redis, keys: HotStateKeys, fleet: Fle
     await pipe.exec();
     pipe = redis.pipeline();
   };
-  for (const c of fleet.companies) {
-    pipe.sadd(keys.companies, c.id);
-    const ids = fleet.vehicles.filter((v) => v.companyId === c.id).map((v) => v.id);
-    if (ids.length > 0) pipe.sadd(keys.company(c.id), ...ids);
+  const byCompany = new Map<string, string[]>(fleet.companies.map((c) => [c.id, []]));
+  for (const v of fleet.vehicles) byCompany.get(v.companyId)?.push(v.id);
+  for (const [company, ids] of byCompany) {
+    pipe.sadd(keys.companies, company);
+    for (let i = 0; i < ids.length; i += 10_000) pipe.sadd(keys.company(company), ...ids.slice(i, i + 10_000));
   }
   let written = 0;
   for (const d of fleet.devices) {
