@@ -98,7 +98,13 @@ export async function startFanout(config: BaselineConfig, log: Logger = pino({ l
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         if (m.value === null) continue;
-        const msg = unpackValue<UpdateMessage>(m.value);
+        let msg: UpdateMessage;
+        try {
+          msg = unpackValue<UpdateMessage>(m.value);
+        } catch (e) {
+          log.warn({ partition: batch.partition, offset: m.offset, err: (e as Error).message }, 'undecodable update skipped');
+          continue;
+        }
         map.forCandidates(msg.v.company, (c) => c.offer(msg));
       }
       updatesTotal.inc(batch.messages.length);

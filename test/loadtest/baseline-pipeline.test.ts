@@ -59,7 +59,7 @@ class LocalView {
       this.catchUp();
       if (pred(this)) return;
       if (Date.now() > deadline) throw new Error(`#11 timed out waiting for ${what}; frames: ${JSON.stringify(this.client.frames.map((f) => f.t))}`);
-      await this.client.next(() => true, Math.max(1, deadline - Date.now()), this.client.frames.length).catch(() => undefined);
+      await this.client.next(() => true, Math.max(1, deadline - Date.now()), this.client.frames.length).catch(() => new Promise((r) => setTimeout(r, 50)));
     }
   }
 }
