@@ -15,6 +15,7 @@
  *   PROCESSOR_CONCURRENCY  batches in flight in the processor (default 4)
  *   KAFKA_COMPRESSION  codec of the processor's publishes (default gzip, Fleetline's default)
  *   BENCH_TIMEOUT_S    longest wait for the drain (default 600)
+ *   BENCH_CPU_PROF     a directory: the processor runs with --cpu-prof into it
  *   KAFKA_BROKERS (127.0.0.1:9092), REDIS_URL (redis://127.0.0.1:6379)
  */
 import { spawn } from 'node:child_process';
@@ -102,7 +103,8 @@ async function main(): Promise<void> {
   console.log(`baseline bench: ${POINTS} points of ${DEVICES} devices, ${PARTITIONS} partitions; preloading telemetry.raw …`);
   await preload(kafka);
   const processorMain = fileURLToPath(new URL('./processor.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', processorMain], {
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', processorMain], {
     stdio: 'inherit',
     env: { ...process.env, KAFKA_BROKERS: BROKERS, KAFKA_TOPIC_PREFIX: topicPrefix, REDIS_URL, REDIS_PREFIX: redisPrefix, FLEET_FILE: file,
       TELEMETRY_PARTITIONS: PARTITIONS, JWT_SECRET: process.env.JWT_SECRET ?? 'baseline-bench-secret-0123456789', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
