@@ -8,7 +8,12 @@ interface Box<T> {
   maxX: number;
   maxY: number;
   target: T;
+  /** The company whose R-tree holds it (ANY_COMPANY: a subscription that sees every company). */
+  company: string;
 }
+
+/** The R-tree of boxes that see every company (admin subscriptions without a company selector). */
+const ANY_COMPANY = '\u0000any';
 
 /** Where a subscription is filed: under exactly one of its selectors, the most selective one. */
 type Anchor<T> =
@@ -38,8 +43,9 @@ export class SubscriptionIndex<T> {
   private readonly byVehicle = new Map<string, Set<T>>();
   private readonly byGroup = new Map<string, Set<T>>();
   private readonly byCompany = new Map<string, Set<T>>();
-  private readonly boxes = new RBush<Box<T>>(16);
-  private boxCount = 0;
+  /** Subscriber boxes per company: a vehicle is looked up among the boxes that may see its company only. */
+  private readonly boxes = new Map<string, RBush<Box<T>>>();
+  private readonly boxCounts = new Map<string, number>();
   private readonly scratch = { minX: 0, minY: 0, maxX: 0, maxY: 0 };
 
   constructor(private readonly membership: GroupMembership) {}
@@ -59,8 +65,12 @@ export class SubscriptionIndex<T> {
       case 'groups': for (const k of anchor.keys) add(this.byGroup, k, target); break;
       case 'companies': for (const k of anchor.keys) add(this.byCompany, k, target); break;
       case 'bbox':
-        for (const b of anchor.boxes) this.boxes.insert(b);
-        this.boxCount += anchor.boxes.length;
+        for (const b of anchor.boxes) {
+          let tree = this.boxes.get(b.company);
+          if (tree === undefined) this.boxes.set(b.company, (tree = new RBush<Box<T>>(16)));
+          tree.insert(b);
+          this.boxCounts.set(b.company, (this.boxCounts.get(b.company) ?? 0) + 1);
+        }
         break;
       case 'all': this.all.add(target); break;
     }
@@ -75,8 +85,17 @@ export class SubscriptionIndex<T> {
       case 'groups': for (const k of anchor.keys) drop(this.byGroup, k, target); break;
       case 'companies': for (const k of anchor.keys) drop(this.byCompany, k, target); break;
       case 'bbox':
-        for (const b of anchor.boxes) this.boxes.remove(b);
-        this.boxCount -= anchor.boxes.length;
+        for (const b of anchor.boxes) {
+          const tree = this.boxes.get(b.company);
+          if (tree === undefined) continue;
+          tree.remove(b);
+          const left = (this.boxCounts.get(b.company) ?? 1) - 1;
+          if (left > 0) this.boxCounts.set(b.company, left);
+          else {
+            this.boxCounts.delete(b.company);
+            this.boxes.delete(b.company);
+          }
+        }
         break;
       case 'all': this.all.delete(target); break;
     }
@@ -91,11 +110,14 @@ export class SubscriptionIndex<T> {
       const groups = this.membership.groupsOf(place.id);
       if (groups !== undefined) for (const g of groups) this.byGroup.get(g)?.forEach(visit);
     }
-    if (this.boxCount > 0) {
+    if (this.boxes.size > 0) {
       const q = this.scratch;
       q.minX = q.maxX = place.lon;
       q.minY = q.maxY = place.lat;
-      for (const b of this.boxes.search(q)) visit(b.target);
+      const any = this.boxes.get(ANY_COMPANY);
+      if (any !== undefined) for (const b of any.search(q)) visit(b.target);
+      const own = place.company === null ? undefined : this.boxes.get(place.company);
+      if (own !== undefined) for (const b of own.search(q)) visit(b.target);
     }
   }
 }
@@ -103,16 +125,23 @@ export class SubscriptionIndex<T> {
 function anchorOf<T>(target: T, grant: Grant, sub: Subscription): Anchor<T> {
   if (sub.vehicles) return { kind: 'vehicles', keys: [...sub.vehicles] };
   if (sub.groups) return { kind: 'groups', keys: [...sub.groups] };
+  const companies = companiesOf(grant, sub);
   if (sub.bbox) {
     const [w, s, e, n] = sub.bbox;
-    const boxes: Box<T>[] = w <= e
-      ? [{ minX: w, minY: s, maxX: e, maxY: n, target }]
-      : [{ minX: w, minY: s, maxX: 180, maxY: n, target }, { minX: -180, minY: s, maxX: e, maxY: n, target }];
+    const parts = w <= e ? [[w, e]] : [[w, 180], [-180, e]];
+    const boxes: Box<T>[] = [];
+    for (const company of companies ?? [ANY_COMPANY]) {
+      for (const [minX, maxX] of parts) boxes.push({ minX, minY: s, maxX, maxY: n, target, company });
+    }
     return { kind: 'bbox', boxes };
   }
-  if (sub.companies) return { kind: 'companies', keys: grant === null ? [...sub.companies] : [...sub.companies].filter((c) => grant.has(c)) };
-  if (grant !== null) return { kind: 'companies', keys: [...grant] };
-  return { kind: 'all' };
+  return companies === null ? { kind: 'all' } : { kind: 'companies', keys: companies };
+}
+
+/** The companies a subscription may see (its selector within its grant); null: every company. */
+function companiesOf(grant: Grant, sub: Subscription): string[] | null {
+  if (sub.companies) return grant === null ? [...sub.companies] : [...sub.companies].filter((c) => grant.has(c));
+  return grant === null ? null : [...grant];
 }
 
 function add<T>(m: Map<string, Set<T>>, k: string, t: T): void {
