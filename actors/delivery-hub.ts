@@ -2,6 +2,8 @@ import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { Grant } from './ports/client-connection.js';
 import { RecentEventIds } from './recent-event-ids.js';
+import { SubscriptionIndex } from './subscription-index.js';
+import { NO_GROUPS, type GroupMembership, type Subscription } from './subscription.js';
 
 /**
  * Event ids a node remembers to drop repeats: replays re-emit an event within seconds of a
@@ -22,47 +24,65 @@ export interface Update {
 
 export interface DeliveryTarget {
   readonly grant: Grant;
+  /**
+   * What the target subscribed to: null for nothing (it gets no updates), undefined for every
+   * vehicle its grant allows. After changing it, call attach() again to re-file the target.
+   */
+  readonly sub?: Subscription | null;
   deliver(updates: Update[], events: VehicleEvent[]): void;
+}
+
+const EVERYTHING: Subscription = { fields: 'full' };
+
+interface Slot {
+  u: Update[];
+  e: VehicleEvent[];
+  /** The update or event (by its number in this drain) last added, so a target visited twice gets it once. */
+  mark: number;
 }
 
 /**
  * Fans vehicle changes out to subscribers. Changes are gathered for one event-loop turn and
- * routed by tenant (company → subscribers), so each subscriber gets one message per turn
- * however many vehicles changed, and never sees a company its token does not grant. Each event
- * reaches the subscribers once, however often its vehicle's points are replayed.
+ * routed through a SubscriptionIndex: an update reaches only the subscribers whose subscription
+ * may hold the vehicle where it is now or where it was before (so a vehicle leaving a bbox is
+ * still seen by those who had it), never a loop over every subscriber. Each subscriber gets one
+ * message per turn however many vehicles changed, and then tests the exact scope itself (grant,
+ * filters). Each event reaches the subscribers once, however often its points are replayed.
  */
 export class DeliveryHub {
-  private readonly admins = new Set<DeliveryTarget>();
-  private readonly byCompany = new Map<string, Set<DeliveryTarget>>();
+  private readonly index: SubscriptionIndex<DeliveryTarget>;
+  /** Each vehicle's last routed view: where it was, for the next update's "before". */
+  private readonly last = new Map<string, VehicleView>();
   private updates: Update[] = [];
   private events: VehicleEvent[] = [];
   private scheduled = false;
   private readonly recentEvents: RecentEventIds;
 
-  constructor(recentEventIds = RECENT_EVENT_IDS) {
+  constructor(recentEventIds = RECENT_EVENT_IDS, membership: GroupMembership = NO_GROUPS) {
     this.recentEvents = new RecentEventIds(recentEventIds);
+    this.index = new SubscriptionIndex(membership);
   }
 
+  /** Files a target under its grant and subscription, or re-files it after either changed. */
   attach(t: DeliveryTarget): void {
-    if (t.grant === null) {
-      this.admins.add(t);
-      return;
-    }
-    for (const c of t.grant) {
-      let set = this.byCompany.get(c);
-      if (!set) this.byCompany.set(c, (set = new Set()));
-      set.add(t);
-    }
+    this.index.set(t, t.grant, t.sub === undefined ? EVERYTHING : t.sub);
   }
 
   detach(t: DeliveryTarget): void {
-    this.admins.delete(t);
-    if (t.grant === null) return;
-    for (const c of t.grant) {
-      const set = this.byCompany.get(c);
-      // An empty set would keep drain() from skipping a company nobody watches.
-      if (set?.delete(t) && set.size === 0) this.byCompany.delete(c);
-    }
+    this.index.remove(t);
+  }
+
+  get targets(): number {
+    return this.index.size;
+  }
+
+  /**
+   * A subscriber took these views from the state index (a snapshot): the vehicles it now shows
+   * are where those views say. Vehicles restored without an update were never routed here, and
+   * their next update must still find the subscribers that show them.
+   */
+  shown(views: readonly VehicleView[]): void {
+    for (const v of views) if (!this.last.has(v.id)) this.last.set(v.id, v);
   }
 
   publish(u: Update): void {
@@ -89,26 +109,36 @@ export class DeliveryHub {
     const events = this.events;
     this.updates = [];
     this.events = [];
-    if (this.admins.size === 0 && this.byCompany.size === 0) return;
-    const perTarget = new Map<DeliveryTarget, { u: Update[]; e: VehicleEvent[] }>();
-    const slot = (t: DeliveryTarget) => {
+    const perTarget = new Map<DeliveryTarget, Slot>();
+    let n = 0;
+    const slot = (t: DeliveryTarget): Slot | null => {
       let s = perTarget.get(t);
-      if (!s) perTarget.set(t, (s = { u: [], e: [] }));
+      if (s === undefined) perTarget.set(t, (s = { u: [], e: [], mark: 0 }));
+      else if (s.mark === n) return null;
+      s.mark = n;
       return s;
     };
+    const visitUpdate = (t: DeliveryTarget): void => { slot(t)?.u.push(updates[n - 1]); };
     for (const u of updates) {
-      for (const t of this.admins) slot(t).u.push(u);
-      if (u.company !== null) {
-        const set = this.byCompany.get(u.company);
-        if (set) for (const t of set) slot(t).u.push(u);
+      n++;
+      const before = this.last.get(u.id);
+      if (u.view !== null) {
+        this.last.set(u.id, u.view);
+        this.index.candidates(u.view, visitUpdate);
+      } else {
+        this.last.delete(u.id);
+      }
+      if (before !== undefined && (u.view === null || before.lat !== u.view.lat || before.lon !== u.view.lon || before.company !== u.view.company)) {
+        this.index.candidates(before, visitUpdate);
+      } else if (before === undefined && u.view === null) {
+        this.index.candidates({ id: u.id, company: u.company, lon: NaN, lat: NaN }, visitUpdate);
       }
     }
     for (const e of events) {
-      for (const t of this.admins) slot(t).e.push(e);
-      if (e.company !== null) {
-        const set = this.byCompany.get(e.company);
-        if (set) for (const t of set) slot(t).e.push(e);
-      }
+      n++;
+      const visit = (t: DeliveryTarget): void => { slot(t)?.e.push(e); };
+      const at = this.last.get(e.vehicleId);
+      this.index.candidates(at !== undefined && at.company === e.company ? at : { id: e.vehicleId, company: e.company, lon: e.lon, lat: e.lat }, visit);
     }
     for (const [t, s] of perTarget) t.deliver(s.u, s.e);
   }

@@ -37,6 +37,8 @@ export class FleetDirectory {
   private readonly profiles = new Map<string, VehicleProfile>();
   private readonly drivers = new Map<string, Driver>();
   private readonly groups = new Map<string, VehicleGroup>();
+  /** vehicle id → ids of the groups it belongs to (subscriptions by group look up a vehicle's groups per update). */
+  private readonly groupsByVehicle = new Map<string, string[]>();
   /** Every geofence of the deployment; every bound vehicle's profile points at it. */
   readonly geofences: GeofenceIndex;
   /** Vehicle ids of the unbound devices this node holds (the bounded pool). */
@@ -53,7 +55,7 @@ export class FleetDirectory {
   ) {
     this.geofences = new GeofenceIndex(snapshot.geofences ?? [], geofencePolicy);
     for (const d of snapshot.drivers ?? []) this.drivers.set(d.id, d);
-    for (const g of snapshot.groups ?? []) this.groups.set(g.id, g);
+    for (const g of snapshot.groups ?? []) this.setGroup(g.id, g);
     for (const c of snapshot.companies) this.companies.set(c.id, c);
     for (const v of snapshot.vehicles) {
       if (isReservedVehicleId(v.id)) this.refused++;
@@ -212,9 +214,39 @@ export class FleetDirectory {
         else this.drivers.set(change.id, change.value);
         return [];
       case 'group':
-        if (change.value === null) this.groups.delete(change.id);
-        else this.groups.set(change.id, change.value);
+        this.setGroup(change.id, change.value);
         return [];
+    }
+  }
+
+  /** The groups a vehicle belongs to (undefined: none). */
+  groupsOf(vehicleId: string): readonly string[] | undefined {
+    return this.groupsByVehicle.get(vehicleId);
+  }
+
+  /** The vehicles of a group (undefined: no such group). */
+  membersOf(groupId: string): readonly string[] | undefined {
+    return this.groups.get(groupId)?.vehicleIds;
+  }
+
+  private setGroup(id: string, group: VehicleGroup | null): void {
+    const before = this.groups.get(id);
+    for (const v of before?.vehicleIds ?? []) {
+      const list = this.groupsByVehicle.get(v);
+      if (list === undefined) continue;
+      const rest = list.filter((g) => g !== id);
+      if (rest.length === 0) this.groupsByVehicle.delete(v);
+      else this.groupsByVehicle.set(v, rest);
+    }
+    if (group === null) {
+      this.groups.delete(id);
+      return;
+    }
+    this.groups.set(id, group);
+    for (const v of new Set(group.vehicleIds)) {
+      const list = this.groupsByVehicle.get(v);
+      if (list === undefined) this.groupsByVehicle.set(v, [id]);
+      else list.push(id);
     }
   }
 

@@ -97,7 +97,8 @@ export class SpatialStateIndex implements StateIndex {
     const limit = q.limit ?? Infinity;
     const companies = q.companies ? new Set(q.companies) : undefined;
     const out: VehicleView[] = [];
-    const accept = (v: VehicleView): boolean => matches(v, q.grant, companies, q.bbox);
+    const where = q.where;
+    const accept = (v: VehicleView): boolean => matches(v, q.grant, companies, q.bbox) && (where === undefined || where(v));
     if (q.ids) {
       for (const id of q.ids) {
         const v = this.entries.get(id)?.view;

@@ -6,7 +6,7 @@ import type { DeliveryHub, DeliveryTarget, Update } from './delivery-hub.js';
 import type { ClientConnection, Grant, Session, TokenVerifier } from './ports/client-connection.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
-import { inScope, parseSubscription, type Subscription } from './subscription.js';
+import { inScope, parseSubscription, projectDelta, projectView, type GroupMembership, type Subscription } from './subscription.js';
 
 export interface SubscriberOptions {
   /** How often pending deltas are flushed to the client. */
@@ -27,6 +27,8 @@ export interface SubscriberOptions {
 export interface SubscriberDeps {
   readonly index: StateIndex;
   readonly hub: DeliveryHub;
+  /** Vehicle groups from reference data (subscriptions by group). */
+  readonly membership: GroupMembership;
   readonly verifier: TokenVerifier;
   readonly encode: (frame: unknown) => Uint8Array;
   readonly decode: (bytes: Uint8Array) => unknown;
@@ -62,11 +64,14 @@ interface SubscriberState {
   /** When the token expires (ms since epoch), and the timer that ends the stream then. */
   expiresAt: number;
   expiryTimer: NodeJS.Timeout | null;
-  target: DeliveryTarget | null;
+  target: Target | null;
   windowStart: number;
   framesInWindow: number;
   closed: boolean;
 }
+
+/** This connection at the delivery hub: re-filed there whenever its grant or subscription changes. */
+type Target = { grant: Grant; sub: Subscription | null } & Pick<DeliveryTarget, 'deliver'>;
 
 /**
  * One actor per WebSocket connection: authenticates, holds the subscription, what the client
@@ -143,7 +148,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       if (s.authTimer) clearTimeout(s.authTimer);
       s.authTimer = null;
       armExpiry(s, session.expiresAt);
-      s.target = { grant, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
+      s.target = { grant, sub: s.sub, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
       deps.hub.attach(s.target);
       ready(s, session);
     } catch (e) {
@@ -177,9 +182,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
 
   const narrow = (s: SubscriberState, grant: Grant): void => {
     s.grant = grant;
-    if (s.target) deps.hub.detach(s.target);
-    s.target = { grant, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
-    deps.hub.attach(s.target);
+    refile(s);
     if (s.seen.size === 0) return;
     const still = new Set(deps.index.query({ grant, ids: [...s.seen], limit: s.seen.size }).map((v) => v.id));
     for (const id of s.seen) {
@@ -192,19 +195,69 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.gone.size > 0) scheduleFlush(s);
   };
 
-  const subscribe = (s: SubscriberState, frame: Record<string, unknown>): void => {
-    const sub = parseSubscription(frame);
-    s.sub = sub;
-    s.pending.clear();
-    s.gone.clear();
-    if (s.grant === undefined) throw new FleetlineError('AUTH_REQUIRED');
-    const grant = s.grant;
+  const refile = (s: SubscriberState): void => {
+    if (s.target === null || s.grant === undefined) return;
+    s.target.grant = s.grant;
+    s.target.sub = s.sub;
+    deps.hub.attach(s.target);
+  };
+
+  /** Everything in a subscription's scope now (at most snapshotLimit vehicles), from the state index. */
+  const scopeNow = (grant: Grant, sub: Subscription): VehicleView[] => {
+    let ids = sub.vehicles ? [...sub.vehicles] : undefined;
+    if (sub.groups) {
+      const members = new Set<string>();
+      for (const g of sub.groups) for (const id of deps.membership.membersOf(g) ?? []) if (!sub.vehicles || sub.vehicles.has(id)) members.add(id);
+      ids = [...members];
+    }
     const vehicles = deps.index.query({
-      grant, bbox: sub.bbox, ids: sub.vehicles ? [...sub.vehicles] : undefined,
-      companies: sub.companies ? [...sub.companies] : undefined, limit: deps.options.snapshotLimit,
+      grant, bbox: sub.bbox, ids, companies: sub.companies ? [...sub.companies] : undefined, limit: deps.options.snapshotLimit,
+      where: (v) => inScope(sub, grant, v, deps.membership),
     });
-    s.seen = new Set(vehicles.map((v) => v.id));
-    send(s, { t: 'snap', seq: ++s.seq, vehicles }, 'snap');
+    deps.hub.shown(vehicles);
+    return vehicles;
+  };
+
+  /**
+   * The first subscription gets a `snap` of its whole scope. A replacement (new viewport,
+   * filters, selectors) sends only the difference: `gone` for what left, full entries in a `d`
+   * for what entered; a change of `fields` re-sends every vehicle in the new form.
+   */
+  const subscribe = (s: SubscriberState, frame: Record<string, unknown>): void => {
+    if (s.grant === undefined) throw new FleetlineError('AUTH_REQUIRED');
+    const sub = parseSubscription(frame);
+    const previous = s.sub;
+    s.sub = sub;
+    refile(s);
+    const vehicles = scopeNow(s.grant, sub);
+    if (previous === null) {
+      s.pending.clear();
+      s.gone.clear();
+      s.seen = new Set(vehicles.map((v) => v.id));
+      send(s, { t: 'snap', seq: ++s.seq, vehicles: sub.fields === 'full' ? vehicles : vehicles.map((v) => projectView(v, 'min')) }, 'snap');
+      return;
+    }
+    const next = new Set(vehicles.map((v) => v.id));
+    for (const id of s.seen) {
+      if (next.has(id)) continue;
+      s.seen.delete(id);
+      s.pending.delete(id);
+      s.gone.add(id);
+    }
+    const resend = previous.fields !== sub.fields;
+    const entered: unknown[] = [];
+    for (const v of vehicles) {
+      if (!resend && s.seen.has(v.id)) continue;
+      s.seen.add(v.id);
+      s.pending.delete(v.id);
+      entered.push(projectView(v, sub.fields));
+    }
+    s.events = s.events.filter((e) => s.seen.has(e.vehicleId));
+    if (s.gone.size > 0) {
+      send(s, { t: 'gone', seq: ++s.seq, ids: [...s.gone] }, 'gone');
+      s.gone.clear();
+    }
+    if (entered.length > 0) send(s, { t: 'd', seq: ++s.seq, u: entered }, 'd');
   };
 
   const onFrame = async (s: SubscriberState, data: Uint8Array, isBinary: boolean): Promise<void> => {
@@ -239,6 +292,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
         case 'sub': return subscribe(s, f);
         case 'unsub':
           s.sub = null;
+          refile(s);
           s.seen.clear();
           s.pending.clear();
           s.gone.clear();
@@ -257,7 +311,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (sub === null || s.grant === undefined) return;
     for (const u of updates) {
       const wasSeen = s.seen.has(u.id);
-      if (u.view !== null && inScope(sub, s.grant, u.view)) {
+      if (u.view !== null && inScope(sub, s.grant, u.view, deps.membership)) {
         if (!wasSeen) {
           s.seen.add(u.id);
           s.gone.delete(u.id);
@@ -265,9 +319,14 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
           continue;
         }
         const p = s.pending.get(u.id);
-        if (p === undefined) s.pending.set(u.id, { fields: { ...(u.delta ?? { id: u.id }) }, full: null, receivedAt: u.receivedAt });
-        else if (p.full !== null) p.full = u.view;
-        else if (u.delta !== null) Object.assign(p.fields as VehicleDelta, u.delta);
+        if (p !== undefined && p.full !== null) {
+          p.full = u.view;
+          continue;
+        }
+        const delta = u.delta === null ? null : projectDelta(u.delta, sub.fields);
+        if (p === undefined) {
+          if (delta !== null) s.pending.set(u.id, { fields: { ...delta }, full: null, receivedAt: u.receivedAt });
+        } else if (delta !== null) Object.assign(p.fields as VehicleDelta, delta);
       } else if (wasSeen) {
         s.seen.delete(u.id);
         s.pending.delete(u.id);
@@ -300,8 +359,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.pending.size > 0) {
       const now = Date.now();
       const u: unknown[] = [];
+      const fields = s.sub?.fields ?? 'full';
       for (const p of s.pending.values()) {
-        u.push(p.full ?? p.fields);
+        u.push(p.full !== null ? projectView(p.full, fields) : p.fields);
         deps.metrics.deliveryLatency((now - p.receivedAt) / 1000);
       }
       s.pending.clear();

@@ -1,21 +1,46 @@
 import { FleetlineError } from './domain/errors.js';
-import type { VehicleView } from './domain/vehicle-state.js';
+import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { Grant } from './ports/client-connection.js';
 import { matches, type BBox } from './ports/state-index.js';
 
-/** What a client asked to see. Every given filter must hold (they combine with AND). */
+/** What a vehicle is doing, as the status filter sees it: four classes, each vehicle in exactly one. */
+export type MotionStatus = 'moving' | 'stopped' | 'idle' | 'offline';
+export const MOTION_STATUSES: readonly MotionStatus[] = ['moving', 'stopped', 'idle', 'offline'];
+
+/** `min`: the compact position set for maps; `full`: the whole view (docs/protocol.md lists both). */
+export type PayloadFields = 'min' | 'full';
+
+/** Which groups a vehicle is in, and which vehicles a group holds (reference data). */
+export interface GroupMembership {
+  groupsOf(vehicleId: string): readonly string[] | undefined;
+  membersOf(groupId: string): readonly string[] | undefined;
+}
+
+export const NO_GROUPS: GroupMembership = { groupsOf: () => undefined, membersOf: () => undefined };
+
+/** What a client asked to see. Every given selector and filter must hold (they combine with AND). */
 export interface Subscription {
   readonly vehicles?: ReadonlySet<string>;
   readonly companies?: ReadonlySet<string>;
+  /** Vehicles in any of these groups. */
+  readonly groups?: ReadonlySet<string>;
   readonly bbox?: BBox;
+  /** The map's zoom level (0–24), kept with the bbox for level-of-detail decisions. */
+  readonly zoom?: number;
+  /** Vehicles in any of these classes. */
+  readonly status?: ReadonlySet<MotionStatus>;
+  /** Only vehicles with an active alert (view.alerts not empty). */
+  readonly alerts?: boolean;
+  readonly fields: PayloadFields;
 }
 
 const MAX_IDS = 10_000;
+const MAX_GROUPS = 256;
 
-function stringList(v: unknown, what: string): Set<string> | undefined {
+function stringList(v: unknown, what: string, max = MAX_IDS): Set<string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length > MAX_IDS || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 64)) {
-    throw new FleetlineError('BAD_SUBSCRIPTION', `${what} must be an array of at most ${MAX_IDS} ids`);
+  if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 64)) {
+    throw new FleetlineError('BAD_SUBSCRIPTION', `${what} must be an array of at most ${max} ids`);
   }
   return new Set(v as string[]);
 }
@@ -31,15 +56,93 @@ export function parseBBox(v: unknown): BBox {
   return [w, s, e, n];
 }
 
+function parseFilter(v: unknown): { status?: Set<MotionStatus>; alerts?: boolean } {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new FleetlineError('BAD_SUBSCRIPTION', 'filter must be a map {status?, alerts?}');
+  const f = v as Record<string, unknown>;
+  for (const key of Object.keys(f)) {
+    if (key === 'type') throw new FleetlineError('BAD_SUBSCRIPTION', 'filter.type is not available: reference data has no vehicle type');
+    if (key !== 'status' && key !== 'alerts') throw new FleetlineError('BAD_SUBSCRIPTION', `unknown filter ${JSON.stringify(key).slice(0, 40)}: use status or alerts`);
+  }
+  const out: { status?: Set<MotionStatus>; alerts?: boolean } = {};
+  if (f.status !== undefined && f.status !== null) {
+    if (!Array.isArray(f.status) || f.status.length === 0 || !f.status.every((x) => (MOTION_STATUSES as readonly unknown[]).includes(x))) {
+      throw new FleetlineError('BAD_SUBSCRIPTION', `filter.status must be a non-empty array of ${MOTION_STATUSES.join(', ')}`);
+    }
+    out.status = new Set(f.status as MotionStatus[]);
+  }
+  if (f.alerts !== undefined && f.alerts !== null) {
+    if (typeof f.alerts !== 'boolean') throw new FleetlineError('BAD_SUBSCRIPTION', 'filter.alerts must be a boolean');
+    if (f.alerts) out.alerts = true;
+  }
+  return out;
+}
+
 /** Parses the fields of a `sub` frame. Throws FleetlineError BAD_SUBSCRIPTION. */
 export function parseSubscription(frame: Record<string, unknown>): Subscription {
   const vehicles = stringList(frame.vehicles, 'vehicles');
   const companies = stringList(frame.companies, 'companies');
+  const groups = stringList(frame.groups, 'groups', MAX_GROUPS);
   const bbox = frame.bbox === undefined || frame.bbox === null ? undefined : parseBBox(frame.bbox);
-  return { ...(vehicles ? { vehicles } : {}), ...(companies ? { companies } : {}), ...(bbox ? { bbox } : {}) };
+  let zoom: number | undefined;
+  if (frame.zoom !== undefined && frame.zoom !== null) {
+    if (typeof frame.zoom !== 'number' || !Number.isFinite(frame.zoom) || frame.zoom < 0 || frame.zoom > 24) {
+      throw new FleetlineError('BAD_SUBSCRIPTION', 'zoom must be a number in [0, 24]');
+    }
+    zoom = frame.zoom;
+  }
+  const fields = frame.fields ?? 'full';
+  if (fields !== 'min' && fields !== 'full') throw new FleetlineError('BAD_SUBSCRIPTION', 'fields must be "min" or "full"');
+  const filter = parseFilter(frame.filter);
+  return {
+    ...(vehicles ? { vehicles } : {}), ...(companies ? { companies } : {}), ...(groups ? { groups } : {}),
+    ...(bbox ? { bbox } : {}), ...(zoom !== undefined ? { zoom } : {}), ...filter, fields,
+  };
 }
 
-export function inScope(sub: Subscription, grant: Grant, v: VehicleView): boolean {
+/** The class a vehicle is in: offline wins; otherwise moving, or stopped with the ignition on (idle) or not. */
+export function motionStatus(v: VehicleView): MotionStatus {
+  if (v.status === 'offline') return 'offline';
+  if (v.moving) return 'moving';
+  return v.ignition === true ? 'idle' : 'stopped';
+}
+
+function inAnyGroup(groups: ReadonlySet<string>, of: readonly string[] | undefined): boolean {
+  if (of === undefined) return false;
+  for (const g of of) if (groups.has(g)) return true;
+  return false;
+}
+
+export function inScope(sub: Subscription, grant: Grant, v: VehicleView, membership: GroupMembership = NO_GROUPS): boolean {
   if (sub.vehicles && !sub.vehicles.has(v.id)) return false;
-  return matches(v, grant, sub.companies, sub.bbox);
+  if (!matches(v, grant, sub.companies, sub.bbox)) return false;
+  if (sub.groups && !inAnyGroup(sub.groups, membership.groupsOf(v.id))) return false;
+  if (sub.status && !sub.status.has(motionStatus(v))) return false;
+  return !sub.alerts || (v.alerts !== undefined && v.alerts.length > 0);
+}
+
+/** The fields a `min` subscription receives (with `id`): enough to draw and colour a vehicle on a map. */
+export const MIN_FIELDS = ['company', 'lat', 'lon', 'ts', 'speed', 'course', 'moving', 'ignition', 'status', 'alerts'] as const;
+
+/** A full view, or its `min` projection. */
+export function projectView(v: VehicleView, fields: PayloadFields): VehicleView | VehicleDelta {
+  if (fields === 'full') return v;
+  const out: VehicleDelta = { id: v.id };
+  const o = out as Record<string, unknown>;
+  const src = v as unknown as Record<string, unknown>;
+  for (const k of MIN_FIELDS) if (src[k] !== undefined) o[k] = src[k];
+  return out;
+}
+
+/** A delta's `min` projection; null when none of its fields is one a `min` subscription receives. */
+export function projectDelta(d: VehicleDelta, fields: PayloadFields): VehicleDelta | null {
+  if (fields === 'full') return d;
+  let out: VehicleDelta | null = null;
+  const src = d as Record<string, unknown>;
+  for (const k of MIN_FIELDS) {
+    if (src[k] === undefined) continue;
+    out ??= { id: d.id };
+    (out as Record<string, unknown>)[k] = src[k];
+  }
+  return out;
 }

@@ -130,6 +130,8 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   const attrs = latestAttributes(prev?.attrs, p.attrs);
   if (attrs !== undefined) next.attrs = attrs;
   trackAttributes(d, s, p, prev?.ignition, ev);
+  const alerts = activeAlerts(d);
+  if (alerts !== undefined) next.alerts = alerts;
 
   const delta = diff(prev, next);
   state.view = next;
@@ -222,7 +224,19 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.attrs !== next.attrs) d.attrs = next.attrs;
   if (prev.status !== next.status) d.status = next.status;
   if (prev.geofences !== next.geofences && !sameIds(prev.geofences, next.geofences)) d.geofences = next.geofences ?? [];
+  if (prev.alerts !== next.alerts && !sameIds(prev.alerts, next.alerts)) d.alerts = next.alerts ?? [];
   return d;
+}
+
+// Shared arrays: a view per point must not allocate for alerts, and equal sets compare by reference.
+const OVERSPEED: readonly string[] = Object.freeze(['overspeed']);
+const ALARM: readonly string[] = Object.freeze(['alarm']);
+const BOTH: readonly string[] = Object.freeze(['alarm', 'overspeed']);
+
+/** The view's `alerts`: what a dispatcher's "alerts only" filter shows (docs/protocol.md). */
+function activeAlerts(d: DomainState): readonly string[] | undefined {
+  if (d.overspeeding) return d.alarm !== null ? BOTH : OVERSPEED;
+  return d.alarm !== null ? ALARM : undefined;
 }
 
 /** Applies changed reference data; returns the delta clients must see (or null if nothing visible changed). */

@@ -83,7 +83,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
 
   const system = startActorSystem();
   const index = new SpatialStateIndex();
-  const hub = new DeliveryHub();
+  const hub = new DeliveryHub(undefined, directory);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
   const transport = createTransport(config.transport, {
@@ -97,7 +97,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     consumer: () => supervisor?.consumerStatus ?? null,
   });
   stream = new StreamEndpoint(system, {
-    index, hub, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
+    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
     options: {
       flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,

@@ -28,6 +28,8 @@ export interface VehicleView {
   status?: 'online' | 'offline' | 'unknown';
   /** Ids of the geofences the vehicle is inside, sorted; absent when none. A delta carries [] for none. */
   geofences?: readonly string[];
+  /** Alerts active now, sorted: `overspeed` (inside an overspeed episode), `alarm` (the latest point carries an alarm). Absent when none; a delta carries [] when the last one ended. */
+  alerts?: readonly string[];
 }
 
 /** The fields of a VehicleView that a delta may carry, always with the id. */

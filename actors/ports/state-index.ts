@@ -10,6 +10,8 @@ export interface StateQuery {
   /** Tenant scope from the token: null = admin (everything). */
   readonly grant: ReadonlySet<string> | null;
   readonly limit?: number;
+  /** A further test each result must pass (before the limit counts it). */
+  readonly where?: (v: VehicleView) => boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ReferenceSource } from '../../actors/ports/reference-source.js';
 import { parseSettingsOverride, type SettingsOverride } from '../../actors/domain/domain-settings.js';
-import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle } from '../../actors/domain/reference-data.js';
+import { isReservedVehicleId, type Company, type DeviceBinding, type FleetSnapshot, type ReferenceChange, type Vehicle, type VehicleGroup } from '../../actors/domain/reference-data.js';
 import { parseGeofence, type Geofence } from '../../actors/domain/geofence.js';
 
 export class ReferenceFileError extends Error {
@@ -35,7 +35,8 @@ function settings(o: Record<string, unknown>, where: string): { settings?: Setti
 
 /**
  * Parses and validates a fleet file: {companies:[{id,name,active}], vehicles:[{id,companyId,...}],
- * devices:[{deviceId,vehicleId}], geofences:[{id,companyId,name,shape,speedLimit?,dwellS?}]}.
+ * devices:[{deviceId,vehicleId}], geofences:[{id,companyId,name,shape,speedLimit?,dwellS?}],
+ * groups:[{id,companyId,name,vehicleIds}]}.
  */
 export function parseFleet(text: string, file: string): FleetSnapshot {
   let doc: unknown;
@@ -73,7 +74,14 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     if (fence === null) throw new ReferenceFileError(`${where}: needs companyId and a shape (polygon, circle or corridor; see docs/http-api.md)`);
     return fence;
   });
-  return { companies, vehicles, devices, geofences };
+  const groups: VehicleGroup[] = arr(d, 'groups', file).map((g, i) => {
+    const o = g as Record<string, unknown>;
+    const where = `${file}: groups[${i}]`;
+    const ids = o.vehicleIds ?? [];
+    if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string' && x.length > 0)) throw new ReferenceFileError(`${where}: "vehicleIds" must be an array of vehicle ids`);
+    return { id: str(o, 'id', where), companyId: str(o, 'companyId', where), name: typeof o.name === 'string' ? o.name : str(o, 'id', where), vehicleIds: ids as string[] };
+  });
+  return { companies, vehicles, devices, geofences, groups };
 }
 
 /** Reference data from a JSON file (FLEET_FILE), for the embedded default. Changes: none (restart to reload). */

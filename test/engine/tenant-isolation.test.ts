@@ -56,14 +56,16 @@ describe('tenant isolation: a token for company A never yields a vehicle of comp
     client.send({ t: 'sub' }, enc);
     const snap = await client.next((f) => f.t === 'snap');
     assert.deepEqual((snap.vehicles as { id: string }[]).map((v) => v.id), ['va1']);
+    // A replacement subscription sends the difference (#9): gone for what left, entries for what entered.
     client.send({ t: 'sub', companies: ['B'] }, enc);
-    const snapB = await client.next((f) => f.t === 'snap' && f !== snap);
-    assert.deepEqual(snapB.vehicles, []);
+    const gone = await client.next((f) => f.t === 'gone');
+    assert.deepEqual(gone.ids, ['va1']);
     client.send({ t: 'sub', vehicles: ['vb1', '~dev/unbound-1', 'va1'] }, enc);
-    await client.next((f) => f.t === 'snap' && f !== snap && f !== snapB);
+    const entered = await client.next((f) => f.t === 'd');
+    assert.deepEqual((entered.u as { id: string }[]).map((v) => v.id), ['va1']);
     client.send({ t: 'sub', bbox: [-180, -90, 180, 90] }, enc);
-    const last = await client.next((f) => f.t === 'snap' && (f.vehicles as unknown[]).length === 1 && client.frames.filter((x) => x.t === 'snap').length === 4);
-    assert.deepEqual((last.vehicles as { id: string }[]).map((v) => v.id), ['va1']);
+    client.send({ t: 'ping' }, enc);
+    await client.next((f) => f.t === 'pong');
     const from = client.frames.length;
     for (let i = 1; i <= 5; i++) {
       await postJson(`${node.url}/v1/telemetry`, [
