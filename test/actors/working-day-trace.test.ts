@@ -2,12 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { at, T0, VehicleDriver } from '../support/vehicle-driver.js';
+import { FleetDirectory } from '../../actors/fleet-directory.js';
+import { DEFAULT_SETTINGS } from '../../actors/domain/domain-settings.js';
 
 /**
  * A working day of one truck (speed limit 80 km/h), as a device reports it: parked at the
- * depot, idling, a drive north with an overspeed stretch, a refuel stop, a drive back whose
- * points arrive as a reordered burst, parking overnight without data, the next morning.
- * Messages are what the actor receives at once, with when they were received.
+ * depot, idling, a drive north with an overspeed stretch, roadworks (a geofence with its own
+ * limit of 50 km/h, 14.9 to 16.9 km north of the depot) driven through at 60 km/h both ways, a
+ * refuel stop, a drive back whose points arrive as a reordered burst, parking overnight without
+ * data, the next morning. Messages are what the actor receives at once, with when they were received.
  */
 interface Message { readonly points: TelemetryPoint[]; readonly receivedAt: number }
 
@@ -53,8 +56,22 @@ function buildDay(): { messages: Message[]; routeKm: number } {
   return { messages, routeKm: 2 * away / 1000 };
 }
 
+const M_PER_DEG_LAT = 111_195;
+/** The roadworks: a rectangle 200 m wide across the road, from 14.9 to 16.9 km north of the depot. */
+function roadworks(): FleetDirectory {
+  const lat = (m: number) => 52.5 + m / M_PER_DEG_LAT;
+  const lon = (m: number) => 13.4 + m / (M_PER_DEG_LAT * Math.cos((52.5 * Math.PI) / 180));
+  const ring = [[lon(-100), lat(14_900)], [lon(100), lat(14_900)], [lon(100), lat(16_900)], [lon(-100), lat(16_900)]];
+  return new FleetDirectory({
+    companies: [{ id: 'acme', name: 'Acme', active: true }],
+    vehicles: [{ id: 'veh-1', companyId: 'acme', speedLimit: 80 }],
+    devices: [{ deviceId: 'dev-1', vehicleId: 'veh-1' }],
+    geofences: [{ id: 'roadworks', companyId: 'acme', name: 'Roadworks', shape: { type: 'polygon', coordinates: [ring] }, speedLimit: 50 }],
+  }, { accept: false, limit: 0 }, DEFAULT_SETTINGS);
+}
+
 function run(messages: readonly Message[], ticks: readonly number[] = [T0 + 5400_000]): VehicleDriver {
-  const v = new VehicleDriver({}, { speedLimit: 80 });
+  const v = new VehicleDriver({}, { speedLimit: 80, geofences: roadworks().geofences });
   let tick = 0;
   for (const m of messages) {
     while (tick < ticks.length && ticks[tick] <= m.receivedAt) v.tick(ticks[tick++]);
@@ -79,6 +96,12 @@ describe('#10 a working day, as the device reports it', () => {
       '900 trip_start',
       '1450 overspeed_start',
       '1570 overspeed_end',
+      // The roadworks at 60 km/h: inside from 1720 s (enter fires after the 10 s dwell), overspeed under
+      // its own limit of 50 stamped when it began; out from 1840 s, back under the truck's own 80.
+      '1730 geofence_enter',
+      '1720 overspeed_start',
+      '1850 geofence_exit',
+      '1840 overspeed_end',
       // A trip ends once the truck stood still for 180 s, stamped when it arrived: after the ignition went off.
       '2160 ignition_off',
       '2100 trip_end',
@@ -87,12 +110,21 @@ describe('#10 a working day, as the device reports it', () => {
       '2910 ignition_on',
       '3000 stop_end',
       '3000 trip_start',
+      '3260 geofence_enter',
+      '3250 overspeed_start',
+      '3380 geofence_exit',
+      '3370 overspeed_end',
       '4230 ignition_off',
       '4200 trip_end',
       '4200 stop_start',
       '5400 device_offline',
       `${24 * H} device_online`,
     ]);
+    const overspeed = v.events.filter((e) => e.type.startsWith('overspeed_')).map((e) => e.data?.limit);
+    // Starts carry the limit broken (the roadworks' own inside them); ends the limit in force when it ended.
+    assert.deepEqual(overspeed, [80, 80, 50, 80, 50, 80]);
+    const fences = v.events.filter((e) => e.type.startsWith('geofence_')).map((e) => [e.data?.geofenceId, (Number(e.data?.since) - T0) / 1000]);
+    assert.deepEqual(fences, [['roadworks', 1720], ['roadworks', 1840], ['roadworks', 3250], ['roadworks', 3370]]);
     const segments = v.segments.map((s) => [s.kind, (s.startTs - T0) / 1000, (s.endTs - T0) / 1000, s.closed]);
     assert.deepEqual(segments, [
       ['stop', 0, 900, true],
