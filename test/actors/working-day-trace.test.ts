@@ -4,6 +4,7 @@ import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { at, T0, VehicleDriver } from '../support/vehicle-driver.js';
 import { FleetDirectory } from '../../actors/fleet-directory.js';
 import { DEFAULT_SETTINGS } from '../../actors/domain/domain-settings.js';
+import type { LonLat } from '../../actors/domain/geofence.js';
 
 /**
  * A working day of one truck (speed limit 80 km/h), as a device reports it: parked at the
@@ -61,7 +62,7 @@ const M_PER_DEG_LAT = 111_195;
 function roadworks(): FleetDirectory {
   const lat = (m: number) => 52.5 + m / M_PER_DEG_LAT;
   const lon = (m: number) => 13.4 + m / (M_PER_DEG_LAT * Math.cos((52.5 * Math.PI) / 180));
-  const ring = [[lon(-100), lat(14_900)], [lon(100), lat(14_900)], [lon(100), lat(16_900)], [lon(-100), lat(16_900)]];
+  const ring: LonLat[] = [[lon(-100), lat(14_900)], [lon(100), lat(14_900)], [lon(100), lat(16_900)], [lon(-100), lat(16_900)]];
   return new FleetDirectory({
     companies: [{ id: 'acme', name: 'Acme', active: true }],
     vehicles: [{ id: 'veh-1', companyId: 'acme', speedLimit: 80 }],
