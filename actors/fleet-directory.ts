@@ -101,6 +101,11 @@ export class FleetDirectory {
     return this.bindings.get(deviceId) ?? unboundVehicleId(deviceId);
   }
 
+  /** Whether reference data binds the device to a vehicle (a lookup, nothing allocated: the hot path asks it). */
+  isBound(deviceId: string): boolean {
+    return this.bindings.has(deviceId);
+  }
+
   /** The company a device reports for, without admitting it anywhere. */
   owner(deviceId: string): DeviceOwner {
     const vehicleId = this.bindings.get(deviceId);

@@ -282,7 +282,7 @@ export class PartitionShard implements VehicleOutbox {
    */
   private rawTarget(r: LogRecord, point: TelemetryPoint): Route | RouteRefusalOf<'ACTOR_UNAVAILABLE'> | { readonly ok: true; readonly vehicleId: string; readonly home: number } {
     const directory = this.deps.directory;
-    if (this.deps.vehiclePartition !== undefined && !directory.owner(point.deviceId).bound) {
+    if (this.deps.vehiclePartition !== undefined && !directory.isBound(point.deviceId)) {
       if (!directory.acceptsUnbound) return { ok: false, reason: 'UNKNOWN_DEVICE' };
       const vehicleId = unboundVehicleId(point.deviceId);
       const home = this.homeOf(vehicleId);

@@ -1,3 +1,4 @@
+import { pino, type Logger } from 'pino';
 import type { KafkaCompression } from '../../adapters/kafka/kafka-codecs.js';
 
 /**
@@ -75,4 +76,22 @@ export function loadBaselineConfig(env: Env = process.env): BaselineConfig {
     speedLimitKmh: int(env, 'SPEED_LIMIT_KMH', 0, 0, 1000),
     logLevel: env.LOG_LEVEL ?? 'info',
   };
+}
+
+/**
+ * Runs a baseline service as a process of its own: starts it with the environment's config and
+ * stops it on SIGINT/SIGTERM (exit 0, or 1 when stopping failed).
+ */
+export async function runAsProcess(start: (config: BaselineConfig, log: Logger) => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const config = loadBaselineConfig();
+  const log = pino({ level: config.logLevel });
+  const handle = await start(config, log);
+  const shutdown = (): void => {
+    handle.stop().then(() => process.exit(0), (e: Error) => {
+      log.error({ err: e.message }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
 }

@@ -8,7 +8,7 @@ import { closeRedis, connectRedis } from '../../adapters/redis/redis-connection.
 import { createTransport } from '../../adapters/websocket/select-transport.js';
 import { CloseCodes } from '../../actors/domain/errors.js';
 import { JwtAuth } from '../../engine/auth.js';
-import { loadBaselineConfig, type BaselineConfig } from './config.js';
+import { runAsProcess, type BaselineConfig } from './config.js';
 import { baselineTopics, createKafka, ensureTopics } from './baseline-kafka.js';
 import { HotStateKeys, unpackValue } from './hot-state.js';
 import { FanoutClient } from './fanout-client.js';
@@ -129,16 +129,4 @@ export async function startFanout(config: BaselineConfig, log: Logger = pino({ l
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const config = loadBaselineConfig();
-  const log = pino({ level: config.logLevel });
-  const handle = await startFanout(config, log);
-  const shutdown = (): void => {
-    handle.stop().then(() => process.exit(0), (e: Error) => {
-      log.error({ err: e.message }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runAsProcess(startFanout);

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis } from '../../adapters/redis/redis-connection.js';
 import { kafkaCompressionTypes } from '../../adapters/kafka/kafka-codecs.js';
 import { parseFleet } from '../../adapters/embedded/file-reference-source.js';
-import { loadBaselineConfig, type BaselineConfig } from './config.js';
+import { runAsProcess, type BaselineConfig } from './config.js';
 import { baselineTopics, createKafka, ensureTopics } from './baseline-kafka.js';
 import { HotStateKeys, seedReference } from './hot-state.js';
 import { processPointBatch } from './point-batch.js';
@@ -97,16 +97,4 @@ export async function startProcessor(config: BaselineConfig, log: Logger = pino(
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const config = loadBaselineConfig();
-  const log = pino({ level: config.logLevel });
-  const handle = await startProcessor(config, log);
-  const shutdown = (): void => {
-    handle.stop().then(() => process.exit(0), (e: Error) => {
-      log.error({ err: e.message }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runAsProcess(startProcessor);
