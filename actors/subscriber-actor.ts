@@ -6,7 +6,9 @@ import type { DeliveryHub, DeliveryTarget, Update } from './delivery-hub.js';
 import type { ClientConnection, Grant, Session, TokenVerifier } from './ports/client-connection.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
-import { inScope, parseSubscription, projectDelta, projectView, type GroupMembership, type Subscription } from './subscription.js';
+import { inScope, parseSubscription, projectDelta, projectView, type GroupMembership, type Subscription, type SubscriptionLimits } from './subscription.js';
+import type { ConnectionQuota } from './connection-quota.js';
+import { RateWindow } from './rate-window.js';
 
 export interface SubscriberOptions {
   /** How often pending deltas are flushed to the client. */
@@ -19,6 +21,10 @@ export interface SubscriberOptions {
    */
   readonly maxQueuedBytes: number;
   readonly maxFramesPerSecond: number;
+  /** `sub` frames per second above which a change is refused (err frame; the connection stays). Default: no limit beyond maxFramesPerSecond. */
+  readonly maxSubscriptionsPerSecond?: number;
+  /** Longest `vehicles`/`companies`/`groups` lists of a subscription (default DEFAULT_SUBSCRIPTION_LIMITS). */
+  readonly subscriptionLimits?: SubscriptionLimits;
   readonly authTimeoutMs: number;
   /** Most vehicles one `snap` frame carries. */
   readonly snapshotLimit: number;
@@ -34,6 +40,8 @@ export interface SubscriberDeps {
   readonly decode: (bytes: Uint8Array) => unknown;
   readonly metrics: EngineMetrics;
   readonly options: SubscriberOptions;
+  /** Open streams per token (WS_MAX_CONNECTIONS_PER_TOKEN); none: no limit. */
+  readonly quota?: ConnectionQuota;
 }
 
 export type SubscriberMsg =
@@ -65,8 +73,8 @@ interface SubscriberState {
   expiresAt: number;
   expiryTimer: NodeJS.Timeout | null;
   target: Target | null;
-  windowStart: number;
-  framesInWindow: number;
+  /** The quota place this stream holds (the token it authenticated with), released at shutdown. */
+  quotaKey: string | null;
   closed: boolean;
 }
 
@@ -81,8 +89,10 @@ type Target = { grant: Grant; sub: Subscription | null } & Pick<DeliveryTarget, 
 export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: ClientConnection, deps: SubscriberDeps): Ref<SubscriberMsg> {
   const initial: SubscriberState = {
     grant: undefined, sub: null, seen: new Set(), pending: new Map(), gone: new Set(), events: [], seq: 0,
-    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, windowStart: Date.now(), framesInWindow: 0, closed: false,
+    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false,
   };
+  const frameRate = new RateWindow(deps.options.maxFramesPerSecond);
+  const subRate = new RateWindow(deps.options.maxSubscriptionsPerSecond ?? Number.POSITIVE_INFINITY);
   const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
     if (s.closed) return;
     const bytes = deps.encode(frame);
@@ -109,6 +119,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.authTimer) clearTimeout(s.authTimer);
     if (s.expiryTimer) clearTimeout(s.expiryTimer);
     if (s.target) deps.hub.detach(s.target);
+    if (s.quotaKey !== null) deps.quota?.release(s.quotaKey);
     stop(self);
   };
   const scheduleFlush = (s: SubscriberState): void => {
@@ -143,6 +154,13 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     try {
       const session = await deps.verifier.verifySession(token);
       if (s.closed) return;
+      if (deps.quota && session.tokenId !== undefined) {
+        if (!deps.quota.acquire(session.tokenId)) {
+          const msg = `this token already holds ${deps.quota.perToken} open streams on this node (WS_MAX_CONNECTIONS_PER_TOKEN): close one first`;
+          return fail(s, 'TOO_MANY_CONNECTIONS', msg, CloseCodes.TOO_MANY_CONNECTIONS);
+        }
+        s.quotaKey = session.tokenId;
+      }
       const grant = session.grant;
       s.grant = grant;
       if (s.authTimer) clearTimeout(s.authTimer);
@@ -225,7 +243,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
    */
   const subscribe = (s: SubscriberState, frame: Record<string, unknown>): void => {
     if (s.grant === undefined) throw new FleetlineError('AUTH_REQUIRED');
-    const sub = parseSubscription(frame);
+    const sub = parseSubscription(frame, deps.options.subscriptionLimits);
     const previous = s.sub;
     s.sub = sub;
     refile(s);
@@ -262,12 +280,8 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
 
   const onFrame = async (s: SubscriberState, data: Uint8Array, isBinary: boolean): Promise<void> => {
     const now = Date.now();
-    if (now - s.windowStart >= 1000) {
-      s.windowStart = now;
-      s.framesInWindow = 0;
-    }
-    if (++s.framesInWindow > deps.options.maxFramesPerSecond) {
-      fail(s, 'RATE_LIMITED', `more than ${deps.options.maxFramesPerSecond} frames per second`, CloseCodes.RATE_LIMITED);
+    if (!frameRate.take(now)) {
+      fail(s, 'RATE_LIMITED', `more than ${frameRate.perSecond} frames per second (WS_MAX_FRAMES_PER_SEC)`, CloseCodes.RATE_LIMITED);
       return;
     }
     let frame: unknown;
@@ -289,7 +303,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.grant === undefined) return fail(s, 'AUTH_REQUIRED', 'authenticate first: {t:"auth", token}');
     try {
       switch (f.t) {
-        case 'sub': return subscribe(s, f);
+        case 'sub':
+          if (!subRate.take(now)) return fail(s, 'SUBSCRIPTION_RATE_LIMITED', `more than ${subRate.perSecond} subscription changes per second (WS_MAX_SUBS_PER_SEC): this one is refused, the current subscription stays`);
+          return subscribe(s, f);
         case 'unsub':
           s.sub = null;
           refile(s);

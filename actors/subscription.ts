@@ -34,14 +34,21 @@ export interface Subscription {
   readonly fields: PayloadFields;
 }
 
-const MAX_IDS = 10_000;
-const MAX_GROUPS = 256;
+/** How long a subscription's lists may be (WS_MAX_SUB_IDS, WS_MAX_SUB_GROUPS). */
+export interface SubscriptionLimits {
+  /** Most entries in `vehicles`, and in `companies`. */
+  readonly maxIds: number;
+  readonly maxGroups: number;
+}
 
-function stringList(v: unknown, what: string, max = MAX_IDS): Set<string> | undefined {
+export const DEFAULT_SUBSCRIPTION_LIMITS: SubscriptionLimits = { maxIds: 10_000, maxGroups: 256 };
+
+function stringList(v: unknown, what: string, max: number): Set<string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length > max || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 64)) {
-    throw new FleetlineError('BAD_SUBSCRIPTION', `${what} must be an array of at most ${max} ids`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 64)) {
+    throw new FleetlineError('BAD_SUBSCRIPTION', `${what} must be an array of ids (strings of 1-64 characters)`);
   }
+  if (v.length > max) throw new FleetlineError('SUBSCRIPTION_TOO_LARGE', `${what} lists ${v.length} entries: at most ${max}`);
   return new Set(v as string[]);
 }
 
@@ -78,11 +85,11 @@ function parseFilter(v: unknown): { status?: Set<MotionStatus>; alerts?: boolean
   return out;
 }
 
-/** Parses the fields of a `sub` frame. Throws FleetlineError BAD_SUBSCRIPTION. */
-export function parseSubscription(frame: Record<string, unknown>): Subscription {
-  const vehicles = stringList(frame.vehicles, 'vehicles');
-  const companies = stringList(frame.companies, 'companies');
-  const groups = stringList(frame.groups, 'groups', MAX_GROUPS);
+/** Parses the fields of a `sub` frame. Throws FleetlineError BAD_SUBSCRIPTION (or SUBSCRIPTION_TOO_LARGE). */
+export function parseSubscription(frame: Record<string, unknown>, limits: SubscriptionLimits = DEFAULT_SUBSCRIPTION_LIMITS): Subscription {
+  const vehicles = stringList(frame.vehicles, 'vehicles', limits.maxIds);
+  const companies = stringList(frame.companies, 'companies', limits.maxIds);
+  const groups = stringList(frame.groups, 'groups', limits.maxGroups);
   const bbox = frame.bbox === undefined || frame.bbox === null ? undefined : parseBBox(frame.bbox);
   let zoom: number | undefined;
   if (frame.zoom !== undefined && frame.zoom !== null) {

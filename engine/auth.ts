@@ -1,4 +1,5 @@
-import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
+import { createHash } from 'node:crypto';
+import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { FleetlineError } from '../actors/domain/errors.js';
 import type { Grant, Session, TokenVerifier } from '../actors/ports/client-connection.js';
 
@@ -7,7 +8,12 @@ export interface JwtAuthOptions {
   readonly maxLifetimeS: number;
   readonly issuer?: string | null;
   readonly audience?: string | null;
+  /** Public keys of RS256 tokens (engine/jwks.ts); absent, only HS256 tokens are accepted. */
+  readonly jwks?: JWTVerifyGetKey | null;
 }
+
+/** The asymmetric algorithm verified with JWKS keys. `none` and anything else is refused. */
+const JWKS_ALGORITHMS = ['RS256'];
 
 const CLOCK_SKEW_S = 60;
 
@@ -15,17 +21,29 @@ const CLOCK_SKEW_S = 60;
 export type IntakeGrant = { readonly role: 'admin' } | { readonly role: 'ingest'; readonly companies: ReadonlySet<string> };
 
 /**
- * Tokens: HS256 JWTs that must carry `exp`. Three kinds, by claims:
+ * Tokens: JWTs that must carry `exp`, HS256 with JWT_SECRET and/or RS256 with the keys of a
+ * JWKS; the header's `alg` picks the key, so an HS256 token is never checked against a
+ * public key (the classic confusion) and an RS256 token never against the secret. Three
+ * kinds, by claims, whatever the algorithm:
  * - map clients: `companies: string[]`, no role — read only;
  * - `role: "ingest"` with `companies` — intake only, for the devices of those companies;
  * - `role: "admin"` — reads everything and may move any device.
  * A token granting nothing, or with an unknown role, is refused rather than treated as an empty grant.
  */
 export class JwtAuth implements TokenVerifier {
-  private readonly key: Uint8Array;
+  /** The HS256 secret; null: HS256 tokens are refused (an RS256-only deployment). */
+  private readonly key: Uint8Array | null;
+  private readonly algorithms: string[];
+  private readonly getKey: JWTVerifyGetKey;
 
-  constructor(secret: string, private readonly options: JwtAuthOptions = { maxLifetimeS: 86_400 }) {
-    this.key = new TextEncoder().encode(secret);
+  constructor(secret: string | null, private readonly options: JwtAuthOptions = { maxLifetimeS: 86_400 }) {
+    const key = secret === null ? null : new TextEncoder().encode(secret);
+    const jwks = options.jwks ?? null;
+    this.key = key;
+    this.algorithms = [...(key ? ['HS256'] : []), ...(jwks ? JWKS_ALGORITHMS : [])];
+    if (this.algorithms.length === 0) throw new Error('JwtAuth needs an HS256 secret, a JWKS, or both');
+    // jose refuses an alg outside `algorithms` before it asks for a key.
+    this.getKey = (header: JWTHeaderParameters, token) => (header.alg === 'HS256' ? key as Uint8Array : (jwks as JWTVerifyGetKey)(header, token));
   }
 
   /** Verifies signature, `exp`, lifetime and (when configured) `iss`/`aud`; returns the claims. */
@@ -33,8 +51,8 @@ export class JwtAuth implements TokenVerifier {
     if (token.length > 8192) throw new FleetlineError('BAD_TOKEN', 'token too long');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.key, {
-        algorithms: ['HS256'],
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: this.algorithms,
         requiredClaims: ['exp'],
         ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
         ...(this.options.audience ? { audience: this.options.audience } : {}),
@@ -60,10 +78,11 @@ export class JwtAuth implements TokenVerifier {
   async verifySession(token: string): Promise<Session> {
     const payload = await this.claims(token);
     const expiresAt = payload.exp * 1000;
-    if (payload.role === 'admin') return { grant: null, expiresAt };
+    const tokenId = identityOf(payload, token);
+    if (payload.role === 'admin') return { grant: null, expiresAt, tokenId };
     if (payload.role === 'ingest') throw new FleetlineError('FORBIDDEN', 'an ingest credential may only post telemetry');
     if (payload.role !== undefined) throw new FleetlineError('BAD_TOKEN', 'unknown role');
-    return { grant: companiesOf(payload), expiresAt };
+    return { grant: companiesOf(payload), expiresAt, tokenId };
   }
 
   /** The intake grant of a credential on POST /v1/telemetry. Map-client tokens are read only (FORBIDDEN). */
@@ -76,14 +95,26 @@ export class JwtAuth implements TokenVerifier {
     throw new FleetlineError('FORBIDDEN', 'a map-client token is read only: intake needs role "ingest" or "admin"');
   }
 
-  /** Issues a token (demo mode, tests and the load-test harness); never longer than the maximum lifetime. */
-  async sign(claims: { companies?: string[]; role?: 'admin' | 'ingest'; sub?: string }, expiresInS = 12 * 3600): Promise<string> {
+  /** Issues an HS256 token (demo mode, tests and the load-test harness); never longer than the maximum lifetime. */
+  async sign(claims: { companies?: string[]; role?: 'admin' | 'ingest'; sub?: string; jti?: string }, expiresInS = 12 * 3600): Promise<string> {
+    if (this.key === null) throw new Error('no JWT_SECRET: this node verifies RS256 tokens only and cannot issue any');
     const seconds = Math.min(expiresInS, this.options.maxLifetimeS);
     const jwt = new SignJWT({ ...claims }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(`${seconds}s`);
     if (this.options.issuer) jwt.setIssuer(this.options.issuer);
     if (this.options.audience) jwt.setAudience(this.options.audience);
     return jwt.sign(this.key);
   }
+}
+
+/**
+ * Which token this is, for per-token limits: its `jti` when it has one, else its subject and
+ * issue time, else a hash of the token itself (the issuer is part of the first two).
+ */
+function identityOf(payload: JWTPayload, token: string): string {
+  const iss = payload.iss ?? '';
+  if (typeof payload.jti === 'string' && payload.jti !== '') return `jti:${iss}:${payload.jti}`;
+  if (typeof payload.sub === 'string' && typeof payload.iat === 'number') return `sub:${iss}:${payload.sub}:${payload.iat}`;
+  return `sha256:${createHash('sha256').update(token).digest('base64url')}`;
 }
 
 function companiesOf(payload: JWTPayload): ReadonlySet<string> {

@@ -9,7 +9,7 @@ import { options } from './config.js';
 
 /**
  * `fleetline` — operations on a running deployment. It finds the cluster from the same
- * environment variables a node reads (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX; JWT_SECRET for the
+ * environment variables a node reads (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX; JWT_SECRET, or an admin token in FLEETLINE_TOKEN, for the
  * commands that change something), so it takes no connection flags.
  */
 function fail(message: string): never {
@@ -28,10 +28,15 @@ async function shardMap(): Promise<ShardMap> {
   return inspectGroup({ brokers: d.brokers, groupId: d.prefix + ConsumerGroups.engine, topic: d.prefix + Topics.telemetryRaw });
 }
 
-/** A short-lived admin token signed like the nodes' tokens (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE). */
+/**
+ * The admin token of the commands: FLEETLINE_TOKEN when given (a deployment whose tokens are
+ * RS256 from an identity provider), else a short-lived one signed like the nodes' HS256
+ * tokens (JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE).
+ */
 async function adminToken(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.FLEETLINE_TOKEN) return env.FLEETLINE_TOKEN;
   const secret = env[options.jwtSecret.env];
-  if (!secret) fail(`${options.jwtSecret.env} is not set: changing the cluster needs the nodes' token secret`);
+  if (!secret) fail(`neither FLEETLINE_TOKEN (an admin token) nor ${options.jwtSecret.env} is set: changing the cluster needs one of them`);
   const auth = new JwtAuth(secret, { maxLifetimeS: 300, issuer: env[options.jwtIssuer.env] || null, audience: env[options.jwtAudience.env] || null });
   return auth.sign({ role: 'admin', sub: 'fleetline-cli' }, 300);
 }

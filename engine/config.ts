@@ -53,14 +53,16 @@ const settingsJson = (raw: string): SettingsOverride => {
 export const options = {
   port: { env: 'PORT', default: 8080, doc: 'HTTP and WebSocket port.', parse: int(0, 65535) },
   osmandPort: { env: 'OSMAND_PORT', default: 5055 as number | null, doc: 'Port of the OsmAnd protocol (Traccar Client and OsmAnd phones; Traccar\'s own default), on HOST: every path and method there is a report, as on Traccar\'s port, besides `/v1/osmand` on PORT. Same rule as `/v1/osmand`: only registered device ids (docs/security.md). `off` disables it; 0 picks a free port (the default when PORT is 0, as in tests).', parse: (raw: string): number | null => (raw === 'off' ? null : int(0, 65535)(raw)), docDefault: '`5055` (`0` when `PORT=0`)' },
-  mode: { env: 'FLEETLINE_MODE', default: 'production' as 'demo' | 'production', doc: '`production`: a node of a real deployment (`JWT_SECRET` required, no demo token, unbound devices rejected unless `ACCEPT_UNBOUND_DEVICES=true`). `demo`: the one-command demo `npm start` runs: simulated vehicles, a random secret and an admin token for anyone who can reach `GET /v1/demo/token`; it refuses to start with a real store (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`) or a `JWT_SECRET` configured.', parse: oneOf('demo', 'production') },
+  mode: { env: 'FLEETLINE_MODE', default: 'production' as 'demo' | 'production', doc: '`production`: a node of a real deployment (`JWT_SECRET` or a JWKS (`JWT_JWKS_FILE` / `JWT_JWKS_URL`) required, no demo token, unbound devices rejected unless `ACCEPT_UNBOUND_DEVICES=true`). `demo`: the one-command demo `npm start` runs: simulated vehicles, a random secret and an admin token for anyone who can reach `GET /v1/demo/token`; it refuses to start with a real store (`DATABASE_URL`, `REDIS_URL`, `KAFKA_BROKERS`) or a `JWT_SECRET` configured.', parse: oneOf('demo', 'production') },
   host: { env: 'HOST', default: '', doc: 'Interface to listen on (default: 127.0.0.1 in demo mode, so the demo and its admin token stay on this machine; 0.0.0.0 in production).', parse: text, docDefault: '127.0.0.1 (demo), 0.0.0.0 (production)' },
   nodeId: { env: 'NODE_ID', default: hostname(), doc: 'This node\'s id in logs, metrics and the consumer group (default: the host name).', parse: text, docDefault: 'host name' },
   logLevel: { env: 'LOG_LEVEL', default: 'info', doc: 'pino level: trace, debug, info, warn, error.', parse: oneOf('trace', 'debug', 'info', 'warn', 'error', 'silent') },
   transport: { env: 'TRANSPORT', default: 'auto' as 'auto' | 'uws' | 'ws', doc: 'HTTP/WebSocket server: auto (uWebSockets.js when its native binary loads, else ws), uws (fail if it does not load), ws.', parse: oneOf('auto', 'uws', 'ws') },
   demoDevices: { env: 'DEMO_DEVICES', default: 3000, doc: 'Simulated vehicles of the demo (`FLEETLINE_MODE=demo` only; ignored in production).', parse: int(0, 2_000_000) },
   demoIntervalMs: { env: 'DEMO_INTERVAL_MS', default: 1000, doc: 'How often every simulated vehicle reports a position.', parse: int(50, 60_000) },
-  jwtSecret: { env: 'JWT_SECRET', default: null as string | null, doc: 'HS256 secret of client and intake tokens, at least 16 characters (use 32+ random bytes, e.g. `openssl rand -hex 32`). Required in production; the demo makes a random one and refuses to start when it is set.', parse: optionalText },
+  jwtSecret: { env: 'JWT_SECRET', default: null as string | null, doc: 'HS256 secret of client and intake tokens, at least 16 characters (use 32+ random bytes, e.g. `openssl rand -hex 32`). Production needs it, or a JWKS for RS256 tokens, or both; unset, HS256 tokens are refused. The demo makes a random one and refuses to start when it is set.', parse: optionalText },
+  jwtJwksFile: { env: 'JWT_JWKS_FILE', default: null as string | null, doc: 'Path of a JSON Web Key Set (`{"keys":[…]}`) whose RSA public keys verify RS256 tokens (picked by the token\'s `kid`). Read at start, and again when a token names a `kid` it lacks (at most every 30 s): rotate keys by rewriting the file. Not with `JWT_JWKS_URL`.', parse: optionalText },
+  jwtJwksUrl: { env: 'JWT_JWKS_URL', default: null as string | null, doc: 'URL of the identity provider\'s JWKS (e.g. `https://idp.example/.well-known/jwks.json`) whose RSA public keys verify RS256 tokens. Fetched on the first RS256 token, cached 10 min, fetched again for an unknown `kid` (at most every 30 s). Not with `JWT_JWKS_FILE`.', parse: optionalText },
   jwtMaxLifetimeS: { env: 'JWT_MAX_LIFETIME_S', default: 86_400, doc: 'Longest token lifetime accepted: a token must carry `exp`, and one whose `exp` lies further than this after its `iat` (or after now) is refused.', parse: int(60, 2_000_000) },
   jwtIssuer: { env: 'JWT_ISSUER', default: null as string | null, doc: 'When set, a token\'s `iss` must equal it.', parse: optionalText },
   jwtAudience: { env: 'JWT_AUDIENCE', default: null as string | null, doc: 'When set, a token\'s `aud` must contain it.', parse: optionalText },
@@ -83,9 +85,14 @@ export const options = {
   wsFlushMs: { env: 'WS_FLUSH_MS', default: 30, doc: 'How long deltas coalesce per client before a `d` frame goes out.', parse: int(1, 10_000) },
   wsMaxBufferedBytes: { env: 'WS_MAX_BUFFERED_BYTES', default: 1024 * 1024, doc: 'Unsent bytes above which a client is slow: flushes wait and deltas keep coalescing.', parse: int(1024, 1024 * 1024 * 1024) },
   wsMaxQueuedBytes: { env: 'WS_MAX_QUEUED_BYTES', default: 8 * 1024 * 1024, doc: 'Unsent bytes above which a slow client is disconnected (4408) instead of frames being dropped; keep below the transport limit (16 MiB).', parse: int(64 * 1024, 15 * 1024 * 1024) },
-  wsMaxFramesPerSecond: { env: 'WS_MAX_FRAMES_PER_SEC', default: 50, doc: 'Client frames per second above which the connection is closed (4429).', parse: int(1, 100_000) },
+  wsMaxFramesPerSecond: { env: 'WS_MAX_FRAMES_PER_SEC', default: 100, doc: 'Client frames per second (any type, counted per one-second window) above which the connection is closed (`RATE_LIMITED`, 4429). The real-time spec\'s 100/s.', parse: int(1, 100_000) },
+  wsMaxSubscriptionsPerSecond: { env: 'WS_MAX_SUBS_PER_SEC', default: 10, doc: '`sub` frames per second (one-second window) above which a subscription change is refused with an `err` frame `SUBSCRIPTION_RATE_LIMITED`; the connection and its current subscription stay. A map that debounces its viewport sends a few per second.', parse: int(1, 100_000) },
+  wsMaxSubscriptionIds: { env: 'WS_MAX_SUB_IDS', default: 10_000, doc: 'Most entries in a subscription\'s `vehicles` or `companies` list; a longer one is refused with `SUBSCRIPTION_TOO_LARGE` (err frame, the connection stays).', parse: int(1, 1_000_000) },
+  wsMaxSubscriptionGroups: { env: 'WS_MAX_SUB_GROUPS', default: 256, doc: 'Most entries in a subscription\'s `groups` list; a longer one is refused with `SUBSCRIPTION_TOO_LARGE`.', parse: int(1, 100_000) },
+  wsMaxConnectionsPerToken: { env: 'WS_MAX_CONNECTIONS_PER_TOKEN', default: 20, doc: 'Most open streams one token may hold on one node (a token is its `jti`, else its `sub` and `iat`, else its hash); one more is refused at authentication with `TOO_MANY_CONNECTIONS` and close code 4430.', parse: int(1, 1_000_000) },
   wsAuthTimeoutMs: { env: 'WS_AUTH_TIMEOUT_MS', default: 10_000, doc: 'Time a connection without ?token= has to send its auth frame.', parse: int(100, 600_000) },
-  wsIdleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT_S', default: 120, doc: 'A connection with no frame and no pong for this long is closed with 1001 (the server pings it after half of it).', parse: int(8, 3600) },
+  wsPingIntervalSeconds: { env: 'WS_PING_INTERVAL_S', default: 30, doc: 'How often the server sends each WebSocket a protocol-level ping (RFC 6455 opcode 0x9; browsers and WebSocket libraries answer it themselves). 0 disables pings and the pong timeout.', parse: int(0, 3600) },
+  wsPongTimeoutSeconds: { env: 'WS_PONG_TIMEOUT_S', default: 60, doc: 'A connection that has answered none of its pings for this long (no pong and no frame since the first unanswered ping) is closed with 1001 (`HEARTBEAT_TIMEOUT`).', parse: int(1, 3600) },
   snapshotLimit: { env: 'SNAPSHOT_LIMIT', default: 100_000, doc: 'Most vehicles in one `snap` frame or one GET /v1/vehicles answer.', parse: int(1, 10_000_000) },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', default: 15_000, doc: 'Longest graceful shutdown before the process exits anyway.', parse: int(100, 600_000) },
   kafkaBrokers: { env: 'KAFKA_BROKERS', default: null as string | null, doc: 'Comma-separated Kafka brokers; unset keeps the embedded in-process log.', parse: optionalText },
@@ -110,7 +117,12 @@ type RawConfig = { -readonly [K in keyof Options]: Options[K]['default'] };
 export type Config = Omit<RawConfig, 'acceptUnboundDevices'> & { acceptUnboundDevices: boolean };
 
 /** Settings the demo refuses: it would hand out admin tokens for, or overwrite, a real deployment. */
-const REAL_DEPLOYMENT_SETTINGS = ['jwtSecret', 'databaseUrl', 'redisUrl', 'kafkaBrokers'] as const;
+const REAL_DEPLOYMENT_SETTINGS = ['jwtSecret', 'jwtJwksFile', 'jwtJwksUrl', 'databaseUrl', 'redisUrl', 'kafkaBrokers'] as const;
+
+/** Variables of earlier versions that no longer mean anything: set, they stop the start rather than being ignored. */
+const RETIRED = {
+  WS_IDLE_TIMEOUT_S: 'WS_IDLE_TIMEOUT_S was replaced by WS_PING_INTERVAL_S (default 30) and WS_PONG_TIMEOUT_S (default 60): set those instead',
+} as const;
 
 export class ConfigError extends Error {
   readonly code = 'BAD_CONFIG';
@@ -141,9 +153,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         'it serves an admin token to anyone who asks and generates its own reference data. Run a real deployment with ' +
         'FLEETLINE_MODE=production (the default of node dist/engine/main.js, see docs/deployment.md), or unset them for the demo');
     }
-  } else if (!raw.jwtSecret) {
-    problems.push('JWT_SECRET is required in production mode: set it to a long random string (at least 16 characters, e.g. openssl rand -hex 32), or run the demo with FLEETLINE_MODE=demo (npm start)');
+  } else if (!raw.jwtSecret && !raw.jwtJwksFile && !raw.jwtJwksUrl) {
+    problems.push('JWT_SECRET is required in production mode (or a JWKS for RS256 tokens: JWT_JWKS_FILE or JWT_JWKS_URL): set it to a long random string (at least 16 characters, e.g. openssl rand -hex 32), or run the demo with FLEETLINE_MODE=demo (npm start)');
   }
+  if (raw.jwtJwksFile && raw.jwtJwksUrl) problems.push('JWT_JWKS_FILE and JWT_JWKS_URL are exclusive: set one of them');
+  if (raw.jwtJwksUrl && !/^https?:\/\/[^/]/.test(raw.jwtJwksUrl)) problems.push('JWT_JWKS_URL must be an http(s) URL');
+  for (const [name, why] of Object.entries(RETIRED)) if ((env[name] ?? '') !== '') problems.push(why);
   if (raw.kafkaHeartbeatIntervalMs >= raw.kafkaSessionTimeoutMs) problems.push('KAFKA_HEARTBEAT_INTERVAL_MS must be below KAFKA_SESSION_TIMEOUT_MS (a third of it or less)');
   if (raw.jwtSecret !== null && raw.jwtSecret.length < 16) problems.push('JWT_SECRET must be at least 16 characters');
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);

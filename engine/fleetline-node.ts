@@ -1,6 +1,7 @@
 import { start as startActorSystem, stop as stopActor } from 'nact';
 import type { Logger as Pino } from 'pino';
 import { CloseCodes } from '../actors/domain/errors.js';
+import { ConnectionQuota } from '../actors/connection-quota.js';
 import { DeliveryHub } from '../actors/delivery-hub.js';
 import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
@@ -9,6 +10,7 @@ import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
+import { openJwks } from './jwks.js';
 import { ConfigError, domainSettings, isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi, createOsmandApi } from './http-api.js';
@@ -50,8 +52,10 @@ export interface FleetlineNode {
 
 /** Boots one engine node: stores and bus, reference data, actors, HTTP + WebSocket, demo. */
 export async function startNode(config: Config, log: Pino): Promise<FleetlineNode> {
-  const secret = config.jwtSecret ?? crypto.randomUUID() + crypto.randomUUID();
-  const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  // The demo signs its own tokens with a random secret; production verifies HS256 only with JWT_SECRET.
+  const secret = config.jwtSecret ?? (isDemo(config) ? crypto.randomUUID() + crypto.randomUUID() : null);
+  const jwks = openJwks({ file: config.jwtJwksFile, url: config.jwtJwksUrl });
+  const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience, jwks });
   const infra = await createInfrastructure(config, log);
   await infra.bus.ensureTopics(engineTopics(config, infra.bus.kind));
   const partitions = infra.bus.partitionsOf(Topics.telemetryRaw);
@@ -86,9 +90,11 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const hub = new DeliveryHub(undefined, directory);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
-  const transport = createTransport(config.transport, {
-    maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds,
-  }, log);
+  const transportOptions = {
+    maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes,
+    pingIntervalSeconds: config.wsPingIntervalSeconds, pongTimeoutSeconds: config.wsPongTimeoutSeconds,
+  };
+  const transport = createTransport(config.transport, transportOptions, log);
   const metrics = new PrometheusMetrics(config.nodeId, transport.kind, {
     actors: () => supervisor?.actors ?? 0,
     mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
@@ -98,8 +104,11 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   });
   stream = new StreamEndpoint(system, {
     index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
+    quota: new ConnectionQuota(config.wsMaxConnectionsPerToken),
     options: {
       flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+      maxSubscriptionsPerSecond: config.wsMaxSubscriptionsPerSecond,
+      subscriptionLimits: { maxIds: config.wsMaxSubscriptionIds, maxGroups: config.wsMaxSubscriptionGroups },
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
     },
   });
@@ -154,7 +163,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   let osmand: { transport: Transport; port: number } | null = null;
   if (config.osmandPort !== null) {
-    const osmandTransport = createTransport(transport.kind, { maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds }, log);
+    const osmandTransport = createTransport(transport.kind, transportOptions, log);
     osmandTransport.onRequest(createOsmandApi({ intake, intakeCredentials, lastFix, ready }));
     try {
       osmand = { transport: osmandTransport, port: await osmandTransport.listen(config.host, config.osmandPort) };

@@ -28,6 +28,7 @@ export class StreamEndpoint implements WsHandlers {
       drain: () => {
         if (!closed) dispatch(ref, { kind: 'flush' });
       },
+      limited: (code) => this.deps.metrics.clientError(code),
       closed: () => {
         if (closed) return;
         closed = true;

@@ -60,12 +60,16 @@ export const ErrorCodes = {
   HISTORY_UNAVAILABLE: 'this deployment keeps no history (embedded mode, no DATABASE_URL): track, events and reports need PostgreSQL',
   // WebSocket protocol
   BAD_FRAME: 'the frame is not a MessagePack map with a known `t`',
-  FRAME_TOO_LARGE: 'the frame exceeds the configured limit',
+  FRAME_TOO_LARGE: 'a client frame exceeds WS_MAX_FRAME_BYTES (64 KiB by default): the connection is closed (1009)',
   AUTH_REQUIRED: 'the first frame must be {t:"auth", token} when no ?token= was given',
   BAD_TOKEN: 'the token is invalid or expired',
   TOKEN_EXPIRED: 'the token of the stream expired: send a fresh one in an auth frame before it does',
   BAD_SUBSCRIPTION: 'the subscription is malformed',
-  RATE_LIMITED: 'too many frames from this client',
+  RATE_LIMITED: 'more client frames in one second than WS_MAX_FRAMES_PER_SEC: the connection is closed (4429)',
+  SUBSCRIPTION_RATE_LIMITED: 'more `sub` frames in one second than WS_MAX_SUBS_PER_SEC: this change is refused, the connection and its current subscription stay',
+  SUBSCRIPTION_TOO_LARGE: 'a subscription lists more vehicles or companies than WS_MAX_SUB_IDS, or more groups than WS_MAX_SUB_GROUPS: refused, the connection stays',
+  TOO_MANY_CONNECTIONS: 'the token already holds WS_MAX_CONNECTIONS_PER_TOKEN open streams on this node: refused at authentication (4430)',
+  HEARTBEAT_TIMEOUT: 'the client answered no ping (no pong, no frame) for WS_PONG_TIMEOUT_S: the connection is closed (1001)',
   SLOW_CLIENT: 'the client did not read its frames: too much unsent data queued',
 } as const;
 
@@ -83,7 +87,7 @@ export class FleetlineError extends Error {
 /** WebSocket close codes (4000-4999 is the application range of RFC 6455). */
 export const CloseCodes = {
   NORMAL: 1000,
-  /** No frame and no pong from the client for WS_IDLE_TIMEOUT_S (RFC 6455 "going away"). */
+  /** The client answered none of the server's pings for WS_PONG_TIMEOUT_S (RFC 6455 "going away"). */
   IDLE_TIMEOUT: 1001,
   /** A client frame exceeded WS_MAX_FRAME_BYTES (RFC 6455 "message too big"). */
   MESSAGE_TOO_BIG: 1009,
@@ -92,6 +96,8 @@ export const CloseCodes = {
   /** The stream's token expired and no fresh one arrived in an `auth` frame. */
   TOKEN_EXPIRED: 4401,
   RATE_LIMITED: 4429,
+  /** The token already holds WS_MAX_CONNECTIONS_PER_TOKEN streams on this node. */
+  TOO_MANY_CONNECTIONS: 4430,
   /** The client read so slowly that its unsent frames passed WS_MAX_QUEUED_BYTES. */
   SLOW_CLIENT: 4408,
   SHUTTING_DOWN: 4503,

@@ -12,6 +12,11 @@ export type Grant = ReadonlySet<string> | null;
 export interface Session {
   readonly grant: Grant;
   readonly expiresAt: number;
+  /**
+   * The token's identity for per-token limits (its `jti`, else `sub` and `iat`, else a hash of
+   * the token); absent, no per-token limit applies.
+   */
+  readonly tokenId?: string;
 }
 
 export interface TokenVerifier {

@@ -56,15 +56,22 @@ export interface WsSession {
   message(data: Uint8Array, isBinary: boolean): void;
   /** The socket is writable again after backpressure. */
   drain(): void;
+  /** The adapter is closing the connection for a limit it enforces itself (counted by the engine); closed() follows. */
+  limited?(code: TransportLimit): void;
   closed(code: number): void;
 }
+
+/** The limits an adapter enforces itself: a frame over maxFrameBytes (1009), a ping unanswered for pongTimeoutSeconds (1001). */
+export type TransportLimit = 'FRAME_TOO_LARGE' | 'HEARTBEAT_TIMEOUT';
 
 export interface TransportOptions {
   readonly maxBodyBytes: number;
   /** A larger client frame closes the connection with 1009 (CloseCodes.MESSAGE_TOO_BIG). */
   readonly maxFrameBytes: number;
-  /** Seconds without a frame or pong after which a connection is closed with 1001 (CloseCodes.IDLE_TIMEOUT); pinged after half. 0 disables. */
-  readonly idleTimeoutSeconds: number;
+  /** Seconds between the protocol-level pings the server sends each WebSocket (WS_PING_INTERVAL_S). 0 disables pings and the timeout. */
+  readonly pingIntervalSeconds: number;
+  /** Seconds a ping may stay unanswered (no pong, no frame) before the connection is closed with 1001 (CloseCodes.IDLE_TIMEOUT). */
+  readonly pongTimeoutSeconds: number;
 }
 
 export interface Transport {

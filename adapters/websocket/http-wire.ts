@@ -25,7 +25,7 @@ export const CLOSE_GRACE_MS = 1000;
  */
 export const CLOSE_DRAIN_MS = 30_000;
 /** Close reason of a connection closed by the heartbeat. */
-export const IDLE_REASON = 'idle: no frame or pong within the idle timeout';
+export const IDLE_REASON = 'idle: no pong (nor any frame) within WS_PONG_TIMEOUT_S of a ping';
 // Framing headers belong to the server library; a handler-supplied copy would be written twice by uWS.
 const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
 const INTERNAL: HttpResponse = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":{"code":"INTERNAL","message":"internal error"}}' };
@@ -142,38 +142,61 @@ export function openSession(handlers: WsHandlers, conn: WsConnection, upgrade: W
 
 /** One connection as the heartbeat sees it. */
 export interface HeartbeatLink {
-  /** Set by the adapter on every frame or pong from the client. */
-  alive: boolean;
+  /**
+   * When the oldest ping still unanswered was sent (ms); 0 when every ping was answered. The
+   * adapter resets it on every pong and every frame from the client: either proves the peer
+   * reads and answers.
+   */
+  unansweredSince: number;
+  /** When this link's next ping is due (ms); 0 for a new link (its first ping comes one interval after the heartbeat sees it). */
+  nextPingAt: number;
   /** True once the link is closing: the heartbeat leaves it alone. */
   readonly closing: boolean;
+  /** Sends a protocol-level ping (opcode 0x9): every conforming client answers it with a pong by itself. */
   ping(): void;
-  /** Ends the connection with a close frame carrying CloseCodes.IDLE_TIMEOUT. */
+  /** Ends the connection with a close frame carrying CloseCodes.IDLE_TIMEOUT (HEARTBEAT_TIMEOUT). */
   idle(): void;
 }
 
+export interface HeartbeatOptions {
+  /** Seconds between two pings of a connection (WS_PING_INTERVAL_S); 0 disables the heartbeat. */
+  readonly pingIntervalSeconds: number;
+  /** Seconds a ping may stay unanswered before the connection is closed (WS_PONG_TIMEOUT_S). */
+  readonly pongTimeoutSeconds: number;
+}
+
 /**
- * Both adapters detect silent peers the same way, in JavaScript, so that an idle connection
- * ends with a close frame and a code (uWS's own idleTimeout cuts the socket without one).
- * A link silent for a whole period is pinged; still silent by the next tick, it is closed:
- * a dead peer goes within one to two periods of idleTimeoutSeconds / 2.
+ * Both adapters ping and time out their connections the same way, in JavaScript, so that a
+ * peer that stopped answering is closed with a close frame and a code (uWS's own idleTimeout
+ * cuts the socket without one, and ws has no timer of its own). Each link is pinged every
+ * interval from when it opened (so pings are spread, not sent in one burst), and closed once
+ * a ping has been unanswered for the timeout: the check runs four times per shorter period,
+ * so a silent peer goes at most a quarter of it late.
  */
 export class Heartbeat {
   private readonly timer?: NodeJS.Timeout;
 
-  constructor(idleTimeoutSeconds: number, links: () => Iterable<HeartbeatLink>) {
-    if (idleTimeoutSeconds <= 0) return;
-    this.timer = setInterval(() => {
-      for (const link of links()) {
-        if (link.closing) continue;
-        if (!link.alive) {
-          link.idle();
-          continue;
-        }
-        link.alive = false;
-        link.ping();
-      }
-    }, Math.max(500, idleTimeoutSeconds * 500));
+  constructor(options: HeartbeatOptions, links: () => Iterable<HeartbeatLink>) {
+    if (options.pingIntervalSeconds <= 0) return;
+    const intervalMs = options.pingIntervalSeconds * 1000;
+    const timeoutMs = options.pongTimeoutSeconds * 1000;
+    this.timer = setInterval(() => Heartbeat.tick(Date.now(), links(), intervalMs, timeoutMs), Math.max(50, Math.min(intervalMs, timeoutMs) / 4));
     this.timer.unref();
+  }
+
+  static tick(now: number, links: Iterable<HeartbeatLink>, intervalMs: number, timeoutMs: number): void {
+    for (const link of links) {
+      if (link.closing) continue;
+      if (link.unansweredSince !== 0 && now - link.unansweredSince >= timeoutMs) {
+        link.idle();
+        continue;
+      }
+      if (link.nextPingAt === 0) link.nextPingAt = now + intervalMs;
+      if (now < link.nextPingAt) continue;
+      link.nextPingAt = now + intervalMs;
+      if (link.unansweredSince === 0) link.unansweredSince = now;
+      link.ping();
+    }
   }
 
   stop(): void {

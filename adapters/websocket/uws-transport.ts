@@ -56,7 +56,8 @@ const UPGRADE_NOT_FOUND = toWire({ status: 404 });
 class UwsConnection implements WsConnection, HeartbeatLink {
   /** Set by the close handler: the socket is gone and must not be touched. */
   closed = false;
-  alive = true;
+  unansweredSince = 0;
+  nextPingAt = 0;
   session?: WsSession;
   private ending?: { code: number; reason: string; deadline: NodeJS.Timeout };
 
@@ -118,6 +119,7 @@ class UwsConnection implements WsConnection, HeartbeatLink {
   }
 
   idle(): void {
+    this.session?.limited?.('HEARTBEAT_TIMEOUT');
     this.close(CloseCodes.IDLE_TIMEOUT, IDLE_REASON);
   }
 }
@@ -141,7 +143,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
     const app = this.uws.App();
     this.app = app;
     if (this.wsPath !== undefined && this.wsHandlers) this.routeWebSocket(app, this.wsPath, this.wsHandlers);
-    this.heartbeat = new Heartbeat(this.options.idleTimeoutSeconds, () => this.conns);
+    this.heartbeat = new Heartbeat(this.options, () => this.conns);
     app.any('/*', (res, req) => this.onHttp(res, req));
     return new Promise((resolve, reject) => {
       app.listen(host, port, (socket) => {
@@ -282,8 +284,9 @@ export class UwsTransport extends RoutedTransport implements Transport {
       message: (ws, message, isBinary) => {
         const conn = ws.getUserData().conn;
         if (!conn || conn.closing) return;
-        conn.alive = true;
+        conn.unansweredSince = 0;
         if (message.byteLength > this.options.maxFrameBytes) {
+          guard(log, 'limited', () => conn.session?.limited?.('FRAME_TOO_LARGE'));
           conn.close(CloseCodes.MESSAGE_TOO_BIG, 'FRAME_TOO_LARGE');
           return;
         }
@@ -292,7 +295,12 @@ export class UwsTransport extends RoutedTransport implements Transport {
       },
       pong: (ws) => {
         const conn = ws.getUserData().conn;
-        if (conn) conn.alive = true;
+        if (conn) conn.unansweredSince = 0;
+      },
+      // A client's own ping proves it is there too (uWS answers it with a pong by itself).
+      ping: (ws) => {
+        const conn = ws.getUserData().conn;
+        if (conn) conn.unansweredSince = 0;
       },
       drain: (ws) => {
         const conn = ws.getUserData().conn;

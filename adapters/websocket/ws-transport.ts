@@ -41,7 +41,7 @@ export class WsTransport extends RoutedTransport implements Transport {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.options.maxFrameBytes, perMessageDeflate: false, clientTracking: false });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server = server;
-    this.heartbeat = new Heartbeat(this.options.idleTimeoutSeconds, () => this.links);
+    this.heartbeat = new Heartbeat(this.options, () => this.links);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -145,19 +145,27 @@ export class WsTransport extends RoutedTransport implements Transport {
       },
     };
     const link: Link = {
-      ws, conn, alive: true,
+      ws, conn, unansweredSince: 0, nextPingAt: 0,
       get closing() { return ws.readyState !== WebSocket.OPEN; },
       ping: () => ws.ping(),
       // ws sends the close frame behind unsent data and cuts the socket 30 s later if unanswered.
-      idle: () => conn.close(CloseCodes.IDLE_TIMEOUT, IDLE_REASON),
+      idle: () => {
+        guard(log, 'limited', () => link.session?.limited?.('HEARTBEAT_TIMEOUT'));
+        conn.close(CloseCodes.IDLE_TIMEOUT, IDLE_REASON);
+      },
     };
     this.links.add(link);
-    ws.on('error', (err) => log?.debug({ err }, 'WebSocket protocol error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws itself closes a frame over maxPayload with 1009; the engine still counts it.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') guard(log, 'limited', () => link.session?.limited?.('FRAME_TOO_LARGE'));
+      else log?.debug({ err }, 'WebSocket protocol error');
+    });
     ws.on('message', (data, isBinary) => {
-      link.alive = true;
+      link.unansweredSince = 0;
       guard(log, 'message', () => link.session?.message(toBuffer(data), isBinary));
     });
-    for (const event of ['pong', 'ping'] as const) ws.on(event, () => { link.alive = true; });
+    // A client's own ping proves it is there too (ws answers it with a pong by itself).
+    for (const event of ['pong', 'ping'] as const) ws.on(event, () => { link.unansweredSince = 0; });
     // 'drain' only fires after a write returned false, which is exactly when send() returned false.
     socket.on('drain', () => guard(log, 'drain', () => link.session?.drain()));
     ws.on('close', (code) => {

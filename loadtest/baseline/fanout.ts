@@ -60,7 +60,7 @@ export async function startFanout(config: BaselineConfig, log: Logger = pino({ l
     authTimeoutMs: 10_000,
   };
 
-  const transport = createTransport('auto', { maxBodyBytes: 64 * 1024, maxFrameBytes: 64 * 1024, idleTimeoutSeconds: 120 }, log);
+  const transport = createTransport('auto', { maxBodyBytes: 64 * 1024, maxFrameBytes: 64 * 1024, pingIntervalSeconds: 30, pongTimeoutSeconds: 60 }, log);
   transport.onRequest(async (req) => {
     if (req.path === '/healthz') return { status: 200, body: 'ok' };
     if (req.path === '/metrics') return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };

@@ -41,14 +41,27 @@ export async function runLoad(options: RunOptions, hooks: RunHooks = {}): Promis
   }
 }
 
+/** Clients per token: well below WS_MAX_CONNECTIONS_PER_TOKEN's default (20), as dispatchers each hold their own. */
+const CLIENTS_PER_TOKEN = 10;
+
+/** Tokens per grant, handed out in turn, so that no token holds more than CLIENTS_PER_TOKEN streams. */
 async function tokensFor(auth: JwtAuth, planned: readonly PlannedClient[], ttlS: number): Promise<(g: PlannedClient['grant']) => string> {
-  const cache = new Map<string, string>();
   const key = (g: PlannedClient['grant']): string => ('role' in g ? 'admin' : g.companies.join(','));
+  const clients = new Map<string, number>();
+  for (const p of planned) clients.set(key(p.grant), (clients.get(key(p.grant)) ?? 0) + 1);
+  const pools = new Map<string, { tokens: string[]; next: number }>();
   for (const p of planned) {
     const k = key(p.grant);
-    if (!cache.has(k)) cache.set(k, await auth.sign({ ...p.grant, sub: 'loadtest' }, ttlS));
+    if (pools.has(k)) continue;
+    const n = Math.ceil((clients.get(k) ?? 1) / CLIENTS_PER_TOKEN);
+    const tokens: string[] = [];
+    for (let i = 0; i < n; i++) tokens.push(await auth.sign({ ...p.grant, sub: 'loadtest', jti: `loadtest-${k}-${i}` }, ttlS));
+    pools.set(k, { tokens, next: 0 });
   }
-  return (g) => cache.get(key(g))!;
+  return (g) => {
+    const pool = pools.get(key(g))!;
+    return pool.tokens[pool.next++ % pool.tokens.length];
+  };
 }
 
 async function drive(o: RunOptions, engines: string[], auth: JwtAuth, hooks: RunHooks, log: (l: string) => void): Promise<RunResult> {

@@ -29,8 +29,8 @@ for (const transport of ['uws', 'ws'] as const) {
         // Closed as slow once 64 KiB wait unsent; flushes are not held back before that.
         WS_MAX_QUEUED_BYTES: '65536', WS_MAX_BUFFERED_BYTES: String(16 * 1024 * 1024),
         // Longer than the rounds take on a loaded machine (the paused client answers no ping), and
-        // than the pause below (uWS's own end() timeout follows the idle timeout).
-        WS_IDLE_TIMEOUT_S: '60',
+        // than the pause below.
+        WS_PING_INTERVAL_S: '30', WS_PONG_TIMEOUT_S: '60',
       });
       token = await node.auth.sign({ role: 'admin' });
     });

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { CloseCodes } from '../../actors/domain/errors.js';
-import type { Transport, TransportOptions, WsConnection, WsSession } from '../../actors/ports/transport.js';
+import type { Transport, TransportLimit, TransportOptions, WsConnection, WsSession } from '../../actors/ports/transport.js';
 import { UwsTransport } from '../../adapters/websocket/uws-transport.js';
 import { WsTransport } from '../../adapters/websocket/ws-transport.js';
 
@@ -21,18 +21,19 @@ const ADAPTERS: Array<[string, (o: TransportOptions) => Transport]> = [
 
 type OnOpen = (conn: WsConnection) => void;
 
-async function serve(make: (o: TransportOptions) => Transport, options: Partial<TransportOptions>, onOpen: OnOpen = () => undefined): Promise<{ transport: Transport; url: string; serverCodes: number[] }> {
-  const transport = make({ maxBodyBytes: MiB, maxFrameBytes: 64 * 1024, idleTimeoutSeconds: 30, ...options });
+async function serve(make: (o: TransportOptions) => Transport, options: Partial<TransportOptions>, onOpen: OnOpen = () => undefined): Promise<{ transport: Transport; url: string; serverCodes: number[]; limits: TransportLimit[] }> {
+  const transport = make({ maxBodyBytes: MiB, maxFrameBytes: 64 * 1024, pingIntervalSeconds: 30, pongTimeoutSeconds: 60, ...options });
   const serverCodes: number[] = [];
+  const limits: TransportLimit[] = [];
   transport.onRequest(() => ({ status: 404 }));
   transport.websocket('/ws', {
     open: (conn): WsSession => {
       onOpen(conn);
-      return { message: () => undefined, drain: () => undefined, closed: (code) => { serverCodes.push(code); } };
+      return { message: () => undefined, drain: () => undefined, limited: (code) => { limits.push(code); }, closed: (code) => { serverCodes.push(code); } };
     },
   });
   const port = await transport.listen('127.0.0.1', 0);
-  return { transport, url: `ws://127.0.0.1:${port}/ws`, serverCodes };
+  return { transport, url: `ws://127.0.0.1:${port}/ws`, serverCodes, limits };
 }
 
 interface Closed {
@@ -64,6 +65,7 @@ for (const [name, make] of ADAPTERS) {
       const { code } = await closed;
       assert.equal(code, CloseCodes.MESSAGE_TOO_BIG);
       assert.equal(code, 1009);
+      assert.deepEqual(server.limits, ['FRAME_TOO_LARGE'], 'the engine is told, to count it');
     });
 
     it('#7.12 a frame at the limit is delivered and keeps the connection open', async () => {
@@ -80,8 +82,8 @@ for (const [name, make] of ADAPTERS) {
     it('#7.12 a slow client that resumes reading gets its 4408 close frame after the backlog, not a reset', async () => {
       const frame = Buffer.alloc(64 * 1024, 7);
       let closedAt = 0;
-      // Idle 8 s: uWS's own end() timeout was then 4 s, shorter than the reader's pause below.
-      const server = await serve(make, { idleTimeoutSeconds: 8 }, (conn) => {
+      // The paused reader answers no ping: the pong timeout is longer than its pause below.
+      const server = await serve(make, { pingIntervalSeconds: 4, pongTimeoutSeconds: 8 }, (conn) => {
         const pump = (): void => {
           while (conn.bufferedAmount() < 4 * MiB) conn.send(frame);
           closedAt = Date.now();
@@ -102,23 +104,45 @@ for (const [name, make] of ADAPTERS) {
       assert.ok(result.bytes >= 4 * MiB, `the queued frames were delivered before the close frame (${result.bytes} bytes)`);
     });
 
-    it('#7.12 an idle client (no frames, no pongs) is closed with 1001 and a reason', async () => {
-      const server = await serve(make, { idleTimeoutSeconds: 1 });
+    it('#9 the server pings every interval and closes a client that answers none of its pings (autoPong off) with 1001 and a reason', async () => {
+      const server = await serve(make, { pingIntervalSeconds: 1, pongTimeoutSeconds: 2 });
       transports.push(server.transport);
-      const { closed } = await rawClient(server.url, { autoPong: false });
+      const { ws, closed } = await rawClient(server.url, { autoPong: false });
+      let pings = 0;
+      ws.on('ping', () => { pings++; });
       const result = await closed;
       assert.equal(result.code, CloseCodes.IDLE_TIMEOUT);
       assert.equal(result.code, 1001);
-      assert.match(result.reason, /idle/);
+      assert.match(result.reason, /idle: no pong/);
+      assert.ok(pings >= 1, `protocol-level pings reached the client (${pings})`);
+      assert.deepEqual(server.limits, ['HEARTBEAT_TIMEOUT']);
     });
 
-    it('#7.12 a client that answers pings is not idle', async () => {
-      const server = await serve(make, { idleTimeoutSeconds: 1 });
+    it('#9 a client that answers pings by itself (the ws default) is never closed, though it sends no frame', async () => {
+      const server = await serve(make, { pingIntervalSeconds: 1, pongTimeoutSeconds: 2 });
       transports.push(server.transport);
       const { ws } = await rawClient(server.url);
-      await new Promise((r) => setTimeout(r, 2500));
+      let pings = 0;
+      ws.on('ping', () => { pings++; });
+      while (pings < 4) await new Promise((r) => setTimeout(r, 100));
       assert.equal(ws.readyState, WebSocket.OPEN);
       assert.deepEqual(server.serverCodes, []);
+      assert.deepEqual(server.limits, []);
+      ws.close();
+    });
+
+    it('#9 a client that answers no protocol ping but sends frames is alive: any frame is an answer', async () => {
+      const server = await serve(make, { pingIntervalSeconds: 1, pongTimeoutSeconds: 2 });
+      transports.push(server.transport);
+      const { ws } = await rawClient(server.url, { autoPong: false });
+      let pings = 0;
+      ws.on('ping', () => {
+        pings++;
+        ws.send(Buffer.from('x'));
+      });
+      while (pings < 4) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(ws.readyState, WebSocket.OPEN);
+      assert.deepEqual(server.limits, []);
       ws.close();
     });
   });

@@ -10,7 +10,7 @@ import { loadNativeUws, UwsTransport } from '../../adapters/websocket/uws-transp
 import { WsTransport } from '../../adapters/websocket/ws-transport.js';
 
 const MiB = 1024 * 1024;
-const OPTIONS: TransportOptions = { maxBodyBytes: MiB, maxFrameBytes: 64 * 1024, idleTimeoutSeconds: 30 };
+const OPTIONS: TransportOptions = { maxBodyBytes: MiB, maxFrameBytes: 64 * 1024, pingIntervalSeconds: 15, pongTimeoutSeconds: 30 };
 const silent = pino({ level: 'silent' });
 const ADAPTERS: Array<[string, (o: TransportOptions) => Transport]> = [
   ['uws', (o) => new UwsTransport(o, silent)],
