@@ -47,7 +47,7 @@ export class PrometheusMetrics implements EngineMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5], registers: r,
     });
     this.deferred = new Counter({ name: 'fleetline_ws_flushes_deferred_total', help: 'Flushes held back because a client was slow (its deltas kept coalescing).', registers: r });
-    this.clientErrors = new Counter({ name: 'fleetline_ws_client_errors_total', help: 'Error frames sent to clients, by code.', labelNames: ['code'], registers: r });
+    this.clientErrors = new Counter({ name: 'fleetline_ws_client_errors_total', help: 'WebSocket clients refused or closed, by error code: err frames sent, and limits the transport enforced (FRAME_TOO_LARGE, HEARTBEAT_TIMEOUT).', labelNames: ['code'], registers: r });
     this.checkpointSeconds = new Histogram({ name: 'fleetline_checkpoint_seconds', help: 'Time to flush one partition and commit its offset.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
     this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
