@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';
+import WebSocket from 'ws';
 import { CloseCodes, type ErrorCode } from '../../actors/domain/errors.js';
 import { ConfigError, loadConfig } from '../../engine/config.js';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
@@ -183,6 +184,33 @@ for (const transport of ['uws', 'ws'] as const) {
         if (!accepted) await c.closed();
       }
       assert.ok(accepted, 'a place freed by a closed stream is given to the next one');
+    });
+  });
+}
+
+for (const transport of ['uws', 'ws'] as const) {
+  describe(`#9 server heartbeats on a node (${transport})`, () => {
+    let node: FleetlineNode;
+    before(async () => {
+      node = await startTestNode({ TRANSPORT: transport, WS_PING_INTERVAL_S: '1', WS_PONG_TIMEOUT_S: '2' });
+    });
+    after(async () => node.close());
+
+    it('#9 a raw client that answers no ping (autoPong off) is closed with 1001 and counted as HEARTBEAT_TIMEOUT; one that answers stays', async () => {
+      const token = await node.auth.sign({ companies: ['A'], jti: randomUUID() });
+      const url = `${node.url.replace(/^http/, 'ws')}/v1/stream?token=${encodeURIComponent(token)}`;
+      const deaf = new WebSocket(url, { autoPong: false });
+      const live = new WebSocket(url);
+      let livePings = 0;
+      live.on('ping', () => { livePings++; });
+      const deafClosed = new Promise<number>((r) => deaf.once('close', (code: number) => r(code)));
+      deaf.on('error', () => undefined);
+      assert.equal(await deafClosed, CloseCodes.IDLE_TIMEOUT);
+      while (livePings < 3) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(live.readyState, WebSocket.OPEN, 'the client whose library answers pings is still connected');
+      const metrics = await (await fetch(`${node.url}/metrics`)).text();
+      assert.match(metrics, /fleetline_ws_client_errors_total\{code="HEARTBEAT_TIMEOUT"[^}]*\} [1-9]/);
+      live.close();
     });
   });
 }
