@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { FleetlineError } from '../actors/domain/errors.js';
 import type { Grant, Session, TokenVerifier } from '../actors/ports/client-connection.js';
@@ -31,19 +31,22 @@ export type IntakeGrant = { readonly role: 'admin' } | { readonly role: 'ingest'
  * A token granting nothing, or with an unknown role, is refused rather than treated as an empty grant.
  */
 export class JwtAuth implements TokenVerifier {
-  /** The HS256 secret; null: HS256 tokens are refused (an RS256-only deployment). */
-  private readonly key: Uint8Array | null;
+  /**
+   * The HS256 secret; null: HS256 tokens are refused (an RS256-only deployment). A KeyObject,
+   * not the raw bytes, which jose would import as a new key on every token (about 7 times slower).
+   */
+  private readonly key: KeyObject | null;
   private readonly algorithms: string[];
   private readonly getKey: JWTVerifyGetKey;
 
   constructor(secret: string | null, private readonly options: JwtAuthOptions = { maxLifetimeS: 86_400 }) {
-    const key = secret === null ? null : new TextEncoder().encode(secret);
+    const key = secret === null ? null : createSecretKey(Buffer.from(secret, 'utf8'));
     const jwks = options.jwks ?? null;
     this.key = key;
     this.algorithms = [...(key ? ['HS256'] : []), ...(jwks ? JWKS_ALGORITHMS : [])];
     if (this.algorithms.length === 0) throw new Error('JwtAuth needs an HS256 secret, a JWKS, or both');
     // jose refuses an alg outside `algorithms` before it asks for a key.
-    this.getKey = (header: JWTHeaderParameters, token) => (header.alg === 'HS256' ? key as Uint8Array : (jwks as JWTVerifyGetKey)(header, token));
+    this.getKey = (header: JWTHeaderParameters, token) => (header.alg === 'HS256' ? key as KeyObject : (jwks as JWTVerifyGetKey)(header, token));
   }
 
   /** Verifies signature, `exp`, lifetime and (when configured) `iss`/`aud`; returns the claims. */
