@@ -10,7 +10,7 @@ import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
-import { openJwks } from './jwks.js';
+import { openJwks, preloadJwks } from './jwks.js';
 import { ConfigError, domainSettings, isDemo, type Config } from './config.js';
 import { DemoFleet } from './demo-fleet.js';
 import { createHttpApi, createOsmandApi } from './http-api.js';
@@ -56,6 +56,13 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const secret = config.jwtSecret ?? (isDemo(config) ? crypto.randomUUID() + crypto.randomUUID() : null);
   const jwks = openJwks({ file: config.jwtJwksFile, url: config.jwtJwksUrl });
   const auth = new JwtAuth(secret, { maxLifetimeS: config.jwtMaxLifetimeS, issuer: config.jwtIssuer, audience: config.jwtAudience, jwks });
+  if (jwks && config.jwtJwksUrl) {
+    const url = config.jwtJwksUrl;
+    preloadJwks(jwks).then(
+      (keys) => log.info({ url, keys }, 'JWKS fetched: RS256 tokens are verified with its keys'),
+      (err: Error) => log.warn({ url, err: err.message }, 'JWT_JWKS_URL could not be fetched: RS256 tokens are refused until it can (tried again for a token, at most every 30 s)'),
+    );
+  }
   const infra = await createInfrastructure(config, log);
   await infra.bus.ensureTopics(engineTopics(config, infra.bus.kind));
   const partitions = infra.bus.partitionsOf(Topics.telemetryRaw);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, type RemoteJWKSet } from 'jose';
 
 /**
  * Where the public keys of RS256 tokens come from: a JSON Web Key Set in a file
@@ -25,6 +25,18 @@ export function openJwks(source: JwksSource): JWTVerifyGetKey | null {
     return createRemoteJWKSet(new URL(source.url), { timeoutDuration: 5000, cooldownDuration: refreshMs, cacheMaxAge: 10 * 60_000 });
   }
   return null;
+}
+
+/**
+ * Fetches a remote key set now, so that an identity provider the node cannot reach shows in
+ * the log at start rather than as refused clients. Resolves with its number of keys; null for
+ * a file (read when opened).
+ */
+export async function preloadJwks(lookup: JWTVerifyGetKey): Promise<number | null> {
+  const remote = lookup as Partial<RemoteJWKSet>;
+  if (typeof remote.reload !== 'function' || typeof remote.jwks !== 'function') return null;
+  await remote.reload();
+  return remote.jwks()?.keys.length ?? 0;
 }
 
 function parseJwks(text: string, file: string): JSONWebKeySet {

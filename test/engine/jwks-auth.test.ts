@@ -12,7 +12,7 @@ import { FleetlineError } from '../../actors/domain/errors.js';
 import { JwtAuth } from '../../engine/auth.js';
 import { ConfigError, loadConfig } from '../../engine/config.js';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
-import { openJwks } from '../../engine/jwks.js';
+import { openJwks, preloadJwks } from '../../engine/jwks.js';
 import { postJson, startTestNode, StreamClient, TEST_SECRET, testToken } from '../support/engine.js';
 
 // RS256 tokens verified with the public keys of a JWKS, from a file and from an identity
@@ -127,6 +127,18 @@ describe('#9 RS256 tokens with keys from a JWKS', () => {
     await assert.rejects(auth.verify(rotated), refused);
     jwksFile([good.jwk, other.jwk], dir);
     assert.deepEqual([...((await auth.verify(rotated)) ?? [])], ['A']);
+  });
+
+  it('#9 a node fetches a remote JWKS at start to log it; an unreachable one is reported, not fatal', async () => {
+    const fresh = await jwksServer([good.jwk, other.jwk]);
+    try {
+      assert.equal(await preloadJwks(openJwks({ url: fresh.url })!), 2);
+      assert.equal(fresh.fetches(), 1);
+    } finally {
+      await fresh.close();
+    }
+    assert.equal(await preloadJwks(openJwks({ file: jwksFile([good.jwk]) })!), null);
+    await assert.rejects(preloadJwks(openJwks({ url: 'http://127.0.0.1:1/jwks.json' })!));
   });
 
   it('#9 a JWKS file that is missing or not a key set stops the start', () => {
