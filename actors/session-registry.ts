@@ -28,6 +28,8 @@ export class SessionRegistry {
   private readonly live = new Map<string, StreamSession>();
   private readonly timer: NodeJS.Timeout;
   private saving: Promise<void> = Promise.resolve();
+  private detached: StreamSession[] = [];
+  private detachedWrite: Promise<void> | null = null;
 
   constructor(
     readonly store: SessionStore,
@@ -57,13 +59,23 @@ export class SessionRegistry {
     if (this.live.get(s.id) === s) this.live.delete(s.id);
   }
 
-  /** The connection ended: the session is saved now, marked detached, and lives on for the TTL. */
-  async detach(s: StreamSession): Promise<void> {
-    if (this.live.get(s.id) !== s) return;
+  /**
+   * The connection ended: the session is saved at once (with the others that ended in the same
+   * turn: a node closing 10k sockets writes one batch), marked detached, and lives on for the TTL.
+   */
+  detach(s: StreamSession): Promise<void> {
+    if (this.live.get(s.id) !== s) return Promise.resolve();
     this.live.delete(s.id);
-    if (s.taken) return;
+    if (s.taken) return Promise.resolve();
     s.detachedAt = Date.now();
-    await this.write([s]);
+    this.detached.push(s);
+    this.detachedWrite ??= new Promise<void>((resolve) => setImmediate(() => {
+      const batch = this.detached;
+      this.detached = [];
+      this.detachedWrite = null;
+      void this.write(batch).then(resolve);
+    }));
+    return this.detachedWrite;
   }
 
   /**
@@ -126,6 +138,7 @@ export class SessionRegistry {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.detachedWrite;
     await this.flush();
     await this.store.close();
   }
