@@ -141,6 +141,7 @@ export class StreamSession {
   subscribed(sub: Subscription | null, seen: SeenSet, seq: number): void {
     this.sub = sub;
     this.seen = seen;
+    seen.maxLeft = this.maxEvents;
     this.floor = seq;
     this.subscribedAt = Date.now();
     this.dirty = true;

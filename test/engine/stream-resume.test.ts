@@ -144,6 +144,24 @@ for (const store of ['memory', 'redis'] as const) {
       stale.close();
     });
 
+    it(`#9 resuming a session its old connection still holds (a half-open socket) takes it over: the old connection is closed (1000), the new one continues the numbering (${store})`, async () => {
+      const local = new LocalFleet();
+      const old = await subscribed(node.url, tokenA, local);
+      await drive(node.url, 101, 103);
+      await eventually('the old connection to see round 103', () => lastLat(old, 'va1') === 52.5 + 103 * 0.0005);
+      local.follow(old);
+      const resumed = await resumeOn(node.url, tokenA, local, true);
+      assert.deepEqual(resumed.frames.find((f) => f.t === 'resumed'), { t: 'resumed', session: local.session, epoch: 1, seq: local.seq, full: false });
+      assert.equal(await old.closed(), 1000);
+      let at = local.follow(resumed);
+      await drive(node.url, 104, 105);
+      await eventually('the resumed client to equal the server', async () => {
+        at = local.follow(resumed, at);
+        return isDeepStrictEqual(local.normalized(), await serverVehicles(node.url, tokenA, BBOX));
+      });
+      resumed.close();
+    });
+
     it(`#9 an unknown session is answered UNKNOWN_SESSION with the connection's new session and nothing else; the client subscribes again (${store})`, async () => {
       const client = await StreamClient.connect(node.url, tokenA);
       const ready = await client.next((f) => f.t === 'ready');
