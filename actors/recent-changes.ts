@@ -42,13 +42,20 @@ export class RecentChanges {
     return since >= this.completeEventsSince;
   }
 
-  /** The events delivered here since `since` (ms), oldest first. */
+  /** The events delivered here since `since` (ms), oldest first. A binary search: a storm of resumes must not scan the ring each. */
   eventsSince(since: number): VehicleEvent[] {
-    const out: VehicleEvent[] = [];
-    for (let i = 0; i < this.capacity; i++) {
-      const r = this.ring[(this.next + i) % this.capacity];
-      if (r !== undefined && r.at >= since) out.push(r.e);
+    const filled = this.ring[this.next] === undefined ? this.next : this.capacity;
+    const start = filled === this.capacity ? this.next : 0;
+    const at = (k: number) => (this.ring[(start + k) % this.capacity] as { at: number }).at;
+    let lo = 0;
+    let hi = filled;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (at(mid) < since) lo = mid + 1;
+      else hi = mid;
     }
+    const out: VehicleEvent[] = [];
+    for (let k = lo; k < filled; k++) out.push((this.ring[(start + k) % this.capacity] as { e: VehicleEvent }).e);
     return out;
   }
 }

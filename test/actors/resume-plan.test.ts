@@ -68,3 +68,19 @@ describe('#9 resume plan', () => {
     assert.deepEqual(planResume({ record: record(), seq: 10, scope: [], grant: new Set(['A']), recent: r, slackMs: SLACK }), { served: false, reason: 'GAP_TOO_LARGE' });
   });
 });
+
+describe('#9 recent changes', () => {
+  it('#9 the events since a time, oldest first, before and after the ring wraps', () => {
+    const r = new RecentChanges(4, 0);
+    const ids = (since: number) => r.eventsSince(since).map((e) => e.id);
+    for (let i = 1; i <= 3; i++) r.evented(ev(`e${i}`, 'v1'), i * 10);
+    assert.deepEqual(ids(0), ['e1', 'e2', 'e3']);
+    assert.deepEqual(ids(15), ['e2', 'e3']);
+    assert.deepEqual(ids(31), []);
+    for (let i = 4; i <= 6; i++) r.evented(ev(`e${i}`, 'v1'), i * 10);
+    assert.deepEqual(ids(0), ['e3', 'e4', 'e5', 'e6']);
+    assert.deepEqual(ids(40), ['e4', 'e5', 'e6']);
+    assert.deepEqual(ids(45), ['e5', 'e6']);
+    assert.ok(!r.eventsCompleteSince(20) && r.eventsCompleteSince(21), 'complete only after the last event dropped');
+  });
+});
