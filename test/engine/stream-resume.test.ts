@@ -48,15 +48,16 @@ const lastLat = (client: StreamClient, id: string): number | undefined => {
 };
 const eventIds = (frames: { t: string; e?: unknown }[]): string[] => frames.filter((f) => f.t === 'ev').flatMap((f) => (f.e as { id: string }[]).map((e) => e.id));
 
-for (const store of ['memory', 'redis'] as const) {
-  describe(`#9 resume on one node, sessions in ${store}`, () => {
+// Each store on one of the two WebSocket transports (uWebSockets.js, ws).
+for (const [store, transport] of [['memory', 'uws'], ['redis', 'ws']] as const) {
+  describe(`#9 resume on one node, sessions in ${store}, over ${transport}`, () => {
     let node: FleetlineNode;
     let redis: TestRedis | null = null;
     let tokenA: string;
     let tokenB: string;
     before(async () => {
       redis = store === 'redis' ? await createTestRedis() : null;
-      node = await startTestNode({ WS_FLUSH_MS: '5', WS_SESSION_EVENTS: '10', ...(redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redis.prefix } : {}) });
+      node = await startTestNode({ TRANSPORT: transport, WS_FLUSH_MS: '5', WS_SESSION_EVENTS: '10', ...(redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redis.prefix } : {}) });
       tokenA = await testToken({ companies: ['A'] });
       tokenB = await testToken({ companies: ['B'] });
       await drive(node.url, 0, 0);
