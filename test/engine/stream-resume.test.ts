@@ -174,6 +174,15 @@ for (const [store, transport] of [['memory', 'uws'], ['redis', 'ws']] as const) 
       const after = client.frames.slice(client.frames.indexOf(answer) + 1);
       assert.equal(after[0].t, 'snap', 'nothing between resumed and the snap of the new sub');
       assert.equal(after[0].seq, 1);
+      // A resume comes before any sub; a malformed one is refused; neither closes the stream.
+      client.send({ t: 'resume', session: ready.session, seq: 1 }, enc);
+      const late = await client.next((f) => f.t === 'err');
+      assert.equal(late.code, 'BAD_FRAME');
+      const fresh = await StreamClient.connect(node.url, tokenA);
+      await fresh.next((f) => f.t === 'ready');
+      fresh.send({ t: 'resume', session: ready.session, seq: -1 }, enc);
+      assert.equal((await fresh.next((f) => f.t === 'err')).code, 'BAD_FRAME');
+      fresh.close();
       client.close();
     });
 
