@@ -36,7 +36,12 @@ export async function resumeStream(s: SubscriberState, f: Record<string, unknown
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) throw new FleetlineError('BAD_FRAME', 'resume needs seq: the last seq the client applied (an integer >= 0)');
   if (epoch !== undefined && (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1)) throw new FleetlineError('BAD_FRAME', 'resume epoch must be an integer >= 1');
   const grant = s.grant as Grant;
-  const got = await ctx.sessions.claim(id, grant, seq);
+  let got: Awaited<ReturnType<SessionRegistry['claim']>>;
+  try {
+    got = await ctx.sessions.claim(id, grant, seq);
+  } catch {
+    got = null; // the session store is unreachable: the client starts afresh rather than waiting
+  }
   if (s.closed) {
     if (got !== null) await ctx.sessions.detach(got.session);
     return;
