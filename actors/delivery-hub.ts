@@ -2,6 +2,7 @@ import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { Grant } from './ports/client-connection.js';
 import { RecentEventIds } from './recent-event-ids.js';
+import type { RecentChanges } from './recent-changes.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { NO_GROUPS, type GroupMembership, type Subscription } from './subscription.js';
 
@@ -58,7 +59,8 @@ export class DeliveryHub {
   private scheduled = false;
   private readonly recentEvents: RecentEventIds;
 
-  constructor(recentEventIds = RECENT_EVENT_IDS, membership: GroupMembership = NO_GROUPS) {
+  /** `recent` records what was routed, for resumes (actors/recent-changes.ts). */
+  constructor(recentEventIds = RECENT_EVENT_IDS, membership: GroupMembership = NO_GROUPS, private readonly recent?: RecentChanges) {
     this.recentEvents = new RecentEventIds(recentEventIds);
     this.index = new SubscriptionIndex(membership);
   }
@@ -121,6 +123,7 @@ export class DeliveryHub {
     const visitUpdate = (t: DeliveryTarget): void => { slot(t)?.u.push(updates[n - 1]); };
     for (const u of updates) {
       n++;
+      this.recent?.updated(u);
       const before = this.last.get(u.id);
       if (u.view !== null) {
         this.last.set(u.id, u.view);
@@ -136,6 +139,7 @@ export class DeliveryHub {
     }
     for (const e of events) {
       n++;
+      this.recent?.evented(e);
       const visit = (t: DeliveryTarget): void => { slot(t)?.e.push(e); };
       const at = this.last.get(e.vehicleId);
       this.index.candidates(at !== undefined && at.company === e.company ? at : { id: e.vehicleId, company: e.company, lon: e.lon, lat: e.lat }, visit);

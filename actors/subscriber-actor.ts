@@ -9,6 +9,9 @@ import type { StateIndex } from './ports/state-index.js';
 import { inScope, parseSubscription, projectDelta, projectView, type GroupMembership, type Subscription, type SubscriptionLimits } from './subscription.js';
 import type { ConnectionQuota } from './connection-quota.js';
 import { RateWindow } from './rate-window.js';
+import type { SessionRegistry } from './session-registry.js';
+import { SeenSet, type StreamSession } from './stream-session.js';
+import { resumeStream, type ResumeContext } from './stream-resume.js';
 
 export interface SubscriberOptions {
   /** How often pending deltas are flushed to the client. */
@@ -42,6 +45,8 @@ export interface SubscriberDeps {
   readonly options: SubscriberOptions;
   /** Open streams per token (WS_MAX_CONNECTIONS_PER_TOKEN); none: no limit. */
   readonly quota?: ConnectionQuota;
+  /** Stream sessions, for `resume` (docs/protocol.md); without it a connection has no session. */
+  readonly sessions?: SessionRegistry;
 }
 
 export type SubscriberMsg =
@@ -50,6 +55,8 @@ export type SubscriberMsg =
   | { readonly kind: 'deliver'; readonly updates: Update[]; readonly events: VehicleEvent[] }
   | { readonly kind: 'flush' }
   | { readonly kind: 'expired' }
+  /** Another connection resumed this connection's session. */
+  | { readonly kind: 'taken' }
   | { readonly kind: 'closed' };
 
 /** A pending entry: the changed fields since the last flush, or the full view for a vehicle the client has not seen. */
@@ -59,10 +66,10 @@ interface Pending {
   receivedAt: number;
 }
 
-interface SubscriberState {
+export interface SubscriberState {
   grant: Grant | undefined;
   sub: Subscription | null;
-  seen: Set<string>;
+  seen: SeenSet;
   pending: Map<string, Pending>;
   gone: Set<string>;
   events: VehicleEvent[];
@@ -76,6 +83,7 @@ interface SubscriberState {
   /** The quota place this stream holds (the token it authenticated with), released at shutdown. */
   quotaKey: string | null;
   closed: boolean;
+  session: StreamSession | null;
 }
 
 /** This connection at the delivery hub: re-filed there whenever its grant or subscription changes. */
@@ -88,13 +96,13 @@ type Target = { grant: Grant; sub: Subscription | null } & Pick<DeliveryTarget, 
  */
 export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: ClientConnection, deps: SubscriberDeps): Ref<SubscriberMsg> {
   const initial: SubscriberState = {
-    grant: undefined, sub: null, seen: new Set(), pending: new Map(), gone: new Set(), events: [], seq: 0,
-    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false,
+    grant: undefined, sub: null, seen: new SeenSet(), pending: new Map(), gone: new Set(), events: [], seq: 0,
+    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false, session: null,
   };
   const frameRate = new RateWindow(deps.options.maxFramesPerSecond);
   const subRate = new RateWindow(deps.options.maxSubscriptionsPerSecond ?? Number.POSITIVE_INFINITY);
   const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
-    if (s.closed) return;
+    if (s.closed || s.session?.taken) return;
     const bytes = deps.encode(frame);
     if (!conn.send(bytes) && conn.bufferedAmount() > deps.options.maxQueuedBytes) {
       deps.metrics.clientError('SLOW_CLIENT');
@@ -103,6 +111,13 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       return;
     }
     deps.metrics.frameSent(type, bytes.byteLength);
+    if (typeof frame.seq === 'number') s.session?.onFrame(frame, () => watermark(s));
+  };
+  /** Every update received before this time is in the frames sent: the oldest one still pending, or now. */
+  const watermark = (s: SubscriberState): number => {
+    let oldest = Date.now();
+    for (const p of s.pending.values()) if (p.receivedAt < oldest) oldest = p.receivedAt;
+    return oldest;
   };
   const fail = (s: SubscriberState, code: ErrorCode, msg: string, close?: number): void => {
     deps.metrics.clientError(code);
@@ -120,6 +135,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.expiryTimer) clearTimeout(s.expiryTimer);
     if (s.target) deps.hub.detach(s.target);
     if (s.quotaKey !== null) deps.quota?.release(s.quotaKey);
+    if (s.session !== null) void deps.sessions?.detach(s.session);
     stop(self);
   };
   const scheduleFlush = (s: SubscriberState): void => {
@@ -147,7 +163,10 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   };
 
   const ready = (s: SubscriberState, session: Session): void => {
-    send(s, { t: 'ready', companies: session.grant === null ? null : [...session.grant], expiresAt: session.expiresAt }, 'ready');
+    send(s, {
+      t: 'ready', companies: session.grant === null ? null : [...session.grant], expiresAt: session.expiresAt,
+      ...(s.session !== null ? { session: s.session.id, epoch: s.session.epoch } : {}),
+    }, 'ready');
   };
 
   const authenticate = async (s: SubscriberState, token: string): Promise<void> => {
@@ -166,6 +185,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       if (s.authTimer) clearTimeout(s.authTimer);
       s.authTimer = null;
       armExpiry(s, session.expiresAt);
+      if (deps.sessions) adopt(s, deps.sessions.open(grant));
       s.target = { grant, sub: s.sub, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
       deps.hub.attach(s.target);
       ready(s, session);
@@ -200,6 +220,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
 
   const narrow = (s: SubscriberState, grant: Grant): void => {
     s.grant = grant;
+    s.session?.narrowed(grant);
     refile(s);
     if (s.seen.size === 0) return;
     const still = new Set(deps.index.query({ grant, ids: [...s.seen], limit: s.seen.size }).map((v) => v.id));
@@ -251,8 +272,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (previous === null) {
       s.pending.clear();
       s.gone.clear();
-      s.seen = new Set(vehicles.map((v) => v.id));
+      s.seen = new SeenSet(vehicles.map((v) => v.id));
       send(s, { t: 'snap', seq: ++s.seq, vehicles: sub.fields === 'full' ? vehicles : vehicles.map((v) => projectView(v, 'min')) }, 'snap');
+      s.session?.subscribed(sub, s.seen, s.seq);
       return;
     }
     const next = new Set(vehicles.map((v) => v.id));
@@ -276,7 +298,14 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       s.gone.clear();
     }
     if (entered.length > 0) send(s, { t: 'd', seq: ++s.seq, u: entered }, 'd');
+    s.session?.subscribed(sub, s.seen, s.seq);
   };
+
+  const adopt = (s: SubscriberState, session: StreamSession): void => {
+    s.session = session;
+    session.onTaken = () => dispatch(self, { kind: 'taken' });
+  };
+  const resumeContext: ResumeContext = { sessions: deps.sessions, metrics: deps.metrics, send, refile, scopeNow, adopt };
 
   const onFrame = async (s: SubscriberState, data: Uint8Array, isBinary: boolean): Promise<void> => {
     const now = Date.now();
@@ -312,7 +341,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
           s.seen.clear();
           s.pending.clear();
           s.gone.clear();
-          return send(s, { t: 'unsubbed', seq: ++s.seq }, 'unsubbed');
+          send(s, { t: 'unsubbed', seq: ++s.seq }, 'unsubbed');
+          return s.session?.subscribed(null, s.seen, s.seq);
+        case 'resume': return await resumeStream(s, f, resumeContext);
         case 'ping': return send(s, { t: 'pong', ts: now }, 'pong');
         default: return fail(s, 'BAD_FRAME', `unknown frame type ${JSON.stringify(f.t).slice(0, 40)}`);
       }
@@ -400,6 +431,10 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       case 'deliver': onDeliver(s, msg.updates, msg.events); break;
       case 'flush': flush(s); break;
       case 'expired': onExpired(s); break;
+      case 'taken':
+        conn.close(CloseCodes.NORMAL, 'the session was resumed on another connection');
+        shutdown(s);
+        break;
       case 'closed': shutdown(s); break;
     }
     return s;

@@ -3,6 +3,10 @@ import type { Logger as Pino } from 'pino';
 import { CloseCodes } from '../actors/domain/errors.js';
 import { ConnectionQuota } from '../actors/connection-quota.js';
 import { DeliveryHub } from '../actors/delivery-hub.js';
+import { RecentChanges } from '../actors/recent-changes.js';
+import { SessionRegistry } from '../actors/session-registry.js';
+import { MemorySessionStore } from '../adapters/embedded/memory-session-store.js';
+import { RedisSessionStore } from '../adapters/redis/redis-session-store.js';
 import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
@@ -94,7 +98,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
 
   const system = startActorSystem();
   const index = new SpatialStateIndex();
-  const hub = new DeliveryHub(undefined, directory);
+  const recent = new RecentChanges();
+  const hub = new DeliveryHub(undefined, directory, recent);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
   const transportOptions = {
@@ -109,8 +114,13 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     consumerLag: () => supervisor?.consumerLag() ?? new Map(),
     consumer: () => supervisor?.consumerStatus ?? null,
   });
+  const sessionLimits = { ttlMs: config.wsSessionTtlS * 1000, maxEvents: config.wsSessionEvents };
+  const sessions = new SessionRegistry(
+    infra.redis ? new RedisSessionStore(infra.redis, { prefix: config.redisPrefix, ...sessionLimits }) : new MemorySessionStore(sessionLimits),
+    recent, { ...sessionLimits, saveEveryMs: config.wsSessionSaveMs }, metrics, log,
+  );
   stream = new StreamEndpoint(system, {
-    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
+    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics, sessions,
     quota: new ConnectionQuota(config.wsMaxConnectionsPerToken),
     options: {
       flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
@@ -258,6 +268,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       await transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
       await osmand?.transport.close(CloseCodes.SHUTTING_DOWN, 'shutting down');
       stopActor(system);
+      await sessions.close().catch((e: Error) => log.warn({ err: e.message }, 'stream sessions not saved at shutdown'));
       await infra.close();
       log.info({}, 'fleetline node stopped');
     })();

@@ -32,6 +32,8 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly passivations: Counter<'what'>;
   private readonly forwarded: Counter;
   private readonly historyReads: Histogram<'route'>;
+  private readonly resumes: Counter<'outcome'>;
+  private readonly sessionSaves: Counter;
 
   constructor(nodeId: string, transportKind: string, sources: GaugeSources) {
     this.registry.setDefaultLabels({ node: nodeId });
@@ -63,6 +65,8 @@ export class PrometheusMetrics implements EngineMetrics {
       name: 'fleetline_history_request_seconds', help: 'Track, events and report requests answered from PostgreSQL (query, simplification, encoding), by route.',
       labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: r,
     });
+    this.resumes = new Counter({ name: 'fleetline_ws_resumes_total', help: 'Stream resumes, by outcome: resumed (the gap was served), GAP_TOO_LARGE, EPOCH_CHANGED (a full snapshot in a new epoch), UNKNOWN_SESSION.', labelNames: ['outcome'], registers: r });
+    this.sessionSaves = new Counter({ name: 'fleetline_ws_session_saves_total', help: 'Stream sessions written to the session store (Redis or memory), batched per WS_SESSION_SAVE_MS.', registers: r });
     this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
@@ -112,4 +116,6 @@ export class PrometheusMetrics implements EngineMetrics {
   actorsReactivated(n: number): void { this.passivations.inc({ what: 'reactivated' }, n); }
   pointsForwarded(n: number): void { this.forwarded.inc(n); }
   historyRequest(route: string, seconds: number): void { this.historyReads.observe({ route }, seconds); }
+  resumed(outcome: string): void { this.resumes.inc({ outcome }); }
+  sessionsSaved(n: number): void { this.sessionSaves.inc(n); }
 }

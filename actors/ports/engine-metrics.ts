@@ -19,6 +19,10 @@ export interface EngineMetrics {
   actorsReactivated(n: number): void;
   /** Points sent on to their vehicle's partition through telemetry.by-vehicle. */
   pointsForwarded(n: number): void;
+  /** A `resume` answered: `resumed` (the gap served) or the reason it was not (GAP_TOO_LARGE, EPOCH_CHANGED, UNKNOWN_SESSION). */
+  resumed(outcome: string): void;
+  /** Stream sessions written to the session store (in batches). */
+  sessionsSaved(n: number): void;
 }
 
 /** For tests and tools that do not export metrics. */
@@ -38,4 +42,6 @@ export const noMetrics: EngineMetrics = {
   actorsPassivated: () => {},
   actorsReactivated: () => {},
   pointsForwarded: () => {},
+  resumed: () => {},
+  sessionsSaved: () => {},
 };
