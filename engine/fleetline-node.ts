@@ -26,6 +26,7 @@ import { vehiclePartition } from '../cluster/vehicle-partition.js';
 import { hostname } from 'node:os';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
+import { SseEndpoint } from './sse-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
 import { engineTopics } from './topics.js';
 import type { Transport } from '../actors/ports/transport.js';
@@ -41,6 +42,10 @@ export interface FleetlineNode {
   readonly demoToken: (() => Promise<string>) | null;
   readonly index: SpatialStateIndex;
   readonly supervisor: ShardSupervisor;
+  /** Where every subscriber actor (WebSocket and SSE) is filed while it is alive. */
+  readonly hub: DeliveryHub;
+  /** GET /v1/sse streams. */
+  readonly sse: SseEndpoint;
   readonly infrastructure: Infrastructure;
   /** On Kafka: this node's part in the cluster (weight, rebalance, drain); null on one node. */
   readonly cluster: ClusterOps | null;
@@ -86,6 +91,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const hub = new DeliveryHub(undefined, directory);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
+  let sse: SseEndpoint | null = null;
   const transport = createTransport(config.transport, {
     maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes, idleTimeoutSeconds: config.wsIdleTimeoutSeconds,
   }, log);
@@ -93,15 +99,16 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     actors: () => supervisor?.actors ?? 0,
     mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
     connections: () => stream?.connections ?? 0,
+    sseConnections: () => sse?.connections ?? 0,
     consumerLag: () => supervisor?.consumerLag() ?? new Map(),
     consumer: () => supervisor?.consumerStatus ?? null,
   });
+  const subscriberOptions = {
+    flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+    authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
+  };
   stream = new StreamEndpoint(system, {
-    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
-    options: {
-      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
-      authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
-    },
+    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics, options: subscriberOptions,
   });
   const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
 
@@ -118,8 +125,14 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   // One source of truth per deployment: PostgreSQL when configured, else the fleet.reference topic.
   const referenceWriter = infra.pool ? new PgReferenceWriter(infra.pool) : new TopicReferenceWriter(infra.bus);
   const appliedChanges = new AppliedReferenceChanges();
+  // SSE streams get the same subscriber actors, with a JSON event encoder per connection.
+  const sseStreams = new SseEndpoint(system, { index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, options: subscriberOptions }, {
+    heartbeatMs: config.sseHeartbeatS * 1000,
+  }, ready);
+  sse = sseStreams;
   transport.onRequest(createHttpApi({
     reference: referenceRoutes({ directory, writer: referenceWriter, applied: appliedChanges, verifier: auth }),
+    sse: (path) => sseStreams.route(path),
     cluster: () => cluster,
     intake, intakeCredentials, lastFix, index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -247,5 +260,5 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     })();
     return closing;
   };
-  return { port, url, transport: transport.kind, osmandPort: osmand?.port ?? null, auth, demoToken, index, supervisor, infrastructure: infra, cluster, close };
+  return { port, url, transport: transport.kind, osmandPort: osmand?.port ?? null, auth, demoToken, index, supervisor, hub, sse: sseStreams, infrastructure: infra, cluster, close };
 }

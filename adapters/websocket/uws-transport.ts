@@ -11,6 +11,7 @@ import {
   openSession, runHandler, textAddress, tooLarge, toWire, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
+import { UwsHttpStream } from './uws-http-stream.js';
 
 type UwsModule = typeof Uws;
 export type NativeUws = { ok: true; uws: UwsModule } | { ok: false; error: string };
@@ -49,6 +50,8 @@ interface ConnData {
 interface ResState {
   aborted: boolean;
   done: boolean;
+  /** A streaming response hears of the abort here. */
+  onAborted?: () => void;
 }
 
 const UPGRADE_NOT_FOUND = toWire({ status: 404 });
@@ -128,6 +131,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
   private app?: Uws.TemplatedApp;
   private listenSocket?: Uws.us_listen_socket;
   private readonly conns = new Set<UwsConnection>();
+  private readonly streams = new Set<UwsHttpStream>();
   private heartbeat?: Heartbeat;
 
   constructor(options: TransportOptions, log?: Logger, maxBackpressureBytes?: number) {
@@ -167,6 +171,10 @@ export class UwsTransport extends RoutedTransport implements Transport {
       conn.close(code, reason);
       conn.endNow(); // a close held back for a slow reader goes now, with its own code
     }
+    for (const stream of [...this.streams]) {
+      backlogged ||= stream.bufferedAmount() > 0;
+      stream.stop(code, reason);
+    }
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     // A close frame queued behind backpressure needs time to leave before its socket is cut.
@@ -178,7 +186,10 @@ export class UwsTransport extends RoutedTransport implements Transport {
 
   private onHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
     const state: ResState = { aborted: false, done: false };
-    res.onAborted(() => { state.aborted = true; });
+    res.onAborted(() => {
+      state.aborted = true;
+      state.onAborted?.();
+    });
     // HttpRequest is stack-allocated by uWS: everything is read before the first await.
     const pairs: Array<[string, string]> = [];
     req.forEach((name, value) => { pairs.push([name, value]); });
@@ -229,7 +240,17 @@ export class UwsTransport extends RoutedTransport implements Transport {
 
   private async dispatch(res: Uws.HttpResponse, state: ResState, req: HttpRequest): Promise<void> {
     const wire = await runHandler(this.handler, req, this.log);
-    this.reply(res, state, req.method, wire, false);
+    if (wire.stream && req.method !== 'HEAD') this.stream(res, state, req.remoteAddress, wire);
+    else this.reply(res, state, req.method, wire, false);
+  }
+
+  private stream(res: Uws.HttpResponse, state: ResState, remoteAddress: string, wire: WireResponse): void {
+    if (state.aborted || state.done) return;
+    state.done = true;
+    const stream = new UwsHttpStream(res, remoteAddress, this.maxBackpressureBytes, this.log, () => this.streams.delete(stream));
+    state.onAborted = () => stream.aborted();
+    this.streams.add(stream);
+    stream.start(wire);
   }
 
   private reply(res: Uws.HttpResponse, state: ResState, method: string, wire: WireResponse, closeConnection: boolean): void {
@@ -288,7 +309,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
           return;
         }
         // Copied: uWS neuters the ArrayBuffer when this callback returns.
-        guard(log, 'message', () => conn.session?.message(Buffer.from(message.slice(0)), isBinary));
+        guard(log, 'WebSocket message', () => conn.session?.message(Buffer.from(message.slice(0)), isBinary));
       },
       pong: (ws) => {
         const conn = ws.getUserData().conn;
@@ -296,7 +317,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
       },
       drain: (ws) => {
         const conn = ws.getUserData().conn;
-        if (conn?.drained()) guard(log, 'drain', () => conn.session?.drain());
+        if (conn?.drained()) guard(log, 'WebSocket drain', () => conn.session?.drain());
       },
       close: (ws, code) => {
         const conn = ws.getUserData().conn;
@@ -304,7 +325,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
         conn.released();
         this.conns.delete(conn);
         // end() calls this synchronously; deferring keeps closed() from re-entering the caller of close().
-        queueMicrotask(() => guard(log, 'close', () => conn.session?.closed(code)));
+        queueMicrotask(() => guard(log, 'WebSocket close', () => conn.session?.closed(code)));
       },
     });
   }

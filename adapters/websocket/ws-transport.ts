@@ -12,6 +12,7 @@ import {
   rawErrorResponse, runHandler, textAddress, tooLarge, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
+import { NodeHttpStream } from './node-http-stream.js';
 
 const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
@@ -33,6 +34,7 @@ export class WsTransport extends RoutedTransport implements Transport {
   private wss?: WebSocketServer;
   private heartbeat?: Heartbeat;
   private readonly links = new Set<Link>();
+  private readonly streams = new Set<NodeHttpStream>();
 
   listen(host: string, port: number): Promise<number> {
     // Room for a MAX_TARGET_BYTES target plus ordinary headers, so that the 414 is ours.
@@ -58,6 +60,7 @@ export class WsTransport extends RoutedTransport implements Transport {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const link of [...this.links]) link.conn.close(code, reason);
+    for (const stream of [...this.streams]) stream.stop(code, reason, this.log);
     server.closeAllConnections();
     const force = setTimeout(() => { for (const link of this.links) link.ws.terminate(); }, CLOSE_GRACE_MS);
     await closed;
@@ -95,7 +98,10 @@ export class WsTransport extends RoutedTransport implements Transport {
     req.on('end', () => {
       if (refused) return;
       const body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, total);
-      void runHandler(this.handler, { ...base, body }, this.log).then((wire) => this.write(res, method, wire, false));
+      void runHandler(this.handler, { ...base, body }, this.log).then((wire) => {
+        if (wire.stream && method !== 'HEAD') this.stream(res, base.remoteAddress, wire);
+        else this.write(res, method, wire, false);
+      });
     });
   }
 
@@ -107,6 +113,13 @@ export class WsTransport extends RoutedTransport implements Transport {
     if (noBody !== 'none') res.setHeader('content-length', String(wire.body.length));
     res.writeHead(wire.status, STATUS_CODES[wire.status] ?? 'Unknown');
     res.end(noBody ? undefined : wire.body);
+  }
+
+  private stream(res: ServerResponse, remoteAddress: string, wire: WireResponse): void {
+    if (res.headersSent || res.destroyed) return;
+    const stream = new NodeHttpStream(res, remoteAddress, this.maxBackpressureBytes);
+    this.streams.add(stream);
+    stream.start(wire, this.log, () => this.streams.delete(stream));
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -155,14 +168,14 @@ export class WsTransport extends RoutedTransport implements Transport {
     ws.on('error', (err) => log?.debug({ err }, 'WebSocket protocol error'));
     ws.on('message', (data, isBinary) => {
       link.alive = true;
-      guard(log, 'message', () => link.session?.message(toBuffer(data), isBinary));
+      guard(log, 'WebSocket message', () => link.session?.message(toBuffer(data), isBinary));
     });
     for (const event of ['pong', 'ping'] as const) ws.on(event, () => { link.alive = true; });
     // 'drain' only fires after a write returned false, which is exactly when send() returned false.
-    socket.on('drain', () => guard(log, 'drain', () => link.session?.drain()));
+    socket.on('drain', () => guard(log, 'WebSocket drain', () => link.session?.drain()));
     ws.on('close', (code) => {
       this.links.delete(link);
-      guard(log, 'close', () => link.session?.closed(code));
+      guard(log, 'WebSocket close', () => link.session?.closed(code));
     });
     link.session = openSession(handlers, conn, upgrade, log);
   }
