@@ -85,7 +85,7 @@ export const options = {
   wsMaxQueuedBytes: { env: 'WS_MAX_QUEUED_BYTES', default: 8 * 1024 * 1024, doc: 'Unsent bytes above which a slow client is disconnected (4408) instead of frames being dropped; keep below the transport limit (16 MiB).', parse: int(64 * 1024, 15 * 1024 * 1024) },
   wsMaxFramesPerSecond: { env: 'WS_MAX_FRAMES_PER_SEC', default: 50, doc: 'Client frames per second above which the connection is closed (4429).', parse: int(1, 100_000) },
   wsAuthTimeoutMs: { env: 'WS_AUTH_TIMEOUT_MS', default: 10_000, doc: 'Time a connection without ?token= has to send its auth frame.', parse: int(100, 600_000) },
-  sseHeartbeatS: { env: 'SSE_HEARTBEAT_S', default: 15, doc: 'A `GET /v1/sse` stream quiet for this long gets a comment line, so that proxies and load balancers keep it open (most close an idle connection after 30-60 s).', parse: int(1, 3600) },
+  sseHeartbeatS: { env: 'SSE_HEARTBEAT_S', default: 15, doc: 'Every `GET /v1/sse` stream gets a comment line this often, so that proxies and load balancers keep a quiet stream open (most close an idle connection after 30-60 s).', parse: int(1, 3600) },
   wsIdleTimeoutSeconds: { env: 'WS_IDLE_TIMEOUT_S', default: 120, doc: 'A connection with no frame and no pong for this long is closed with 1001 (the server pings it after half of it).', parse: int(8, 3600) },
   snapshotLimit: { env: 'SNAPSHOT_LIMIT', default: 100_000, doc: 'Most vehicles in one `snap` frame or one GET /v1/vehicles answer.', parse: int(1, 10_000_000) },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', default: 15_000, doc: 'Longest graceful shutdown before the process exits anyway.', parse: int(100, 600_000) },

@@ -17,14 +17,13 @@ type Frame = Readonly<Record<string, unknown>> & { readonly t: string };
  * One `GET /v1/sse` stream as its subscriber actor sees it: a ClientConnection whose frames are
  * encoded as SSE events (JSON) by `encode`, the encoder injected for this connection only, since
  * event ids name the connection's session and epoch. Closing it writes a last `close` event with
- * the WebSocket close code, then ends the response. A comment line goes out whenever the stream
- * was quiet for a heartbeat period, so proxies keep it open.
+ * the WebSocket close code, then ends the response. A comment line goes out every heartbeat
+ * period (a few bytes, whether or not events flow), so proxies keep a quiet stream open.
  */
 export class SseConnection implements ClientConnection {
   private session: string | null = null;
   private epoch = 1;
   private resuming: boolean;
-  private quiet = true;
   private ended = false;
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -53,7 +52,6 @@ export class SseConnection implements ClientConnection {
   };
 
   send(bytes: Uint8Array): boolean {
-    this.quiet = false;
     return this.out.write(bytes);
   }
 
@@ -77,8 +75,7 @@ export class SseConnection implements ClientConnection {
   }
 
   private beat(): void {
-    if (this.quiet && !this.ended) this.out.write(sseComment('heartbeat'));
-    this.quiet = true;
+    if (!this.ended) this.out.write(sseComment('heartbeat'));
   }
 
   /** Takes the session and epoch named by `ready` and `resumed`, which every later event id carries. */

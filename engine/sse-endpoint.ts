@@ -12,7 +12,7 @@ import { SESSION_ID } from './sse-events.js';
 import { parseSseRequest, resumeFrame, type SseRequest } from './sse-request.js';
 
 export interface SseOptions {
-  /** A comment line goes out after this long without an event (SSE_HEARTBEAT_S). */
+  /** How often each stream gets a comment line (SSE_HEARTBEAT_S). */
   readonly heartbeatMs: number;
 }
 

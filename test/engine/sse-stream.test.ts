@@ -292,3 +292,21 @@ for (const transport of ['uws', 'ws'] as const) {
     });
   });
 }
+
+for (const transport of ['uws', 'ws'] as const) {
+  describe(`#9 a node that shuts down ends its SSE streams with 4503 (${transport})`, () => {
+    it('#9 the stream gets a close event 4503, then its end', async () => {
+      const node = await startTestNode({ TRANSPORT: transport });
+      try {
+        const client = await SseClient.open(`${node.url}/v1/sse?token=${await node.auth.sign({ role: 'admin' })}`);
+        await client.frame('snap');
+        await node.close();
+        await client.done();
+        const last = client.events.at(-1)?.frame as Frame;
+        assert.deepEqual([last.t, last.code], ['close', 4503]);
+      } finally {
+        await node.close();
+      }
+    });
+  });
+}
