@@ -23,7 +23,8 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
 const SUB_PATH = /^\/v1\/sse\/([^/]+)\/sub$/;
 
 interface OpenStream {
-  readonly ref: Ref<SubscriberMsg>;
+  /** Null only while the actor is being spawned. */
+  ref: Ref<SubscriberMsg> | null;
   /** SHA-256 of the token that opened the stream: only it may change the subscription. */
   readonly tokenDigest: Buffer;
   session: string | null;
@@ -69,24 +70,28 @@ export class SseEndpoint {
 
   private start(out: HttpStream, request: SseRequest): HttpStreamSession {
     this.open_++;
-    const subFrame = () => frame(request.sub);
-    let entry: OpenStream | null = null;
+    const name = `sse-${++this.nextId}`;
+    const subFrame = frame(request.sub);
+    const stream: OpenStream = { ref: null, tokenDigest: digest(request.token), session: null };
+    const forget = () => {
+      if (stream.session !== null && this.bySession.get(stream.session) === stream) this.bySession.delete(stream.session);
+    };
     const conn = new SseConnection(out, this.options.heartbeatMs, request.resume !== undefined, {
       session: (id) => {
-        if (entry === null) return;
-        if (entry.session !== null && this.bySession.get(entry.session) === entry) this.bySession.delete(entry.session);
-        entry.session = id;
-        this.bySession.set(id, entry);
+        forget();
+        stream.session = id;
+        this.bySession.set(id, stream);
       },
-      resubscribe: () => dispatch(ref, subFrame()),
+      resubscribe: () => {
+        if (stream.ref) dispatch(stream.ref, subFrame);
+      },
     });
     // No shared MessagePack frame encoder here: SSE frames are JSON, encoded per connection.
-    const ref = spawnSubscriber(this.system, `sse-${++this.nextId}`, conn, { ...this.deps, encode: conn.encode });
-    entry = { ref, tokenDigest: digest(request.token), session: null };
+    const ref = spawnSubscriber(this.system, name, conn, { ...this.deps, encode: conn.encode });
+    stream.ref = ref;
     dispatch(ref, { kind: 'open', token: request.token });
-    dispatch(ref, request.resume ? frame(resumeFrame(request.resume)) : subFrame());
+    dispatch(ref, request.resume ? frame(resumeFrame(request.resume)) : subFrame);
     let closed = false;
-    const opened = entry;
     return {
       drain: () => {
         if (!closed) dispatch(ref, { kind: 'flush' });
@@ -96,7 +101,7 @@ export class SseEndpoint {
         closed = true;
         this.open_--;
         conn.released();
-        if (opened.session !== null && this.bySession.get(opened.session) === opened) this.bySession.delete(opened.session);
+        forget();
         dispatch(ref, { kind: 'closed' });
       },
       stop: (code, reason) => conn.close(code, reason),
@@ -118,7 +123,7 @@ export class SseEndpoint {
       throw new FleetlineError('NOT_FOUND', 'no SSE stream of this token with this session on this node');
     }
     const sub = subBody(req.body);
-    dispatch(stream.ref, frame(sub));
+    if (stream.ref) dispatch(stream.ref, frame(sub));
     return json(202, { session });
   }
 }
