@@ -128,7 +128,16 @@ export function guard(log: Logger | undefined, what: string, fn: () => void): vo
   try {
     fn();
   } catch (err) {
-    log?.error({ err }, `${what} handler threw`);
+    log?.error({ err }, `WebSocket ${what} handler threw`);
+  }
+}
+
+/** guard() for the handlers of a streaming HTTP response. */
+export function guardStream(log: Logger | undefined, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log?.error({ err }, `HTTP stream ${what} handler threw`);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { HttpStream, HttpStreamSession } from '../../actors/ports/transport.js';
-import { CLOSE_DRAIN_MS, guard, openStream, type WireResponse } from './http-wire.js';
+import { CLOSE_DRAIN_MS, guardStream, openStream, type WireResponse } from './http-wire.js';
 
 /** A streaming response on node:http (the `ws` transport): ServerResponse does the buffering and reports it. */
 export class NodeHttpStream implements HttpStream {
@@ -22,11 +22,11 @@ export class NodeHttpStream implements HttpStream {
     res.flushHeaders();
     // Small events must leave at once, not wait for Nagle (node:http sets it too; made explicit for streams).
     res.socket?.setNoDelay(true);
-    res.on('drain', () => guard(log, 'HTTP stream drain', () => this.session?.drain()));
+    res.on('drain', () => guardStream(log, 'drain', () => this.session?.drain()));
     res.once('close', () => {
       this.ended = true;
       onClosed();
-      guard(log, 'HTTP stream close', () => this.session?.closed());
+      guardStream(log, 'close', () => this.session?.closed());
     });
     this.session = openStream(wire, this, log);
   }
@@ -57,6 +57,6 @@ export class NodeHttpStream implements HttpStream {
 
   /** Server shutdown: the handler says goodbye and ends the stream. */
   stop(code: number, reason: string, log: Logger | undefined): void {
-    if (this.open) guard(log, 'HTTP stream stop', () => this.session?.stop(code, reason));
+    if (this.open) guardStream(log, 'stop', () => this.session?.stop(code, reason));
   }
 }

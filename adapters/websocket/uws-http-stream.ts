@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type * as Uws from 'uWebSockets.js';
 import type { HttpStream, HttpStreamSession } from '../../actors/ports/transport.js';
-import { CLOSE_DRAIN_MS, guard, openStream, type WireResponse } from './http-wire.js';
+import { CLOSE_DRAIN_MS, guardStream, openStream, type WireResponse } from './http-wire.js';
 
 /**
  * A streaming response on uWebSockets.js. uWS buffers whatever the kernel does not take and
@@ -69,7 +69,7 @@ export class UwsHttpStream implements HttpStream {
 
   /** Server shutdown: the handler says goodbye and ends the stream. */
   stop(code: number, reason: string): void {
-    if (this.open) guard(this.log, 'HTTP stream stop', () => this.session?.stop(code, reason));
+    if (this.open) guardStream(this.log, 'stop', () => this.session?.stop(code, reason));
   }
 
   /** The client went away (uWS onAborted): the response must not be touched again. */
@@ -102,7 +102,7 @@ export class UwsHttpStream implements HttpStream {
     }
     if (this.heldByUws === 0 && this.queue.length === 0) {
       if (this.ending !== undefined) this.finish();
-      else guard(this.log, 'HTTP stream drain', () => this.session?.drain());
+      else guardStream(this.log, 'drain', () => this.session?.drain());
     }
     // true: uWS goes on writing out what it holds.
     return true;
@@ -122,6 +122,6 @@ export class UwsHttpStream implements HttpStream {
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.onClosed();
-    guard(this.log, 'HTTP stream close', () => this.session?.closed());
+    guardStream(this.log, 'close', () => this.session?.closed());
   }
 }

@@ -309,7 +309,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
           return;
         }
         // Copied: uWS neuters the ArrayBuffer when this callback returns.
-        guard(log, 'WebSocket message', () => conn.session?.message(Buffer.from(message.slice(0)), isBinary));
+        guard(log, 'message', () => conn.session?.message(Buffer.from(message.slice(0)), isBinary));
       },
       pong: (ws) => {
         const conn = ws.getUserData().conn;
@@ -317,7 +317,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
       },
       drain: (ws) => {
         const conn = ws.getUserData().conn;
-        if (conn?.drained()) guard(log, 'WebSocket drain', () => conn.session?.drain());
+        if (conn?.drained()) guard(log, 'drain', () => conn.session?.drain());
       },
       close: (ws, code) => {
         const conn = ws.getUserData().conn;
@@ -325,7 +325,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
         conn.released();
         this.conns.delete(conn);
         // end() calls this synchronously; deferring keeps closed() from re-entering the caller of close().
-        queueMicrotask(() => guard(log, 'WebSocket close', () => conn.session?.closed(code)));
+        queueMicrotask(() => guard(log, 'close', () => conn.session?.closed(code)));
       },
     });
   }

@@ -168,14 +168,14 @@ export class WsTransport extends RoutedTransport implements Transport {
     ws.on('error', (err) => log?.debug({ err }, 'WebSocket protocol error'));
     ws.on('message', (data, isBinary) => {
       link.alive = true;
-      guard(log, 'WebSocket message', () => link.session?.message(toBuffer(data), isBinary));
+      guard(log, 'message', () => link.session?.message(toBuffer(data), isBinary));
     });
     for (const event of ['pong', 'ping'] as const) ws.on(event, () => { link.alive = true; });
     // 'drain' only fires after a write returned false, which is exactly when send() returned false.
-    socket.on('drain', () => guard(log, 'WebSocket drain', () => link.session?.drain()));
+    socket.on('drain', () => guard(log, 'drain', () => link.session?.drain()));
     ws.on('close', (code) => {
       this.links.delete(link);
-      guard(log, 'WebSocket close', () => link.session?.closed(code));
+      guard(log, 'close', () => link.session?.closed(code));
     });
     link.session = openSession(handlers, conn, upgrade, log);
   }
