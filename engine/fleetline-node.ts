@@ -32,6 +32,7 @@ import { vehiclePartition } from '../cluster/vehicle-partition.js';
 import { hostname } from 'node:os';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
+import { SseEndpoint } from './sse-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
 import { engineTopics } from './topics.js';
 import type { Transport } from '../actors/ports/transport.js';
@@ -47,6 +48,10 @@ export interface FleetlineNode {
   readonly demoToken: (() => Promise<string>) | null;
   readonly index: SpatialStateIndex;
   readonly supervisor: ShardSupervisor;
+  /** Where every subscriber actor (WebSocket and SSE) is filed while it is alive. */
+  readonly hub: DeliveryHub;
+  /** GET /v1/sse streams. */
+  readonly sse: SseEndpoint;
   readonly infrastructure: Infrastructure;
   /** On Kafka: this node's part in the cluster (weight, rebalance, drain); null on one node. */
   readonly cluster: ClusterOps | null;
@@ -102,6 +107,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const hub = new DeliveryHub(undefined, directory, recent);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
+  let sse: SseEndpoint | null = null;
   const transportOptions = {
     maxBodyBytes: config.maxBodyBytes, maxFrameBytes: config.wsMaxFrameBytes,
     pingIntervalSeconds: config.wsPingIntervalSeconds, pongTimeoutSeconds: config.wsPongTimeoutSeconds,
@@ -111,6 +117,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     actors: () => supervisor?.actors ?? 0,
     mailboxDepth: () => supervisor?.mailboxDepth ?? 0,
     connections: () => stream?.connections ?? 0,
+    sseConnections: () => sse?.connections ?? 0,
     consumerLag: () => supervisor?.consumerLag() ?? new Map(),
     consumer: () => supervisor?.consumerStatus ?? null,
   });
@@ -119,8 +126,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     infra.redis ? new RedisSessionStore(infra.redis, { prefix: config.redisPrefix, ...sessionLimits }) : new MemorySessionStore(sessionLimits),
     recent, { ...sessionLimits, saveEveryMs: config.wsSessionSaveMs }, metrics, log,
   );
-  stream = new StreamEndpoint(system, {
-    index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics, sessions,
+  // WebSocket and SSE streams share these: the same actors, sessions and per-token connection limit.
+  const subscriberDeps = {
+    index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, sessions,
     quota: new ConnectionQuota(config.wsMaxConnectionsPerToken),
     options: {
       flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
@@ -128,6 +136,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
       subscriptionLimits: { maxIds: config.wsMaxSubscriptionIds, maxGroups: config.wsMaxSubscriptionGroups },
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
     },
+  };
+  stream = new StreamEndpoint(system, { ...subscriberDeps, encode: encodeMsgpack,
   });
   const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
 
@@ -144,8 +154,14 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   // One source of truth per deployment: PostgreSQL when configured, else the fleet.reference topic.
   const referenceWriter = infra.pool ? new PgReferenceWriter(infra.pool) : new TopicReferenceWriter(infra.bus);
   const appliedChanges = new AppliedReferenceChanges();
+  // SSE streams get the same subscriber actors, with a JSON event encoder per connection.
+  const sseStreams = new SseEndpoint(system, subscriberDeps, {
+    heartbeatMs: config.sseHeartbeatS * 1000,
+  }, ready);
+  sse = sseStreams;
   transport.onRequest(createHttpApi({
     reference: referenceRoutes({ directory, writer: referenceWriter, applied: appliedChanges, verifier: auth }),
+    sse: (path) => sseStreams.route(path),
     cluster: () => cluster,
     intake, intakeCredentials, lastFix, index, verifier: auth, snapshotLimit: config.snapshotLimit,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -274,5 +290,5 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     })();
     return closing;
   };
-  return { port, url, transport: transport.kind, osmandPort: osmand?.port ?? null, auth, demoToken, index, supervisor, infrastructure: infra, cluster, close };
+  return { port, url, transport: transport.kind, osmandPort: osmand?.port ?? null, auth, demoToken, index, supervisor, hub, sse: sseStreams, infrastructure: infra, cluster, close };
 }

@@ -51,6 +51,8 @@ interface HttpApiDeps {
   readonly lastFix: (deviceId: string) => VehicleView | undefined;
   /** The reference-data admin routes (/v1/admin/companies, …; engine/reference-admin.ts). */
   readonly reference?: (path: string) => Route | undefined;
+  /** Server-Sent Events: /v1/sse and /v1/sse/:session/sub (engine/sse-endpoint.ts). */
+  readonly sse?: (path: string) => Route | undefined;
   /** Track, events and reports: null without PostgreSQL (they answer 501 HISTORY_UNAVAILABLE). */
   readonly history: HistoryReader | null;
   readonly roster: FleetRoster;
@@ -249,7 +251,7 @@ export function createHttpApi(deps: HttpApiDeps): (req: HttpRequest) => Promise<
   };
   const locate: Route = { GET: admin(async (ops, req) => json(200, await ops.locate(vehicleIdParam(req.path.slice('/v1/admin/locate/'.length))))) };
   const routeOf = (path: string): Route | undefined => routes.get(path)
-    ?? (path.startsWith('/v1/vehicles/') ? vehicleRoute(path) : path.startsWith('/v1/admin/locate/') ? locate : deps.reference?.(path));
+    ?? (path.startsWith('/v1/vehicles/') ? vehicleRoute(path) : path.startsWith('/v1/admin/locate/') ? locate : deps.reference?.(path) ?? deps.sse?.(path));
 
   return async (req) => {
     try {

@@ -15,12 +15,12 @@ export const DIGITS = /^\d+$/;
 /** Distinct ids one `ids=` may ask for. */
 export const MAX_QUERY_IDS = 10_000;
 
-const decimal = z.string().regex(DECIMAL, 'must be a decimal number').transform(Number);
+export const decimal = z.string().regex(DECIMAL, 'must be a decimal number').transform(Number);
 const longitude = decimal.pipe(z.number().min(-180).max(180));
 const latitude = decimal.pipe(z.number().min(-90).max(90));
 
 /** west,south,east,north in degrees; west > east crosses the antimeridian. */
-const bbox = z.string()
+export const bbox = z.string()
   .transform((s) => s.split(','))
   .pipe(z.tuple([longitude, latitude, longitude, latitude], { error: 'must be west,south,east,north' }))
   .refine(([, south, , north]) => south <= north, 'south must not be north of north');

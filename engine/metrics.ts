@@ -6,6 +6,7 @@ interface GaugeSources {
   actors(): number;
   mailboxDepth(): number;
   connections(): number;
+  sseConnections(): number;
   consumerLag(): Map<number, number>;
   /** The telemetry.raw consumer; null before it started. */
   consumer(): ConsumerStatus | null;
@@ -71,6 +72,7 @@ export class PrometheusMetrics implements EngineMetrics {
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
     new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
+    new Gauge({ name: 'fleetline_sse_connections', help: 'Open Server-Sent Events streams (GET /v1/sse).', registers: r, collect() { this.set(sources.sseConnections()); } });
     new Gauge({
       name: 'fleetline_consumer_lag', help: 'Records of telemetry.raw not yet consumed, per partition.', labelNames: ['partition'], registers: r,
       collect() {

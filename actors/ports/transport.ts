@@ -21,6 +21,36 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: string | Uint8Array;
+  /**
+   * A streaming answer (Server-Sent Events): the status and headers go out at once, then the
+   * adapter calls this with the open stream and writes what the handler writes, until either
+   * side ends it. `body` is ignored; the length is unknown (chunked). uWebSockets.js sends
+   * the head with the first chunk: write one at once.
+   */
+  readonly stream?: (out: HttpStream) => HttpStreamSession;
+}
+
+/** An HTTP response body being written, as a handler sees it (one per streaming request). */
+export interface HttpStream {
+  /**
+   * Writes a chunk. Returns false when it was only queued behind backpressure (a drain()
+   * follows) or, above the transport's limit, dropped, as WsConnection.send.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Bytes written and not yet taken by the kernel. */
+  bufferedAmount(): number;
+  /** Ends the response after what is queued (waiting up to 30 s for a slow reader, then cut). */
+  end(): void;
+  readonly remoteAddress: string;
+}
+
+export interface HttpStreamSession {
+  /** The socket is writable again after backpressure. */
+  drain(): void;
+  /** The stream is over (ended, or the client went away); called once. Nothing may be written after it. */
+  closed(): void;
+  /** The server is shutting down: say so to the client and end the stream (like a WebSocket close code). */
+  stop(code: number, reason: string): void;
 }
 
 export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse> | HttpResponse;

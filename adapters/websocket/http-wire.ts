@@ -1,7 +1,7 @@
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Logger } from 'pino';
 import type {
-  HttpHandler, HttpRequest, HttpResponse, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
+  HttpHandler, HttpRequest, HttpResponse, HttpStream, HttpStreamSession, TransportOptions, WsConnection, WsHandlers, WsSession, WsUpgrade,
 } from '../../actors/ports/transport.js';
 
 // What both transport adapters share, so that one HttpResponse means the same bytes on the wire.
@@ -14,6 +14,8 @@ export interface WireResponse {
   readonly statusLine: string;
   readonly headers: ReadonlyArray<readonly [string, string]>;
   readonly body: Buffer;
+  /** A streaming answer (HttpResponse.stream): `body` is empty and unused. */
+  readonly stream?: (out: HttpStream) => HttpStreamSession;
 }
 
 export const EMPTY = Buffer.alloc(0);
@@ -47,7 +49,8 @@ export function toWire(r: HttpResponse): WireResponse {
   if (r.body !== undefined && !headers.has('content-type')) {
     headers.set('content-type', typeof r.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
   }
-  return { status: r.status, statusLine: `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`, headers: [...headers], body };
+  const statusLine = `${r.status} ${STATUS_CODES[r.status] ?? 'Unknown'}`;
+  return { status: r.status, statusLine, headers: [...headers], body, ...(r.stream ? { stream: r.stream } : {}) };
 }
 
 /**
@@ -129,6 +132,15 @@ export function guard(log: Logger | undefined, what: string, fn: () => void): vo
   }
 }
 
+/** guard() for the handlers of a streaming HTTP response. */
+export function guardStream(log: Logger | undefined, what: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log?.error({ err }, `HTTP stream ${what} handler threw`);
+  }
+}
+
 /** Opens the session for a new connection; a handler that throws gets the socket closed with 1011. */
 export function openSession(handlers: WsHandlers, conn: WsConnection, upgrade: WsUpgrade, log: Logger | undefined): WsSession | undefined {
   try {
@@ -201,6 +213,17 @@ export class Heartbeat {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+}
+
+/** Opens a handler's stream; a handler that throws gets the stream ended at once. */
+export function openStream(wire: WireResponse, out: HttpStream, log: Logger | undefined): HttpStreamSession | undefined {
+  try {
+    return wire.stream?.(out);
+  } catch (err) {
+    log?.error({ err }, 'HTTP stream handler threw; ending the stream');
+    out.end();
+    return undefined;
   }
 }
 

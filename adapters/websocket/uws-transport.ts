@@ -11,6 +11,7 @@ import {
   openSession, runHandler, textAddress, tooLarge, toWire, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
+import { UwsHttpStream } from './uws-http-stream.js';
 
 type UwsModule = typeof Uws;
 export type NativeUws = { ok: true; uws: UwsModule } | { ok: false; error: string };
@@ -49,6 +50,8 @@ interface ConnData {
 interface ResState {
   aborted: boolean;
   done: boolean;
+  /** A streaming response hears of the abort here. */
+  onAborted?: () => void;
 }
 
 const UPGRADE_NOT_FOUND = toWire({ status: 404 });
@@ -130,6 +133,7 @@ export class UwsTransport extends RoutedTransport implements Transport {
   private app?: Uws.TemplatedApp;
   private listenSocket?: Uws.us_listen_socket;
   private readonly conns = new Set<UwsConnection>();
+  private readonly streams = new Set<UwsHttpStream>();
   private heartbeat?: Heartbeat;
 
   constructor(options: TransportOptions, log?: Logger, maxBackpressureBytes?: number) {
@@ -169,6 +173,10 @@ export class UwsTransport extends RoutedTransport implements Transport {
       conn.close(code, reason);
       conn.endNow(); // a close held back for a slow reader goes now, with its own code
     }
+    for (const stream of [...this.streams]) {
+      backlogged ||= stream.bufferedAmount() > 0;
+      stream.stop(code, reason);
+    }
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     // A close frame queued behind backpressure needs time to leave before its socket is cut.
@@ -180,7 +188,10 @@ export class UwsTransport extends RoutedTransport implements Transport {
 
   private onHttp(res: Uws.HttpResponse, req: Uws.HttpRequest): void {
     const state: ResState = { aborted: false, done: false };
-    res.onAborted(() => { state.aborted = true; });
+    res.onAborted(() => {
+      state.aborted = true;
+      state.onAborted?.();
+    });
     // HttpRequest is stack-allocated by uWS: everything is read before the first await.
     const pairs: Array<[string, string]> = [];
     req.forEach((name, value) => { pairs.push([name, value]); });
@@ -231,7 +242,17 @@ export class UwsTransport extends RoutedTransport implements Transport {
 
   private async dispatch(res: Uws.HttpResponse, state: ResState, req: HttpRequest): Promise<void> {
     const wire = await runHandler(this.handler, req, this.log);
-    this.reply(res, state, req.method, wire, false);
+    if (wire.stream && req.method !== 'HEAD') this.stream(res, state, req.remoteAddress, wire);
+    else this.reply(res, state, req.method, wire, false);
+  }
+
+  private stream(res: Uws.HttpResponse, state: ResState, remoteAddress: string, wire: WireResponse): void {
+    if (state.aborted || state.done) return;
+    state.done = true;
+    const stream = new UwsHttpStream(res, remoteAddress, this.maxBackpressureBytes, this.log, () => this.streams.delete(stream));
+    state.onAborted = () => stream.aborted();
+    this.streams.add(stream);
+    stream.start(wire);
   }
 
   private reply(res: Uws.HttpResponse, state: ResState, method: string, wire: WireResponse, closeConnection: boolean): void {

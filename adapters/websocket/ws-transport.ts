@@ -12,6 +12,7 @@ import {
   rawErrorResponse, runHandler, textAddress, tooLarge, uriTooLong,
   type HeartbeatLink, type WireResponse,
 } from './http-wire.js';
+import { NodeHttpStream } from './node-http-stream.js';
 
 const UPGRADE_NOT_FOUND = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
@@ -33,6 +34,7 @@ export class WsTransport extends RoutedTransport implements Transport {
   private wss?: WebSocketServer;
   private heartbeat?: Heartbeat;
   private readonly links = new Set<Link>();
+  private readonly streams = new Set<NodeHttpStream>();
 
   listen(host: string, port: number): Promise<number> {
     // Room for a MAX_TARGET_BYTES target plus ordinary headers, so that the 414 is ours.
@@ -58,6 +60,7 @@ export class WsTransport extends RoutedTransport implements Transport {
     this.server = undefined;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const link of [...this.links]) link.conn.close(code, reason);
+    for (const stream of [...this.streams]) stream.stop(code, reason, this.log);
     server.closeAllConnections();
     const force = setTimeout(() => { for (const link of this.links) link.ws.terminate(); }, CLOSE_GRACE_MS);
     await closed;
@@ -95,7 +98,10 @@ export class WsTransport extends RoutedTransport implements Transport {
     req.on('end', () => {
       if (refused) return;
       const body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, total);
-      void runHandler(this.handler, { ...base, body }, this.log).then((wire) => this.write(res, method, wire, false));
+      void runHandler(this.handler, { ...base, body }, this.log).then((wire) => {
+        if (wire.stream && method !== 'HEAD') this.stream(res, base.remoteAddress, wire);
+        else this.write(res, method, wire, false);
+      });
     });
   }
 
@@ -107,6 +113,13 @@ export class WsTransport extends RoutedTransport implements Transport {
     if (noBody !== 'none') res.setHeader('content-length', String(wire.body.length));
     res.writeHead(wire.status, STATUS_CODES[wire.status] ?? 'Unknown');
     res.end(noBody ? undefined : wire.body);
+  }
+
+  private stream(res: ServerResponse, remoteAddress: string, wire: WireResponse): void {
+    if (res.headersSent || res.destroyed) return;
+    const stream = new NodeHttpStream(res, remoteAddress, this.maxBackpressureBytes);
+    this.streams.add(stream);
+    stream.start(wire, this.log, () => this.streams.delete(stream));
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
