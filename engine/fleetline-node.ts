@@ -7,6 +7,7 @@ import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-data.js';
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { msgpackFrameEncoder } from '../adapters/codec/frame-assembly.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
 import { ConfigError, domainSettings, isDemo, type Config } from './config.js';
@@ -98,8 +99,9 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   });
   stream = new StreamEndpoint(system, {
     index, hub, membership: directory, verifier: auth, encode: encodeMsgpack, decode: decodeMsgpack, metrics,
+    ...(config.wsEncodeOnce ? { frames: msgpackFrameEncoder } : {}),
     options: {
-      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+      flushMs: config.wsFlushMs, stoppedFlushMs: config.wsStoppedFlushMs, clusterFlushMs: config.wsClusterFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
     },
   });
