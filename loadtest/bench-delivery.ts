@@ -9,6 +9,8 @@ import { LaunchedEngine } from './harness/engine-launcher.js';
 import { metricSum } from './harness/engine-metrics.js';
 import type { DriverToSwarm, SwarmJob, SwarmReport, SwarmToDriver } from './delivery-swarm.js';
 import { postTelemetry } from './telemetry-post.js';
+import { runFanoutCore } from './delivery-fanout-core.js';
+import type { VehicleView } from '../actors/domain/vehicle-state.js';
 
 /**
  * `npm run bench:delivery`: delivered vehicle updates per second from one engine node to a
@@ -28,6 +30,7 @@ const program = new Command()
   .option('--seconds <n>', 'measured seconds per mode', '20')
   .option('--warmup <n>', 'seconds of load before measuring', '5')
   .option('--modes <list>', 'once, per-client or both', 'once,per-client')
+  .option('--core-only', 'only the in-process fan-out core (no sockets)')
   .option('--short', 'a short run: 2000 clients, 8 s per mode')
   .parse();
 const o = program.opts<Record<string, string | boolean>>();
@@ -238,6 +241,21 @@ async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
     await engine.stop();
   }
 }
+
+/** The in-process core first: CPU per delivered update in each mode, with the machine's noise mostly out. */
+const coreFleet: VehicleView[] = fleet.map((v, i) => ({ id: `veh-${i + 1}`, company: 'acme', lat: v.lat, lon: v.lon, ts: 1_767_000_000_000, speed: v.speed, moving: v.speed > 0, status: 'online' }));
+const core: Record<string, { perUpdateUs: number; delivered: number; bytes: number }> = {};
+// A first, smaller run of each mode warms the JIT up: whichever mode runs first cold pays for it.
+for (const mode of MODES) await runFanoutCore(mode, Math.min(CONNECTIONS, 2000), coreFleet, viewports, 10, Math.round(RATE / 2));
+for (const mode of MODES) {
+  const r = await runFanoutCore(mode, CONNECTIONS, coreFleet, viewports, 20, Math.round(RATE / 2));
+  core[mode] = { perUpdateUs: r.cpuUs / Math.max(1, r.delivered), delivered: r.delivered, bytes: r.bytes };
+  console.log(`core ${mode.padEnd(10)} ${r.delivered.toLocaleString('en')} updates delivered to ${CONNECTIONS} subscriber actors: ${(r.cpuUs / Math.max(1, r.delivered)).toFixed(2)} µs CPU each (${Math.round(1e6 / (r.cpuUs / Math.max(1, r.delivered))).toLocaleString('en')}/s per core), ${(r.bytes / Math.max(1, r.delivered)).toFixed(1)} bytes each`);
+}
+if (core.once && core['per-client']) {
+  console.log(`core encode once vs per client: ${(100 * (1 - core.once.perUpdateUs / core['per-client'].perUpdateUs)).toFixed(0)}% less CPU per delivered update`);
+}
+if (o.coreOnly) process.exit(0);
 
 const results: ModeResult[] = [];
 console.log(`bench:delivery — ${CONNECTIONS} connections in ${PROCESSES} processes, ${VEHICLES} vehicles (${MOVING_SHARE * 100}% moving), ${RATE} points/s, ${SECONDS} s measured after ${WARMUP} s`);
