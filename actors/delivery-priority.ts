@@ -3,7 +3,8 @@ import type { Update } from './delivery-hub.js';
 /**
  * How soon a vehicle's pending change goes to a client. `urgent`: an alarm started or ended
  * (the delta carries `alerts`), sent at once like events; `moving`: batched every WS_FLUSH_MS;
- * `stopped`: a vehicle standing still (stopped, idle, offline, or a removal), sent every
+ * `stopped`: a vehicle standing still (stopped, idle, offline, or a removal; the delta in which it
+ * stops is still `moving`), sent every
  * WS_STOPPED_FLUSH_MS and the first to wait when the client falls behind.
  */
 export type Priority = 'urgent' | 'moving' | 'stopped';
@@ -13,7 +14,8 @@ export const PRIORITIES: readonly Priority[] = ['urgent', 'moving', 'stopped'];
 /** The priority of one update; a vehicle entering a client's view is never below `moving` (it must appear). */
 export function priorityOf(u: Update, entering: boolean): Priority {
   if (u.delta !== null && u.delta.alerts !== undefined) return 'urgent';
-  if (entering) return 'moving';
+  // Entering, and starting or stopping: the map must show it now, not after the stopped timer.
+  if (entering || (u.delta !== null && u.delta.moving !== undefined)) return 'moving';
   return u.view !== null && u.view.moving ? 'moving' : 'stopped';
 }
 

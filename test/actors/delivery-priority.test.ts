@@ -195,6 +195,10 @@ describe('#9 priorities: events and alarms at once, moving batched, stopped slow
     await c.flush();
     assert.deepEqual(c.entriesOf('m', next).map((u) => u.lon), [10.002]);
     assert.equal(c.entriesOf('s', next).length, 0, 'the stopped vehicle waits for its own timer');
+    const stop = c.frames.length;
+    fleet.change(view('m', 10.002, 50, { moving: false, speed: 0 }));
+    await c.flush();
+    assert.deepEqual(c.entriesOf('m', stop).map((u) => u.moving), [false], 'the delta in which a vehicle stops goes with the moving batch');
     c.close();
   });
 
