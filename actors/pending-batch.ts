@@ -35,6 +35,11 @@ export class PendingBatch {
     return this.counts[p];
   }
 
+  /** Every pending entry (e.g. the oldest `receivedAt`: what a resume watermark needs). */
+  values(): IterableIterator<PendingEntry> {
+    return this.entries.values();
+  }
+
   has(id: string): boolean {
     return this.entries.has(id);
   }
