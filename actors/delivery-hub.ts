@@ -1,6 +1,7 @@
 import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { Grant } from './ports/client-connection.js';
+import type { EntryCache } from './shared-entries.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import type { RecentChanges } from './recent-changes.js';
 import { SubscriptionIndex } from './subscription-index.js';
@@ -21,6 +22,8 @@ export interface Update {
   readonly view: VehicleView | null;
   /** When the point entered the engine (ms), for the delivery latency histogram. */
   readonly receivedAt: number;
+  /** Filled by the first subscriber that sends the update: its encoded entries, shared by all (actors/shared-entries.ts). */
+  wire?: EntryCache;
 }
 
 export interface DeliveryTarget {

@@ -1,21 +1,29 @@
 import { dispatch, spawn, stop, type Ref } from 'nact';
 import { CloseCodes, FleetlineError, type ErrorCode } from './domain/errors.js';
-import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
+import type { VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { DeliveryHub, DeliveryTarget, Update } from './delivery-hub.js';
 import type { ClientConnection, Grant, Session, TokenVerifier } from './ports/client-connection.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import type { StateIndex } from './ports/state-index.js';
-import { inScope, parseSubscription, projectDelta, projectView, type GroupMembership, type Subscription, type SubscriptionLimits } from './subscription.js';
+import { inScope, parseSubscription, projectView, type GroupMembership, type Subscription, type SubscriptionLimits } from './subscription.js';
 import type { ConnectionQuota } from './connection-quota.js';
 import { RateWindow } from './rate-window.js';
 import type { SessionRegistry } from './session-registry.js';
 import { SeenSet, type StreamSession } from './stream-session.js';
 import { resumeStream, type ResumeContext } from './stream-resume.js';
+import { sendableClasses } from './delivery-priority.js';
+import { ClusterGrid, VehicleRateLimit } from './level-of-detail.js';
+import { PendingBatch, pendingBytes, pendingValue, type PendingEntry } from './pending-batch.js';
+import type { FrameEncoder } from './ports/frame-encoder.js';
 
 export interface SubscriberOptions {
   /** How often pending deltas are flushed to the client. */
   readonly flushMs: number;
+  /** How often pending changes of vehicles standing still are flushed (default 1000). */
+  readonly stoppedFlushMs?: number;
+  /** How often a `lod: "clusters"` subscription gets its changed cell counts (default 1000). */
+  readonly clusterFlushMs?: number;
   /** Above this many unsent bytes, flushes wait and deltas keep coalescing. */
   readonly maxBufferedBytes: number;
   /**
@@ -40,6 +48,8 @@ export interface SubscriberDeps {
   readonly membership: GroupMembership;
   readonly verifier: TokenVerifier;
   readonly encode: (frame: unknown) => Uint8Array;
+  /** Set: `d` frames are assembled from entries encoded once per update and shared; unset: each frame is encoded whole, per client. */
+  readonly frames?: FrameEncoder;
   readonly decode: (bytes: Uint8Array) => unknown;
   readonly metrics: EngineMetrics;
   readonly options: SubscriberOptions;
@@ -59,22 +69,23 @@ export type SubscriberMsg =
   | { readonly kind: 'taken' }
   | { readonly kind: 'closed' };
 
-/** A pending entry: the changed fields since the last flush, or the full view for a vehicle the client has not seen. */
-interface Pending {
-  fields: VehicleDelta | null;
-  full: VehicleView | null;
-  receivedAt: number;
-}
-
 export interface SubscriberState {
   grant: Grant | undefined;
   sub: Subscription | null;
   seen: SeenSet;
-  pending: Map<string, Pending>;
+  pending: PendingBatch;
   gone: Set<string>;
   events: VehicleEvent[];
   seq: number;
   flushTimer: NodeJS.Timeout | null;
+  /** When the armed flush timer fires (ms since epoch). */
+  flushAt: number;
+  /** When changes of stopped vehicles may go out next. */
+  stoppedDueAt: number;
+  /** Level of detail: cell counts instead of vehicles, or a per-vehicle rate limit. */
+  clusters: ClusterGrid | null;
+  clustersDueAt: number;
+  rateLimit: VehicleRateLimit | null;
   authTimer: NodeJS.Timeout | null;
   /** When the token expires (ms since epoch), and the timer that ends the stream then. */
   expiresAt: number;
@@ -96,14 +107,20 @@ type Target = { grant: Grant; sub: Subscription | null } & Pick<DeliveryTarget, 
  */
 export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: ClientConnection, deps: SubscriberDeps): Ref<SubscriberMsg> {
   const initial: SubscriberState = {
-    grant: undefined, sub: null, seen: new SeenSet(), pending: new Map(), gone: new Set(), events: [], seq: 0,
-    flushTimer: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false, session: null,
+    grant: undefined, sub: null, seen: new SeenSet(), pending: new PendingBatch(), gone: new Set(), events: [], seq: 0,
+    flushTimer: null, flushAt: 0, stoppedDueAt: 0, clusters: null, clustersDueAt: 0, rateLimit: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false, session: null,
   };
   const frameRate = new RateWindow(deps.options.maxFramesPerSecond);
   const subRate = new RateWindow(deps.options.maxSubscriptionsPerSecond ?? Number.POSITIVE_INFINITY);
+  const stoppedFlushMs = deps.options.stoppedFlushMs ?? 1000;
+  const clusterFlushMs = deps.options.clusterFlushMs ?? 1000;
   const send = (s: SubscriberState, frame: Record<string, unknown>, type: string): void => {
     if (s.closed || s.session?.taken) return;
-    const bytes = deps.encode(frame);
+    sendBytes(s, deps.encode(frame), type, frame);
+  };
+  /** `frame` is the frame the bytes encode, or (for a `d` assembled from shared entries) its `t` and `seq`: the session reads those. */
+  const sendBytes = (s: SubscriberState, bytes: Uint8Array, type: string, frame: Record<string, unknown>): void => {
+    if (s.closed || s.session?.taken) return;
     if (!conn.send(bytes) && conn.bufferedAmount() > deps.options.maxQueuedBytes) {
       deps.metrics.clientError('SLOW_CLIENT');
       conn.close(CloseCodes.SLOW_CLIENT, 'SLOW_CLIENT');
@@ -138,9 +155,26 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     if (s.session !== null) void deps.sessions?.detach(s.session);
     stop(self);
   };
+  /**
+   * Arms the flush timer for the soonest pending class: WS_FLUSH_MS for moving vehicles and
+   * `gone`, the stopped or cluster timer when only those wait (no wake-up every few ms for them).
+   */
   const scheduleFlush = (s: SubscriberState): void => {
-    if (s.flushTimer || s.closed) return;
-    s.flushTimer = setTimeout(() => dispatch(self, { kind: 'flush' }), deps.options.flushMs);
+    if (s.closed) return;
+    const now = Date.now();
+    let at = Infinity;
+    if (s.gone.size > 0 || s.events.length > 0 || s.pending.count('moving') > 0 || s.pending.count('urgent') > 0) at = now + deps.options.flushMs;
+    if (s.pending.count('stopped') > 0) at = Math.min(at, Math.max(now + deps.options.flushMs, s.stoppedDueAt));
+    if (s.clusters?.dirty) at = Math.min(at, Math.max(now + deps.options.flushMs, s.clustersDueAt));
+    if (at === Infinity || (s.flushTimer !== null && s.flushAt <= at)) return;
+    if (s.flushTimer) clearTimeout(s.flushTimer);
+    s.flushAt = at;
+    s.flushTimer = setTimeout(() => dispatch(self, { kind: 'flush' }), at - now);
+  };
+  /** Writes of one turn leave in one syscall on uWebSockets.js. */
+  const corked = (write: () => void): void => {
+    if (conn.cork) conn.cork(write);
+    else write();
   };
 
   /** Ends the stream when the token expires, unless a fresh token arrives first (re-armed then). */
@@ -231,7 +265,8 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       s.gone.add(id);
     }
     s.events = s.events.filter((e) => s.seen.has(e.vehicleId));
-    if (s.gone.size > 0) scheduleFlush(s);
+    if (s.clusters !== null && s.sub !== null) fillClusters(s.clusters, grant, s.sub);
+    if (s.gone.size > 0 || s.clusters?.dirty) scheduleFlush(s);
   };
 
   const refile = (s: SubscriberState): void => {
@@ -268,8 +303,11 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     const previous = s.sub;
     s.sub = sub;
     refile(s);
+    s.rateLimit = typeof sub.lod === 'object' ? new VehicleRateLimit(sub.lod.minIntervalMs) : null;
+    if (sub.lod === 'clusters') return subscribeClusters(s, s.grant, sub);
     const vehicles = scopeNow(s.grant, sub);
-    if (previous === null) {
+    if (previous === null || s.clusters !== null) {
+      s.clusters = null;
       s.pending.clear();
       s.gone.clear();
       s.seen = new SeenSet(vehicles.map((v) => v.id));
@@ -306,6 +344,36 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     session.onTaken = () => dispatch(self, { kind: 'taken' });
   };
   const resumeContext: ResumeContext = { sessions: deps.sessions, metrics: deps.metrics, send, refile, scopeNow, adopt };
+
+  /** Counts per map cell instead of vehicles: the client's vehicles are dropped (`gone`), then a `cl` frame. */
+  const subscribeClusters = (s: SubscriberState, grant: Grant, sub: Subscription): void => {
+    for (const id of s.seen) s.gone.add(id);
+    s.seen.clear();
+    s.pending.clear();
+    s.events = [];
+    if (s.gone.size > 0) {
+      send(s, { t: 'gone', seq: ++s.seq, ids: [...s.gone] }, 'gone');
+      s.gone.clear();
+    }
+    s.clusters = new ClusterGrid(sub.zoom as number);
+    fillClusters(s.clusters, grant, sub);
+    sendClusters(s, s.clusters, Date.now());
+  };
+
+  const fillClusters = (grid: ClusterGrid, grant: Grant, sub: Subscription): void => {
+    const vehicles = scopeNow(grant, sub);
+    const inScopeNow = new Set<string>();
+    for (const v of vehicles) {
+      inScopeNow.add(v.id);
+      grid.place(v.id, v.lat, v.lon);
+    }
+    for (const id of grid.ids()) if (!inScopeNow.has(id)) grid.remove(id);
+  };
+
+  const sendClusters = (s: SubscriberState, grid: ClusterGrid, now: number): void => {
+    send(s, { t: 'cl', seq: ++s.seq, cells: grid.cells() }, 'cl');
+    s.clustersDueAt = now + clusterFlushMs;
+  };
 
   const onFrame = async (s: SubscriberState, data: Uint8Array, isBinary: boolean): Promise<void> => {
     const now = Date.now();
@@ -356,64 +424,98 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const onDeliver = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
     const sub = s.sub;
     if (sub === null || s.grant === undefined) return;
+    if (s.clusters !== null) return deliverClusters(s, sub, s.grant, s.clusters, updates, events);
     for (const u of updates) {
       const wasSeen = s.seen.has(u.id);
       if (u.view !== null && inScope(sub, s.grant, u.view, deps.membership)) {
-        if (!wasSeen) {
-          s.seen.add(u.id);
-          s.gone.delete(u.id);
-          s.pending.set(u.id, { fields: null, full: u.view, receivedAt: u.receivedAt });
+        if (wasSeen) {
+          s.pending.change(u, sub.fields);
           continue;
         }
-        const p = s.pending.get(u.id);
-        if (p !== undefined && p.full !== null) {
-          p.full = u.view;
-          continue;
-        }
-        const delta = u.delta === null ? null : projectDelta(u.delta, sub.fields);
-        if (p === undefined) {
-          if (delta !== null) s.pending.set(u.id, { fields: { ...delta }, full: null, receivedAt: u.receivedAt });
-        } else if (delta !== null) Object.assign(p.fields as VehicleDelta, delta);
+        s.seen.add(u.id);
+        s.gone.delete(u.id);
+        s.pending.enter(u);
       } else if (wasSeen) {
         s.seen.delete(u.id);
         s.pending.delete(u.id);
+        s.rateLimit?.forget(u.id);
         s.gone.add(u.id);
       }
     }
     for (const e of events) {
       if (s.seen.has(e.vehicleId)) s.events.push(e);
     }
-    if (s.pending.size > 0 || s.gone.size > 0 || s.events.length > 0) scheduleFlush(s);
+    // Events and alarms go out now, not at the next flush.
+    if (s.events.length > 0 || s.pending.count('urgent') > 0) corked(() => sendUrgent(s));
+    scheduleFlush(s);
   };
 
-  const flush = (s: SubscriberState): void => {
-    s.flushTimer = null;
-    if (s.closed) return;
-    // Events are never coalesced: they go out even when deltas must wait for a slow client.
+  const deliverClusters = (s: SubscriberState, sub: Subscription, grant: Grant, grid: ClusterGrid, updates: Update[], events: VehicleEvent[]): void => {
+    for (const u of updates) {
+      if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) grid.place(u.id, u.view.lat, u.view.lon);
+      else grid.remove(u.id);
+    }
+    for (const e of events) {
+      if (grid.has(e.vehicleId)) s.events.push(e);
+    }
+    if (s.events.length > 0) corked(() => sendUrgent(s));
+    scheduleFlush(s);
+  };
+
+  /** Events and urgent entries: never held back for a slow client (the hard limit closes it instead). */
+  const sendUrgent = (s: SubscriberState): void => {
     if (s.events.length > 0) {
       send(s, { t: 'ev', seq: ++s.seq, e: s.events }, 'ev');
       s.events = [];
     }
-    if (conn.bufferedAmount() > deps.options.maxBufferedBytes) {
+    const urgent = s.pending.takeUrgent();
+    if (urgent.length > 0) sendEntries(s, urgent, Date.now());
+  };
+
+  const sendEntries = (s: SubscriberState, entries: readonly PendingEntry[], now: number): void => {
+    const fields = s.sub?.fields ?? 'full';
+    for (const e of entries) {
+      deps.metrics.deliveryLatency((now - e.receivedAt) / 1000);
+      s.rateLimit?.sent(e.id, now);
+    }
+    const frames = deps.frames;
+    if (frames !== undefined) {
+      const seq = ++s.seq;
+      sendBytes(s, frames.deltaFrame(seq, entries.map((e) => pendingBytes(e, fields, frames))), 'd', { t: 'd', seq });
+    }
+    else send(s, { t: 'd', seq: ++s.seq, u: entries.map((e) => pendingValue(e, fields)) }, 'd');
+  };
+
+  const flush = (s: SubscriberState): void => {
+    if (s.flushTimer) clearTimeout(s.flushTimer);
+    s.flushTimer = null;
+    if (s.closed) return;
+    corked(() => flushNow(s));
+    scheduleFlush(s);
+  };
+
+  /**
+   * Urgent first; then, as the backlog allows (delivery-priority.ts): `gone`, cell counts,
+   * moving vehicles, and stopped ones when their slower timer is due.
+   */
+  const flushNow = (s: SubscriberState): void => {
+    sendUrgent(s);
+    const now = Date.now();
+    const classes = sendableClasses(conn.bufferedAmount(), deps.options.maxBufferedBytes, now >= s.stoppedDueAt);
+    if (classes === null) {
       deps.metrics.flushDeferred();
-      scheduleFlush(s);
       return;
     }
     if (s.gone.size > 0) {
       send(s, { t: 'gone', seq: ++s.seq, ids: [...s.gone] }, 'gone');
       s.gone.clear();
     }
-    if (s.pending.size > 0) {
-      const now = Date.now();
-      const u: unknown[] = [];
-      const fields = s.sub?.fields ?? 'full';
-      for (const p of s.pending.values()) {
-        u.push(p.full !== null ? projectView(p.full, fields) : p.fields);
-        deps.metrics.deliveryLatency((now - p.receivedAt) / 1000);
-      }
-      s.pending.clear();
-      send(s, { t: 'd', seq: ++s.seq, u }, 'd');
-    }
+    if (s.clusters !== null && s.sub !== null && s.clusters.dirty && now >= s.clustersDueAt) sendClusters(s, s.clusters, now);
+    if (s.pending.size === 0) return;
+    const rate = s.rateLimit;
+    const entries = s.pending.take(classes, rate === null ? undefined : (id) => rate.ready(id, now));
+    if (entries.some((e) => e.priority === 'stopped')) s.stoppedDueAt = now + stoppedFlushMs;
+    if (entries.length > 0) sendEntries(s, entries, now);
   };
 
   const self: Ref<SubscriberMsg> = spawn(parent, async (s: SubscriberState, msg: SubscriberMsg): Promise<SubscriberState> => {

@@ -1,6 +1,7 @@
 import { FleetlineError } from './domain/errors.js';
 import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { Grant } from './ports/client-connection.js';
+import { parseLevelOfDetail, type LevelOfDetail } from './level-of-detail.js';
 import { matches, type BBox } from './ports/state-index.js';
 
 /** What a vehicle is doing, as the status filter sees it: four classes, each vehicle in exactly one. */
@@ -32,6 +33,8 @@ export interface Subscription {
   /** Only vehicles with an active alert (view.alerts not empty). */
   readonly alerts?: boolean;
   readonly fields: PayloadFields;
+  /** Level of detail at low zoom: a per-vehicle rate limit, or counts per map cell (actors/level-of-detail.ts). */
+  readonly lod?: LevelOfDetail;
 }
 
 /** How long a subscription's lists may be (WS_MAX_SUB_IDS, WS_MAX_SUB_GROUPS). */
@@ -101,9 +104,11 @@ export function parseSubscription(frame: Record<string, unknown>, limits: Subscr
   const fields = frame.fields ?? 'full';
   if (fields !== 'min' && fields !== 'full') throw new FleetlineError('BAD_SUBSCRIPTION', 'fields must be "min" or "full"');
   const filter = parseFilter(frame.filter);
+  const lod = parseLevelOfDetail(frame.lod, zoom);
   return {
     ...(vehicles ? { vehicles } : {}), ...(companies ? { companies } : {}), ...(groups ? { groups } : {}),
     ...(bbox ? { bbox } : {}), ...(zoom !== undefined ? { zoom } : {}), ...filter, fields,
+    ...(lod !== undefined ? { lod } : {}),
   };
 }
 

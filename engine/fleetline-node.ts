@@ -12,6 +12,7 @@ import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-data.js';
 import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { msgpackFrameEncoder } from '../adapters/codec/frame-assembly.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
 import { openJwks, preloadJwks } from './jwks.js';
@@ -131,14 +132,14 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, sessions,
     quota: new ConnectionQuota(config.wsMaxConnectionsPerToken),
     options: {
-      flushMs: config.wsFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
+      flushMs: config.wsFlushMs, stoppedFlushMs: config.wsStoppedFlushMs, clusterFlushMs: config.wsClusterFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
       maxSubscriptionsPerSecond: config.wsMaxSubscriptionsPerSecond,
       subscriptionLimits: { maxIds: config.wsMaxSubscriptionIds, maxGroups: config.wsMaxSubscriptionGroups },
       authTimeoutMs: config.wsAuthTimeoutMs, snapshotLimit: config.snapshotLimit,
     },
   };
-  stream = new StreamEndpoint(system, { ...subscriberDeps, encode: encodeMsgpack,
-  });
+  // Shared pre-encoded MessagePack entries go to WebSocket streams only: SSE streams are JSON.
+  stream = new StreamEndpoint(system, { ...subscriberDeps, encode: encodeMsgpack, ...(config.wsEncodeOnce ? { frames: msgpackFrameEncoder } : {}) });
   const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
 
   // The port opens before the actors are restored (a restore of 1M vehicles takes over a

@@ -3,6 +3,8 @@ export interface ClientConnection {
   send(frame: Uint8Array): boolean;
   bufferedAmount(): number;
   close(code: number, reason: string): void;
+  /** Runs `write`, whose sends leave together (one syscall) where the transport can batch them. */
+  cork?(write: () => void): void;
 }
 
 /** What a token grants: a set of company ids, or null for admin (everything). */

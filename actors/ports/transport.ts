@@ -62,6 +62,8 @@ export interface WsConnection {
   bufferedAmount(): number;
   /** Sends a close frame with `code` after the frames already queued (waiting up to 30 s for a slow reader). */
   close(code: number, reason: string): void;
+  /** Runs `write`; the frames it sends leave in one syscall (uWebSockets.js corks them). Optional: ws writes as it goes. */
+  cork?(write: () => void): void;
   readonly remoteAddress: string;
 }
 

@@ -75,6 +75,12 @@ class UwsConnection implements WsConnection, HeartbeatLink {
     return !this.closing && this.ws.send(frame, true, false) === 1;
   }
 
+  cork(write: () => void): void {
+    // Outside a uWS callback each send is its own syscall; corked, a flush's frames go in one.
+    if (this.closed) write();
+    else this.ws.cork(write);
+  }
+
   bufferedAmount(): number {
     return this.closed ? 0 : this.ws.getBufferedAmount();
   }

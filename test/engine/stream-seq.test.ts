@@ -65,7 +65,7 @@ for (const transport of ['uws', 'ws'] as const) {
     });
     after(async () => node.close());
 
-    it(`#7.14 seq increases by exactly one over every snap, d, ev, gone and unsubbed frame (${transport})`, async () => {
+    it(`#7.14 seq increases by exactly one over every snap, d, ev, gone, unsubbed and cl frame (${transport})`, async () => {
       const base = Date.now() - 600_000;
       const post = async (points: unknown) => {
         const res = await postJson(`${node.url}/v1/telemetry`, points, await adminHeaders());
@@ -95,6 +95,9 @@ for (const transport of ['uws', 'ws'] as const) {
       await client.next((f) => f.t === 'gone', 15_000, from);
       client.send({ t: 'unsub' }, enc);
       await client.next((f) => f.t === 'unsubbed', 15_000, from);
+      from = client.frames.length;
+      client.send({ t: 'sub', zoom: 3, lod: 'clusters' }, enc);
+      await client.next((f) => f.t === 'cl', 15_000, from);
       from = client.frames.length;
       client.send({ t: 'sub' }, enc);
       await client.next((f) => f.t === 'snap', 15_000, from);

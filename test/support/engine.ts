@@ -68,7 +68,7 @@ export function assertNoExtensions(v: unknown, path = '$'): void {
 }
 
 /** The server frames that carry `seq` (docs/protocol.md): it increases by exactly one with each. */
-export const SEQ_FRAME_TYPES: ReadonlySet<string> = new Set(['snap', 'd', 'gone', 'ev', 'unsubbed']);
+export const SEQ_FRAME_TYPES: ReadonlySet<string> = new Set(['snap', 'd', 'gone', 'ev', 'unsubbed', 'cl']);
 
 /**
  * A real WebSocket client that decodes every frame with a standard decoder (@msgpack/msgpack)
