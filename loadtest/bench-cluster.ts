@@ -18,7 +18,8 @@
  *
  * Environment: BENCH_HANDOFF_VEHICLES (default 50000), BENCH_TRACKED (vehicles under steady
  * load, default 200, each sending every BENCH_TRACKED_MS = 200 ms), KAFKA_BROKERS, and
- * BENCH_LOG_DIR (writes each node's log lines there).
+ * BENCH_LOG_DIR (writes each node's log lines there), BENCH_CPU_PROF_DIR (each node writes V8
+ * CPU profiles, one per thread, to a folder of its own there when it stops: `--cpu-prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +70,8 @@ class NodeProcess {
 
   constructor(readonly nodeId: string, env: Record<string, string>) {
     const main = fileURLToPath(new URL('../engine/main.ts', import.meta.url));
-    this.child = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${nodeId}`] : [];
+    this.child = spawn(process.execPath, [...profile, '--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
     this.child.stdout?.on('data', (d: Buffer) => {
       buffer += d.toString();
@@ -198,9 +200,9 @@ async function handOff(): Promise<void> {
     const acquired = await b.until('partition acquired', (l) => l.partition === moved);
     // Nodes that apply points while restoring log the end of the restore apart.
     const restored = acquired.loadMs === undefined ? await b.until('partition restored', (l) => l.partition === moved) : acquired;
-    await b.until('fleetline node ready');
+    const readyAt = Number((await b.until('fleetline node ready')).time);
     const settledAt = Math.max(...[released, acquired, restored].map((l) => Number(l.time)));
-    await sleep(4000);
+    await sleep(6000);
     running = false;
     await load;
     ws.close();
@@ -221,10 +223,20 @@ async function handOff(): Promise<void> {
     console.log('   timeline (ms after node B was started):');
     for (const [t, what] of marks.sort((x, y) => x[0] - y[0])) console.log(`   ${String(t - joinAt).padStart(7)}  ${what}`);
     const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
-    const latency = { same: histogram(), cross: histogram() };
-    for (const r of received) latency[isMoved(r.id) && r.at > movedAt ? 'cross' : 'same'].recordValue(r.latency);
-    for (const [name, h] of Object.entries(latency)) {
+    // Over the whole run, and apart: before B's start, from it to B ready (hand-off, restore,
+    // replica fill), after B ready (the steady state of two nodes).
+    const windows = ['whole run', 'before B', 'hand-off', 'after'] as const;
+    const latency = { same: windows.map(histogram), cross: windows.map(histogram) };
+    for (const r of received) {
+      const which = latency[isMoved(r.id) && r.at > movedAt ? 'cross' : 'same'];
+      which[0].recordValue(r.latency);
+      which[r.at < joinAt ? 1 : r.at <= readyAt ? 2 : 3].recordValue(r.latency);
+    }
+    const show = (h: ReturnType<typeof histogram>) => h.totalCount === 0 ? '-' : `${h.getValueAtPercentile(50)}/${h.getValueAtPercentile(99)}/${h.maxValue} (${h.totalCount})`;
+    for (const [name, hs] of Object.entries(latency)) {
+      const h = hs[0];
       console.log(`   delivery latency, ${name === 'same' ? 'vehicles A owns (same node)' : 'vehicles B owns (cross-node)'}: p50 ${h.getValueAtPercentile(50)} ms, p99 ${h.getValueAtPercentile(99)} ms, max ${h.maxValue} ms, mean ${h.mean.toFixed(1)} ms (${h.totalCount} updates)`);
+      console.log(`     p50/p99/max ms (updates): before B's start ${show(hs[1])}; B's start → B ready ${show(hs[2])}; after B ready ${show(hs[3])}`);
     }
   } finally {
     await producer.disconnect().catch(() => {});
