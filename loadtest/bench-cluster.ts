@@ -144,6 +144,8 @@ async function handOff(): Promise<void> {
   const auth = new JwtAuth(SECRET);
   const admin = { authorization: `Bearer ${await auth.sign({ role: 'admin', sub: 'bench' }, 600)}` };
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Every update A's subscriber received (written to BENCH_LOG_DIR/received.json).
+  const receivedLog: { id: string; at: number; latency: number }[] = [];
   try {
     console.log(`\n2. hand-off of a partition of ${VEHICLES / 2} vehicles between two nodes, each in a process of its own (real Kafka, Redis, PostgreSQL)`);
     const a = start('node-a');
@@ -167,7 +169,7 @@ async function handOff(): Promise<void> {
     const ws = new WebSocket(`${a.url.replace('http', 'ws')}/v1/stream?token=${admin.authorization.slice(7)}`);
     await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
     const seen = new Map<string, number[]>();
-    const received: { id: string; at: number; latency: number }[] = [];
+    const received: { id: string; at: number; latency: number }[] = receivedLog;
     const tracked = Array.from({ length: TRACKED }, (_, i) => `dev-${i}`);
     const trackedIds = new Set(tracked.map(unboundVehicleId));
     ws.on('message', (data: Buffer) => {
@@ -184,9 +186,13 @@ async function handOff(): Promise<void> {
     });
     ws.send(encodeMsgpack({ t: 'sub' }));
     let running = true;
+    // The load's own longest pause (a send the broker held, this process stalled): a gap that
+    // long says nothing about the engine.
+    const sends: number[] = [];
     const load = (async () => {
       while (running) {
         const ts = Date.now();
+        sends.push(ts);
         await producer.send({ topic: `${topicPrefix}telemetry.raw`, messages: tracked.map((d, i) => ({ key: d, value: Buffer.from(encodeMsgpack({ deviceId: d, ts, lat: 52.5 + (ts % 100_000) / 1e7, lon: 13.4 + i / 1e4, speed: 30 })) })) });
         await sleep(Math.max(0, TRACKED_MS - (Date.now() - ts)));
       }
@@ -213,10 +219,15 @@ async function handOff(): Promise<void> {
     const took = (l: Record<string, unknown>) => `load ${l.loadMs} ms, restore ${l.restoreMs} ms of ${l.restored} vehicles`;
     console.log(restored === acquired
       ? `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B acquired it in ${(Number(acquired.epochMs) + Number(acquired.loadMs) + Number(acquired.restoreMs)).toFixed(0)} ms (epoch ${acquired.epochMs} ms, ${took(acquired)}) before applying its points`
-      : `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B took its epoch in ${acquired.epochMs} ms and applied its points from then on; its snapshots were restored beside them in ${restored.totalMs} ms (${took(restored)})`);
+      : `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B ${acquired.waitMs === undefined ? '' : `waited ${acquired.waitMs} ms for A's release (${acquired.previousOwner}), `}took its epoch in ${acquired.epochMs} ms and applied its points from then on; its snapshots were restored beside them in ${restored.totalMs} ms (${took(restored)})`);
+    const fenced = a.find('snapshot write fenced: partition lost to another owner', (l) => l.partition === moved);
+    console.log(`   A's last checkpoint of partition ${moved}: ${fenced ? 'fenced (B took the epoch first; B restores from PostgreSQL)' : 'written (then A marked Redis complete for B)'}`);
     const gap = longestGap(seen, isMoved, joinAt - 1000);
     const kept = longestGap(seen, (vid) => !isMoved(vid), joinAt - 1000);
     console.log(`   longest gap between consecutive updates seen by A's subscriber (each vehicle sends every ${TRACKED_MS} ms): moved vehicles ${gap.ms} ms (${gap.id}), vehicles A kept ${kept.ms} ms (${kept.id})`);
+    let sendGap = { ms: 0, end: 0 };
+    for (let i = 1; i < sends.length; i++) if (sends[i] >= joinAt - 1000 && sends[i] - sends[i - 1] > sendGap.ms) sendGap = { ms: sends[i] - sends[i - 1], end: sends[i] };
+    console.log(`   longest pause of the load itself (between two sends of the bench's producer, due every ${TRACKED_MS} ms): ${sendGap.ms} ms, ending ${sendGap.end - joinAt} ms after B's start`);
     const marks: [number, string][] = [[gap.end - gap.ms, `gap of ${gap.id} starts`], [gap.end, `gap of ${gap.id} ends`]];
     const shown = new Set(['kafka partition assignment changed', 'partition released', 'partition acquired', 'partition restored', 'fleet replica filled from the durable snapshots', 'fleetline node ready', 'The group is rebalancing, re-joining', 'fleetline node listening']);
     for (const n of nodes) for (const l of n.logs) if (shown.has(String(l.msg)) && Number(l.time) >= joinAt) marks.push([Number(l.time), `${n.nodeId}: ${String(l.msg)}`]);
@@ -241,6 +252,7 @@ async function handOff(): Promise<void> {
   } finally {
     await producer.disconnect().catch(() => {});
     for (const n of nodes.reverse()) await n.stop().catch(() => {});
+    if (process.env.BENCH_LOG_DIR) writeFileSync(`${process.env.BENCH_LOG_DIR}/received.json`, JSON.stringify(receivedLog));
     if (process.env.BENCH_LOG_DIR) for (const n of nodes) writeFileSync(`${process.env.BENCH_LOG_DIR}/${n.nodeId}.log`, n.logs.map((l) => JSON.stringify(l)).join('\n'));
     const kadmin = kafka.admin();
     await kadmin.connect();
