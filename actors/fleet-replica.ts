@@ -19,6 +19,12 @@ export interface FleetReplicaDeps {
 }
 
 /**
+ * Snapshots compared and indexed per turn of the event loop during the first fill: live
+ * changes (this node's own actors', vehicle.live's) and its clients' flushes run in between.
+ */
+const FILL_SLICE = 500;
+
+/**
  * The read side of cross-node delivery: every node keeps the current view of every vehicle of
  * the cluster in its index, and serves it to its clients, from vehicle.live. Vehicles of the
  * partitions this node owns are skipped (their actors update the index directly); a view older
@@ -37,13 +43,18 @@ export class FleetReplica {
     for (let p = 0; p < partitions; p++) {
       if (this.deps.owns(p)) continue;
       for await (const page of snapshots.loadPages(p)) {
-        const views: VehicleView[] = [];
-        for (const snap of page) {
-          const held = this.deps.index.get(snap.view.id);
-          if (visible(snap.view.company) && (held === undefined || held.ts < snap.view.ts)) views.push(snap.view);
+        for (let i = 0; i < page.length; i += FILL_SLICE) {
+          // Compared when indexed: a live change that arrived meanwhile is newer and stays.
+          const views: VehicleView[] = [];
+          for (let j = i; j < Math.min(page.length, i + FILL_SLICE); j++) {
+            const snap = page[j];
+            const held = this.deps.index.get(snap.view.id);
+            if (visible(snap.view.company) && (held === undefined || held.ts < snap.view.ts)) views.push(snap.view);
+          }
+          this.deps.index.upsertMany(views);
+          filled += views.length;
+          await new Promise((r) => setImmediate(r));
         }
-        this.deps.index.upsertMany(views);
-        filled += views.length;
       }
     }
     return filled;

@@ -1,7 +1,7 @@
-import { FencedWriteError, hasCompleteMark, loadManyOf, type CompletenessMark, type SnapshotStore } from './ports/snapshot-store.js';
+import { FencedWriteError, hasCompleteMark, hasOwnershipLease, loadManyOf, type CompletenessMark, type LeaseWait, type OwnershipLease, type SnapshotStore } from './ports/snapshot-store.js';
 import type { VehicleSnapshot } from './domain/vehicle-state.js';
 
-export type HotOperation = 'acquire' | 'save' | 'load' | 'release';
+export type HotOperation = 'acquire' | 'save' | 'load' | 'release' | 'lease';
 
 export interface TieredSnapshotStoreOptions {
   /**
@@ -58,8 +58,13 @@ interface HotFence {
  * hot one (the repair after a cache loss); a fenced hot write (the hot epoch vanished: the cache
  * lost its data) or a hot backlog still unwritten at release makes it incomplete. Reading the
  * durable tier costs a restore its speed once after a crash or a cache loss, never a vehicle.
+ *
+ * Leases. The hot tier also carries the owners' leases (OwnershipLease): a new owner waits for
+ * a live previous owner's release before it takes the epoch, so that owner's last checkpoint is
+ * written (not fenced) and its completeness mark is there to take. A hot tier that fails only
+ * ends the wait early.
  */
-export class TieredSnapshotStore implements SnapshotStore {
+export class TieredSnapshotStore implements SnapshotStore, OwnershipLease {
   readonly kind: string;
   private readonly fences = new Map<number, HotFence>();
   /** Snapshots the hot tier has not received yet, per partition, by vehicle id. */
@@ -71,6 +76,9 @@ export class TieredSnapshotStore implements SnapshotStore {
   /** Partitions whose hot tier this owner knows to hold every vehicle. */
   private readonly hotComplete = new Set<number>();
   private readonly marks: CompletenessMark | null;
+  private readonly leases: OwnershipLease | null;
+  /** Partitions being restored from a hot tier marked complete: their lookups read it too. */
+  private readonly restoringFromHot = new Set<number>();
 
   constructor(
     readonly hot: SnapshotStore,
@@ -79,6 +87,35 @@ export class TieredSnapshotStore implements SnapshotStore {
   ) {
     this.kind = `tiered(${hot.kind}+${durable.kind})`;
     this.marks = hasCompleteMark(hot) ? hot : null;
+    this.leases = hasOwnershipLease(hot) ? hot : null;
+  }
+
+  async holdLease(partition: number, epoch: number, ttlMs: number): Promise<void> {
+    const fence = this.fences.get(partition);
+    if (this.leases === null || fence === undefined || fence.durable !== epoch) return;
+    try {
+      await this.leases.holdLease(partition, fence.hot, ttlMs);
+    } catch (e) {
+      this.report(e, 'lease', partition);
+    }
+  }
+
+  async dropLease(partition: number): Promise<void> {
+    try {
+      await this.leases?.dropLease(partition);
+    } catch (e) {
+      this.report(e, 'lease', partition);
+    }
+  }
+
+  async awaitRelease(partition: number, timeoutMs: number): Promise<LeaseWait> {
+    if (this.leases === null) return 'none';
+    try {
+      return await this.leases.awaitRelease(partition, timeoutMs);
+    } catch (e) {
+      this.report(e, 'lease', partition);
+      return 'none';
+    }
   }
 
   async acquire(partition: number): Promise<number> {
@@ -131,12 +168,15 @@ export class TieredSnapshotStore implements SnapshotStore {
       return;
     }
     if (this.markedAtAcquire.delete(partition)) {
+      this.restoringFromHot.add(partition);
       try {
         for await (const page of this.hot.loadPages(partition)) yield page;
         this.hotComplete.add(partition);
         return;
       } catch (e) {
         this.report(e, 'load', partition);
+      } finally {
+        this.restoringFromHot.delete(partition);
       }
     }
     yield* this.loadDurableRepairing(partition);
@@ -195,8 +235,18 @@ export class TieredSnapshotStore implements SnapshotStore {
     return this.durable.loadOne(partition, vehicleId);
   }
 
-  /** From the durable tier, like loadOne. */
+  /**
+   * From the durable tier, like loadOne; from the hot tier while the partition is restored from
+   * it (marked complete, and nobody writes before the restore ends: it is as fresh as the durable).
+   */
   async loadMany(partition: number, vehicleIds: readonly string[]): Promise<VehicleSnapshot[]> {
+    if (this.restoringFromHot.has(partition)) {
+      try {
+        return await loadManyOf(this.hot, partition, vehicleIds);
+      } catch (e) {
+        this.report(e, 'load', partition);
+      }
+    }
     return loadManyOf(this.durable, partition, vehicleIds);
   }
 

@@ -18,7 +18,8 @@
  *
  * Environment: BENCH_HANDOFF_VEHICLES (default 50000), BENCH_TRACKED (vehicles under steady
  * load, default 200, each sending every BENCH_TRACKED_MS = 200 ms), KAFKA_BROKERS, and
- * BENCH_LOG_DIR (writes each node's log lines there).
+ * BENCH_LOG_DIR (writes each node's log lines there), BENCH_CPU_PROF_DIR (each node writes V8
+ * CPU profiles, one per thread, to a folder of its own there when it stops: `--cpu-prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -69,7 +70,8 @@ class NodeProcess {
 
   constructor(readonly nodeId: string, env: Record<string, string>) {
     const main = fileURLToPath(new URL('../engine/main.ts', import.meta.url));
-    this.child = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${nodeId}`] : [];
+    this.child = spawn(process.execPath, [...profile, '--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
     this.child.stdout?.on('data', (d: Buffer) => {
       buffer += d.toString();
@@ -142,6 +144,8 @@ async function handOff(): Promise<void> {
   const auth = new JwtAuth(SECRET);
   const admin = { authorization: `Bearer ${await auth.sign({ role: 'admin', sub: 'bench' }, 600)}` };
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Every update A's subscriber received (written to BENCH_LOG_DIR/received.json).
+  const receivedLog: { id: string; at: number; latency: number }[] = [];
   try {
     console.log(`\n2. hand-off of a partition of ${VEHICLES / 2} vehicles between two nodes, each in a process of its own (real Kafka, Redis, PostgreSQL)`);
     const a = start('node-a');
@@ -155,8 +159,9 @@ async function handOff(): Promise<void> {
     }
     // Every point applied and committed (so every vehicle's snapshot is written).
     for (;;) {
-      const map = await (await fetch(`${a.url}/v1/admin/cluster`, { headers: admin })).json() as ShardMap;
-      if (map.partitions.length === 2 && map.partitions.every((p) => p.committed === p.end && p.end > 0)) break;
+      // A node busy with its first checkpoint may answer with an error (the group inspection timed out).
+      const map = await (await fetch(`${a.url}/v1/admin/cluster`, { headers: admin })).json().catch(() => ({})) as Partial<ShardMap>;
+      if (map.partitions?.length === 2 && map.partitions.every((p) => p.committed === p.end && p.end > 0)) break;
       await sleep(500);
     }
     console.log(`   node A holds ${VEHICLES} vehicles in 2 partitions, every snapshot written`);
@@ -165,7 +170,7 @@ async function handOff(): Promise<void> {
     const ws = new WebSocket(`${a.url.replace('http', 'ws')}/v1/stream?token=${admin.authorization.slice(7)}`);
     await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
     const seen = new Map<string, number[]>();
-    const received: { id: string; at: number; latency: number }[] = [];
+    const received: { id: string; at: number; latency: number }[] = receivedLog;
     const tracked = Array.from({ length: TRACKED }, (_, i) => `dev-${i}`);
     const trackedIds = new Set(tracked.map(unboundVehicleId));
     ws.on('message', (data: Buffer) => {
@@ -182,9 +187,13 @@ async function handOff(): Promise<void> {
     });
     ws.send(encodeMsgpack({ t: 'sub' }));
     let running = true;
+    // The load's own longest pause (a send the broker held, this process stalled): a gap that
+    // long says nothing about the engine.
+    const sends: number[] = [];
     const load = (async () => {
       while (running) {
         const ts = Date.now();
+        sends.push(ts);
         await producer.send({ topic: `${topicPrefix}telemetry.raw`, messages: tracked.map((d, i) => ({ key: d, value: Buffer.from(encodeMsgpack({ deviceId: d, ts, lat: 52.5 + (ts % 100_000) / 1e7, lon: 13.4 + i / 1e4, speed: 30 })) })) });
         await sleep(Math.max(0, TRACKED_MS - (Date.now() - ts)));
       }
@@ -198,9 +207,9 @@ async function handOff(): Promise<void> {
     const acquired = await b.until('partition acquired', (l) => l.partition === moved);
     // Nodes that apply points while restoring log the end of the restore apart.
     const restored = acquired.loadMs === undefined ? await b.until('partition restored', (l) => l.partition === moved) : acquired;
-    await b.until('fleetline node ready');
+    const readyAt = Number((await b.until('fleetline node ready')).time);
     const settledAt = Math.max(...[released, acquired, restored].map((l) => Number(l.time)));
-    await sleep(4000);
+    await sleep(6000);
     running = false;
     await load;
     ws.close();
@@ -211,24 +220,40 @@ async function handOff(): Promise<void> {
     const took = (l: Record<string, unknown>) => `load ${l.loadMs} ms, restore ${l.restoreMs} ms of ${l.restored} vehicles`;
     console.log(restored === acquired
       ? `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B acquired it in ${(Number(acquired.epochMs) + Number(acquired.loadMs) + Number(acquired.restoreMs)).toFixed(0)} ms (epoch ${acquired.epochMs} ms, ${took(acquired)}) before applying its points`
-      : `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B took its epoch in ${acquired.epochMs} ms and applied its points from then on; its snapshots were restored beside them in ${restored.totalMs} ms (${took(restored)})`);
+      : `   hand-off: A released it in ${released.handOffMs} ms (last checkpoint, stop); B ${acquired.waitMs === undefined ? '' : `waited ${acquired.waitMs} ms for A's release (${acquired.previousOwner}), `}took its epoch in ${acquired.epochMs} ms and applied its points from then on; its snapshots were restored beside them in ${restored.totalMs} ms (${took(restored)})`);
+    const fenced = a.find('snapshot write fenced: partition lost to another owner', (l) => l.partition === moved);
+    console.log(`   A's last checkpoint of partition ${moved}: ${fenced ? 'fenced (B took the epoch first; B restores from PostgreSQL)' : 'written (then A marked Redis complete for B)'}`);
     const gap = longestGap(seen, isMoved, joinAt - 1000);
     const kept = longestGap(seen, (vid) => !isMoved(vid), joinAt - 1000);
     console.log(`   longest gap between consecutive updates seen by A's subscriber (each vehicle sends every ${TRACKED_MS} ms): moved vehicles ${gap.ms} ms (${gap.id}), vehicles A kept ${kept.ms} ms (${kept.id})`);
+    let sendGap = { ms: 0, end: 0 };
+    for (let i = 1; i < sends.length; i++) if (sends[i] >= joinAt - 1000 && sends[i] - sends[i - 1] > sendGap.ms) sendGap = { ms: sends[i] - sends[i - 1], end: sends[i] };
+    console.log(`   longest pause of the load itself (between two sends of the bench's producer, due every ${TRACKED_MS} ms): ${sendGap.ms} ms, ending ${sendGap.end - joinAt} ms after B's start`);
     const marks: [number, string][] = [[gap.end - gap.ms, `gap of ${gap.id} starts`], [gap.end, `gap of ${gap.id} ends`]];
     const shown = new Set(['kafka partition assignment changed', 'partition released', 'partition acquired', 'partition restored', 'fleet replica filled from the durable snapshots', 'fleetline node ready', 'The group is rebalancing, re-joining', 'fleetline node listening']);
     for (const n of nodes) for (const l of n.logs) if (shown.has(String(l.msg)) && Number(l.time) >= joinAt) marks.push([Number(l.time), `${n.nodeId}: ${String(l.msg)}`]);
     console.log('   timeline (ms after node B was started):');
     for (const [t, what] of marks.sort((x, y) => x[0] - y[0])) console.log(`   ${String(t - joinAt).padStart(7)}  ${what}`);
     const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
-    const latency = { same: histogram(), cross: histogram() };
-    for (const r of received) latency[isMoved(r.id) && r.at > movedAt ? 'cross' : 'same'].recordValue(r.latency);
-    for (const [name, h] of Object.entries(latency)) {
+    // Over the whole run, and apart: before B's start, from it to B ready (hand-off, restore,
+    // replica fill), after B ready (the steady state of two nodes).
+    const windows = ['whole run', 'before B', 'hand-off', 'after'] as const;
+    const latency = { same: windows.map(histogram), cross: windows.map(histogram) };
+    for (const r of received) {
+      const which = latency[isMoved(r.id) && r.at > movedAt ? 'cross' : 'same'];
+      which[0].recordValue(r.latency);
+      which[r.at < joinAt ? 1 : r.at <= readyAt ? 2 : 3].recordValue(r.latency);
+    }
+    const show = (h: ReturnType<typeof histogram>) => h.totalCount === 0 ? '-' : `${h.getValueAtPercentile(50)}/${h.getValueAtPercentile(99)}/${h.maxValue} (${h.totalCount})`;
+    for (const [name, hs] of Object.entries(latency)) {
+      const h = hs[0];
       console.log(`   delivery latency, ${name === 'same' ? 'vehicles A owns (same node)' : 'vehicles B owns (cross-node)'}: p50 ${h.getValueAtPercentile(50)} ms, p99 ${h.getValueAtPercentile(99)} ms, max ${h.maxValue} ms, mean ${h.mean.toFixed(1)} ms (${h.totalCount} updates)`);
+      console.log(`     p50/p99/max ms (updates): before B's start ${show(hs[1])}; B's start → B ready ${show(hs[2])}; after B ready ${show(hs[3])}`);
     }
   } finally {
     await producer.disconnect().catch(() => {});
     for (const n of nodes.reverse()) await n.stop().catch(() => {});
+    if (process.env.BENCH_LOG_DIR) writeFileSync(`${process.env.BENCH_LOG_DIR}/received.json`, JSON.stringify(receivedLog));
     if (process.env.BENCH_LOG_DIR) for (const n of nodes) writeFileSync(`${process.env.BENCH_LOG_DIR}/${n.nodeId}.log`, n.logs.map((l) => JSON.stringify(l)).join('\n'));
     const kadmin = kafka.admin();
     await kadmin.connect();

@@ -37,6 +37,36 @@ export interface SnapshotStore {
   close(): Promise<void>;
 }
 
+/** How the wait for a partition's previous owner ended (see OwnershipLease.awaitRelease). */
+export type LeaseWait = 'none' | 'own' | 'released' | 'timed-out';
+
+/**
+ * A live owner's lease on a partition: renewed while it holds the partition, dropped when it
+ * hands the partition off. Kafka tells the old owner that it lost a partition at the moment it
+ * tells the new one that it has it; a new owner that took the epoch at once fenced the old
+ * owner's last checkpoint (and its completeness mark with it: the restore then read the durable
+ * tier). With the lease the new owner waits, bounded, for a live owner's hand-off instead.
+ * Only a speed-up: a lease that expired, or an owner that never comes, ends the wait, and the
+ * epoch fences the late writer as before.
+ */
+export interface OwnershipLease {
+  /** Holds (or renews) the lease for `ttlMs`, as the owner of `epoch`; a stale owner's is ignored. */
+  holdLease(partition: number, epoch: number, ttlMs: number): Promise<void>;
+  /** Drops this process's lease (the partition was handed off, or given up). */
+  dropLease(partition: number): Promise<void>;
+  /**
+   * Before an acquire: waits while another process holds a lease on the partition, at most
+   * `timeoutMs`. 'none': nobody held one; 'own': this process did (it re-acquires); 'released':
+   * the holder dropped it (or let it expire); 'timed-out': it still holds it.
+   */
+  awaitRelease(partition: number, timeoutMs: number): Promise<LeaseWait>;
+}
+
+export function hasOwnershipLease(store: SnapshotStore): store is SnapshotStore & OwnershipLease {
+  const s = store as Partial<OwnershipLease>;
+  return typeof s.holdLease === 'function' && typeof s.dropLease === 'function' && typeof s.awaitRelease === 'function';
+}
+
 /**
  * A cache tier that can record that it holds every snapshot of a partition: set by an owner's
  * clean hand-off, taken away by the next owner's acquire. A restore trusts the cache alone only

@@ -73,8 +73,11 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   private assigned = new Set<number>();
   /** The partitions of the last assignment (kept through a re-join). */
   private lastGiven: number[] = [];
-  /** Assignment callbacks, chained (never rejects); every batch waits for them. */
+  /** Assignment callbacks, chained (never rejects); batches of the partitions they move wait for them. */
   private transitions: Promise<void> = Promise.resolve();
+  /** Partitions a pending assignment callback moves (count of callbacks each), and callbacks that move all. */
+  private readonly moving = new Map<number, number>();
+  private movingAll = 0;
   /** The first assignment's callbacks; consume() rejects when they fail. */
   private firstTransition: Promise<void> | undefined;
   private inFlight: Promise<void> = Promise.resolve();
@@ -214,7 +217,8 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
   }
 
   private async doRejoin(): Promise<void> {
-    const revoke = this.transitions.then(() => this.revokeAll());
+    this.movingAll++;
+    const revoke = this.transitions.then(() => this.revokeAll()).finally(() => { this.movingAll--; });
     this.transitions = revoke.catch((err: unknown) => {
       this.log.error({ topic: this.topic, err: (err as Error)?.message ?? String(err) }, 'kafka re-join: revoke failed');
     });
@@ -293,9 +297,17 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
     const listener = this.options.listener;
     if (!listener || (revoked.length === 0 && added.length === 0)) return;
     this.log.info({ topic: this.topic, groupId: this.options.groupId, revoked, assigned: added }, 'kafka partition assignment changed');
+    const moves = [...revoked, ...added];
+    for (const p of moves) this.moving.set(p, (this.moving.get(p) ?? 0) + 1);
     const transition = this.transitions.then(async () => {
       if (revoked.length > 0) await listener.onRevoked(this.topic, revoked);
       if (added.length > 0) await listener.onAssigned(this.topic, added);
+    }).finally(() => {
+      for (const p of moves) {
+        const n = (this.moving.get(p) ?? 1) - 1;
+        if (n > 0) this.moving.set(p, n);
+        else this.moving.delete(p);
+      }
     });
     this.firstTransition ??= transition;
     // A failed callback is logged and the chain goes on (the first one also fails consume()).
@@ -306,8 +318,10 @@ export class KafkaLogConsumer implements LogConsumer, LagReporting {
 
   private async eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    // Assignment callbacks first, heartbeating while they run (kafkajs has no background heartbeat).
-    await this.waitTransitions(payload);
+    // The assignment callbacks of its partition first, heartbeating while they run (kafkajs has
+    // no background heartbeat). A partition that stays goes on meanwhile: the hand-off of another
+    // (its last checkpoint, its actors stopped) is no reason to hold its vehicles still.
+    if (this.movingAll > 0 || this.moving.has(batch.partition)) await this.waitTransitions(payload);
     if (this.stopping || this.paused || !payload.isRunning() || payload.isStale()) return;
     if (!this.assigned.has(batch.partition) || this.backoff.has(batch.partition)) return;
     const last = batch.messages[batch.messages.length - 1];

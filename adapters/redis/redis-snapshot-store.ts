@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { checkPartition, FencedWriteError, type CompletenessMark, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
+import { checkPartition, FencedWriteError, type CompletenessMark, type LeaseWait, type OwnershipLease, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { closeRedis, execChecked } from './redis-connection.js';
 import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
@@ -41,6 +42,34 @@ return {1, current}
 
 const MARK_COMMAND = 'fleetlineSnapshotMark';
 
+/**
+ * KEYS[1] = epoch key, KEYS[2] = lease key; ARGV[1] = the holder's epoch, ARGV[2] = holder,
+ * ARGV[3] = TTL (ms). Sets the lease only for the current epoch's owner. Returns 1 or 0.
+ */
+const LEASE_LUA = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`;
+
+/** KEYS[1] = lease key; ARGV[1] = holder. Deletes the lease when it is the holder's. */
+const DROP_LEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+
+const LEASE_COMMAND = 'fleetlineSnapshotLease';
+const DROP_LEASE_COMMAND = 'fleetlineSnapshotDropLease';
+
+interface WithLeaseCommands {
+  fleetlineSnapshotLease(epochKey: string, leaseKey: string, epoch: string, holder: string, ttlMs: string): Promise<number>;
+  fleetlineSnapshotDropLease(leaseKey: string, holder: string): Promise<number>;
+}
+
 interface WithMarkCommand {
   fleetlineSnapshotMark(epochKey: string, completeKey: string, epoch: string, durableEpoch: string): Promise<SaveResult>;
 }
@@ -63,6 +92,10 @@ export interface RedisSnapshotStoreOptions {
   readonly scanCount?: number;
   /** close() quits the client (default false: the caller owns it). */
   readonly ownsClient?: boolean;
+  /** Who holds this store's ownership leases (default: unique per store, i.e. per process). */
+  readonly leaseHolder?: string;
+  /** How often awaitRelease() looks at a lease (default 20 ms). */
+  readonly leasePollMs?: number;
 }
 
 /**
@@ -71,12 +104,14 @@ export interface RedisSnapshotStoreOptions {
  *   {prefix}snap:{partition}   hash vehicleId -> MessagePack(VehicleSnapshot)
  *   {prefix}complete:{partition}  set by a clean hand-off when the hash holds every vehicle of the
  *                              partition, removed by the next acquire (see CompletenessMark)
+ *   {prefix}lease:{partition}  the live owner's process, with a TTL (see OwnershipLease)
  * Every write goes through one Lua script that compares the epoch and HSETs the whole chunk
  * atomically, so a node that lost the partition can never overwrite the new owner's state.
  */
-export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
+export class RedisSnapshotStore implements SnapshotStore, CompletenessMark, OwnershipLease {
   readonly kind = 'redis';
   readonly prefix: string;
+  readonly leaseHolder: string;
   private readonly chunkSize: number;
   private readonly scanCount: number;
 
@@ -86,6 +121,40 @@ export class RedisSnapshotStore implements SnapshotStore, CompletenessMark {
     this.scanCount = Math.max(10, options.scanCount ?? 1000);
     if (!(SAVE_COMMAND in redis)) redis.defineCommand(SAVE_COMMAND, { numberOfKeys: 2, lua: SAVE_LUA });
     if (!(MARK_COMMAND in redis)) redis.defineCommand(MARK_COMMAND, { numberOfKeys: 2, lua: MARK_LUA });
+    if (!(LEASE_COMMAND in redis)) redis.defineCommand(LEASE_COMMAND, { numberOfKeys: 2, lua: LEASE_LUA });
+    if (!(DROP_LEASE_COMMAND in redis)) redis.defineCommand(DROP_LEASE_COMMAND, { numberOfKeys: 1, lua: DROP_LEASE_LUA });
+    this.leaseHolder = options.leaseHolder ?? randomUUID();
+  }
+
+  leaseKey(partition: number): string {
+    return `${this.prefix}lease:${partition}`;
+  }
+
+  async holdLease(partition: number, epoch: number, ttlMs: number): Promise<void> {
+    checkPartition(partition);
+    const ttl = String(Math.max(1, Math.round(ttlMs)));
+    await (this.redis as unknown as WithLeaseCommands).fleetlineSnapshotLease(this.epochKey(partition), this.leaseKey(partition), String(epoch), this.leaseHolder, ttl);
+  }
+
+  async dropLease(partition: number): Promise<void> {
+    checkPartition(partition);
+    await (this.redis as unknown as WithLeaseCommands).fleetlineSnapshotDropLease(this.leaseKey(partition), this.leaseHolder);
+  }
+
+  async awaitRelease(partition: number, timeoutMs: number): Promise<LeaseWait> {
+    checkPartition(partition);
+    const key = this.leaseKey(partition);
+    const deadline = Date.now() + timeoutMs;
+    const pollMs = Math.max(1, this.options.leasePollMs ?? 20);
+    let held = false;
+    for (;;) {
+      const holder = await this.redis.get(key);
+      if (holder === null) return held ? 'released' : 'none';
+      if (holder === this.leaseHolder) return 'own';
+      if (Date.now() >= deadline) return 'timed-out';
+      held = true;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
   }
 
   completeKey(partition: number): string {

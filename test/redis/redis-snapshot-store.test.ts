@@ -105,6 +105,34 @@ describe('RedisSnapshotStore (real Redis)', () => {
     assert.equal(await store.count(42), 0);
   });
 
+  it('ownership lease (#8): a new owner waits for the live owner\'s release, not for its own or an expired lease; a stale owner cannot renew', async () => {
+    const a = new RedisSnapshotStore(t.redis, { prefix: t.prefix, leaseHolder: 'node-a' });
+    const b = new RedisSnapshotStore(t.redis, { prefix: t.prefix, leaseHolder: 'node-b', leasePollMs: 5 });
+    assert.equal(await b.awaitRelease(20, 1000), 'none');
+    const epochA = await a.acquire(20);
+    await a.holdLease(20, epochA, 60_000);
+    assert.equal(await a.awaitRelease(20, 1000), 'own');
+    // Still held when the wait ends: B goes on (the epoch fences A's late writes).
+    assert.equal(await b.awaitRelease(20, 30), 'timed-out');
+    // A hands off while B waits.
+    const waiting = b.awaitRelease(20, 10_000);
+    setTimeout(() => { void a.dropLease(20); }, 50);
+    assert.equal(await waiting, 'released');
+    assert.equal(await t.redis.exists(a.leaseKey(20)), 0);
+
+    // B owns it now: A, stale, neither renews nor drops B's lease.
+    const epochB = await b.acquire(20);
+    await b.holdLease(20, epochB, 60_000);
+    await a.holdLease(20, epochA, 60_000);
+    await a.dropLease(20);
+    assert.equal(await t.redis.get(b.leaseKey(20)), 'node-b');
+    assert.equal(await a.awaitRelease(20, 0), 'timed-out');
+
+    // A lease whose holder stopped renewing it (a node that died) expires: the wait ends then.
+    await b.holdLease(20, epochB, 100);
+    assert.equal(await a.awaitRelease(20, 10_000), 'released');
+  });
+
   it('rejects bad partition numbers before touching Redis', async () => {
     await assert.rejects(store.acquire(-1), RangeError);
     await assert.rejects(store.load(1.5), RangeError);

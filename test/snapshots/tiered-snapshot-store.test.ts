@@ -266,4 +266,38 @@ describe('TieredSnapshotStore (real Redis + PostgreSQL)', () => {
     await e.acquire(8);
     assert.equal((await drain(e, 8)).size, 30, 'an old mark is not trusted: the durable tier is read');
   });
+  it('#8 a live hand-off with leases: B waits for A\'s release, A\'s last save is not fenced, B restores from Redis and looks vehicles up there meanwhile', async () => {
+    const node = (holder: string) => new TieredSnapshotStore(new RedisSnapshotStore(t.redis, { prefix: t.prefix, leaseHolder: holder, leasePollMs: 5 }), durable);
+    const a = node('node-a');
+    const epochA = await a.acquire(9);
+    for await (const page of a.loadPages(9)) assert.equal(page.length, 0);
+    await a.save(9, epochA, makeSnapshots(40, 9, { accepted: 1 }));
+    await a.holdLease(9, epochA, 60_000);
+
+    // Kafka tells both at once; B waits while A writes its last checkpoint and hands off.
+    const b = node('node-b');
+    const waited = b.awaitRelease(9, 10_000);
+    await a.save(9, epochA, makeSnapshots(5, 9, { accepted: 2 }));
+    await a.release(9, epochA);
+    await a.dropLease(9);
+    assert.equal(await waited, 'released');
+    const epochB = await b.acquire(9);
+    await b.holdLease(9, epochB, 60_000);
+    assert.equal(await t.redis.exists(`${t.prefix}complete:9`), 0, 'B took the mark');
+
+    // Only the hot tier has this one: B reads the hot tier, for pages and lookups alike.
+    const marker = { ...makeSnapshots(1, 9, { accepted: 77 })[0], vehicleId: 'veh-hot-only' };
+    await hot.save(9, Number(await t.redis.get(hot.epochKey(9))), [marker]);
+    const seen = new Map<string, number>();
+    let lookedUp: number | undefined;
+    for await (const page of b.loadPages(9)) {
+      for (const s of page) if (!seen.has(s.vehicleId)) seen.set(s.vehicleId, s.accepted);
+      lookedUp ??= (await b.loadMany(9, ['veh-hot-only']))[0]?.accepted;
+    }
+    assert.equal(seen.size, 41);
+    assert.equal(seen.get('veh-0'), 2, 'A\'s last save is in it');
+    assert.equal(lookedUp, 77);
+    assert.ok(b.isHotComplete(9));
+    assert.deepEqual(await b.loadMany(9, ['veh-hot-only']), [], 'after the restore, lookups read PostgreSQL again');
+  });
 });
