@@ -4,7 +4,8 @@ import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { TripSegment } from './domain/trip-segment.js';
 import type { PointRejection } from './domain/point-filters.js';
-import { applyPoint, applyProfile, checkOffline, markReceived, offlineDue, restoreInto, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { applyPoint, applyProfile, checkOffline, markReceived, offlineDue, restoreInto, settingsOf, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { applyInWindow, holdsOutput, settledHorizon, settleIfQuiet } from './reorder-window.js';
 
 /** Told once the actor has handled a message (one object per batch, not a closure per message). */
 export interface Completion {
@@ -106,7 +107,7 @@ export class VehicleBehaviour {
           let moved = false;
           let received = false;
           for (const p of inTimeOrder(msg.points)) {
-            const out = logic.applyPoint(s, p, events, msg.receivedAt);
+            const out = applyInWindow(s, p, events, msg.receivedAt, logic.applyPoint);
             if (!out.accepted) {
               outbox.rejected(out.reason);
               continue;
@@ -125,9 +126,17 @@ export class VehicleBehaviour {
           }
           if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
           if (events.length > 0) outbox.events(events.slice());
-          const segments = takeSegments(s);
+          const segments = takeSegments(s, settledHorizon(s));
           if (segments !== null) outbox.segments(segments);
+          // What the reorder window holds goes out on the status timer if no newer point closes it first.
+          if (holdsOutput(s)) outbox.watch(s, msg.receivedAt + settingsOf(s).reorderWindowS * 1000);
         } else if (msg.kind === 'status') {
+          if (settleIfQuiet(s, msg.now, events)) {
+            const segments = takeSegments(s);
+            if (segments !== null) outbox.segments(segments);
+          } else if (holdsOutput(s)) {
+            outbox.watch(s, s.domain.lastReceivedAt + settingsOf(s).reorderWindowS * 1000);
+          }
           const check = checkOffline(s, msg.now, events);
           if (check.due !== null) outbox.watch(s, check.due);
           if (check.delta !== null) outbox.changed(s, check.delta, false, msg.now, s.profile.company);

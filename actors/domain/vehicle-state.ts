@@ -1,4 +1,5 @@
 import type { DomainState } from './domain-state.js';
+import type { VehicleEvent } from './vehicle-event.js';
 
 
 import type { Attributes } from './attributes.js';
@@ -57,4 +58,6 @@ export interface VehicleSnapshot {
   readonly domain?: Partial<DomainState>;
   /** Geofence enters and exits waiting for their dwell: [geofenceId, since, …] (the inside set is view.geofences). */
   readonly geofencesPending?: readonly (string | number)[];
+  /** Events the reorder window held (not yet final) when the snapshot was taken: they go out after a restore. */
+  readonly heldEvents?: readonly VehicleEvent[];
 }
