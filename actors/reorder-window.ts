@@ -259,9 +259,11 @@ function restore(state: VehicleState, cp: Checkpoint): void {
   const view: VehicleView = { ...cp.view, company: profile.company };
   delete view.name;
   delete view.plate;
+  delete view.type;
   delete view.status;
   if (profile.name !== undefined) view.name = profile.name;
   if (profile.plate !== undefined) view.plate = profile.plate;
+  if (profile.type !== undefined) view.type = profile.type;
   if (status !== undefined) view.status = status;
   state.view = view;
 }

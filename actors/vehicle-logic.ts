@@ -22,6 +22,7 @@ export interface VehicleProfile {
   readonly company: string | null;
   readonly name?: string;
   readonly plate?: string;
+  readonly type?: string;
   readonly speedLimit?: number;
   /** The deployment's settings with the company's and the vehicle's overrides (resolved once per change). */
   readonly settings?: DomainSettings;
@@ -110,6 +111,7 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   const next: VehicleView = { id: state.vehicleId, company: profile.company, lat, lon, ts: p.ts, speed: Math.round(speed * 10) / 10, moving: d.moving };
   if (profile.name !== undefined) next.name = profile.name;
   if (profile.plate !== undefined) next.plate = profile.plate;
+  if (profile.type !== undefined) next.type = profile.type;
   if (course !== undefined) next.course = Math.round(course * 10) / 10 % 360;
   const alt = p.alt ?? prev?.alt;
   if (alt !== undefined) next.alt = alt;
@@ -224,6 +226,7 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.company !== next.company) d.company = next.company;
   if (prev.name !== next.name) d.name = next.name;
   if (prev.plate !== next.plate) d.plate = next.plate;
+  if (prev.type !== next.type) d.type = next.type;
   if (prev.lat !== next.lat) d.lat = next.lat;
   if (prev.lon !== next.lon) d.lon = next.lon;
   if (prev.ts !== next.ts) d.ts = next.ts;
@@ -260,8 +263,10 @@ export function applyProfile(state: VehicleState, profile: VehicleProfile): Vehi
   const next: VehicleView = { ...prev, company: profile.company };
   delete next.name;
   delete next.plate;
+  delete next.type;
   if (profile.name !== undefined) next.name = profile.name;
   if (profile.plate !== undefined) next.plate = profile.plate;
+  if (profile.type !== undefined) next.type = profile.type;
   state.view = next;
   const d = diff(prev, next);
   return Object.keys(d).length > 1 ? d : null;

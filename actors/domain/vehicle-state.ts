@@ -11,6 +11,8 @@ export interface VehicleView {
   company: string | null;
   name?: string;
   plate?: string;
+  /** The vehicle's type from reference data (`full` fields only). */
+  type?: string;
   lat: number;
   lon: number;
   /** ms since epoch of the last accepted point */
