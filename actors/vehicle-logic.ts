@@ -14,6 +14,7 @@ import { resolveSpeedLimit, trackAttributes, trackFuel, trackOverspeed } from '.
 import { repairWithLatePoint } from './late-points.js';
 import type { GeofenceIndex } from './geofence-index.js';
 import { newWindow, type ReorderWindow } from './reorder-window.js';
+import type { SegmentRepair } from './segment-repair.js';
 import { newPresence, pendingSnapshot, presenceFromSnapshot, sameIds, trackGeofences, type GeofencePresence } from './geofence-tracker.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
@@ -48,6 +49,8 @@ export interface VehicleState {
   geofences: GeofencePresence;
   /** The reorder window (reorder-window.ts); null until the first point, or with reorderWindowS 0. */
   window: ReorderWindow | null;
+  /** The oldest late point since the last takeRepair that fell before the open segment (+∞: none). */
+  repairFrom: number;
 }
 
 export const RECENT_WINDOW = 16;
@@ -63,7 +66,7 @@ export type ApplyOutcome =
 export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
   return {
     vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0,
-    domain: newDomainState(), segmentsOut: [], segmentDirty: false, geofences: newPresence(), window: null,
+    domain: newDomainState(), segmentsOut: [], segmentDirty: false, geofences: newPresence(), window: null, repairFrom: Infinity,
   };
 }
 
@@ -218,6 +221,15 @@ export function takeSegments(state: VehicleState, settledUpTo = Infinity): TripS
   return byId.size > 0 ? [...byId.values()] : null;
 }
 
+/** The re-cut of closed trips and stops that late points since the last call ask for (null: none). */
+export function takeRepair(state: VehicleState): SegmentRepair | null {
+  const from = state.repairFrom;
+  const open = state.domain.segment;
+  if (from === Infinity || open === null) return null;
+  state.repairFrom = Infinity;
+  return { vehicleId: state.vehicleId, company: state.profile.company, deviceId: state.deviceId, lateTs: from, untilTs: open.startTs, settings: settingsOf(state) };
+}
+
 /** The fields of `next` that differ from `prev` (everything for a first point), always with the id. */
 export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta {
   if (prev === null) return { ...next };
@@ -301,6 +313,7 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
   target.segmentDirty = from.segmentDirty;
   target.geofences = from.geofences;
   target.window = from.window;
+  target.repairFrom = Infinity;
 }
 
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
@@ -320,5 +333,6 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     segmentDirty: s.heldEvents !== undefined,
     geofences: presenceFromSnapshot(s.view.geofences, s.geofencesPending),
     window: s.heldEvents !== undefined ? newWindow(s.view.ts, s.heldEvents.slice()) : null,
+    repairFrom: Infinity,
   };
 }
