@@ -122,7 +122,7 @@ export class FleetDirectory {
       p = v === undefined
         ? { vehicleId, company: null, settings: this.settings }
         : {
-          vehicleId, company: v.companyId, name: v.name, plate: v.plate, speedLimit: v.speedLimit, geofences: this.geofences,
+          vehicleId, company: v.companyId, name: v.name, plate: v.plate, type: v.type, speedLimit: v.speedLimit, geofences: this.geofences,
           settings: resolveSettings(this.settings, this.companies.get(v.companyId)?.settings, v.settings),
         };
       this.profiles.set(vehicleId, p);

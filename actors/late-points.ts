@@ -17,13 +17,17 @@ function segmentAt(state: VehicleState, ts: number): SegmentState | null {
  * A point older than the live one. It is stored in history, never moves the live position and
  * never fires an event; within the recent window (the repair horizon) it is put in its place in
  * time and repairs what it changes: the odometer and the distance and top speed of the trip it
- * falls in (which is written again). Older than the window: history only. A point already in
+ * falls in (the open one is written again; closed ones are re-cut by the history store from the
+ * stored positions, SegmentRepair). Older than the window: history only. A point already in
  * the window is a duplicate, so a replay repairs nothing twice.
  */
 export function repairWithLatePoint(state: VehicleState, s: DomainSettings, p: TelemetryPoint): ApplyOutcome {
   const track = state.recent;
   const k = track.after(p.ts);
   if (k > 0 && track.tsAt(k - 1) === p.ts) return { accepted: false, reason: 'DUPLICATE' };
+  // Before the open segment: the closed trips and stops of its period are re-cut from history (segment-repair.ts).
+  const open = state.domain.segment;
+  if (open !== null && p.ts < open.startTs && p.ts < state.repairFrom) state.repairFrom = p.ts;
   if (k === 0 || k === track.length) return { accepted: true, delta: null, moved: false, late: true };
   const aLat = track.latAt(k - 1);
   const aLon = track.lonAt(k - 1);
@@ -41,8 +45,8 @@ export function repairWithLatePoint(state: VehicleState, s: DomainSettings, p: T
   if (seg !== null && seg.kind === 'trip' && (repairKm > 0 || speed > seg.maxSpeed)) {
     seg.distanceKm += repairKm;
     if (speed > seg.maxSpeed) seg.maxSpeed = speed;
+    // A closed one is written again by the history's re-cut, not from here (which could not move its ends).
     if (seg === state.domain.segment) state.segmentDirty = true;
-    else state.segmentsOut.push(seg);
   }
   const view = state.view;
   if (repairKm === 0 || view === null || view.odometer === undefined || (p.odometer !== undefined && !s.ignoreDeviceOdometer)) {

@@ -68,6 +68,7 @@ export class PartitionCheckpointer {
     if (data.events.length > 0) await history.appendEvents(data.events);
     stage.name = 'segments';
     if (data.segments.length > 0) await history.upsertSegments(data.segments);
+    if (data.repairs.length > 0) await history.repairSegments?.(data.repairs);
     stage.name = 'snapshots';
     if (data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
     stage.name = 'current-state';

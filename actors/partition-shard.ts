@@ -14,6 +14,7 @@ import type { FleetDirectory, Route } from './fleet-directory.js';
 import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
 import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
+import type { SegmentRepair } from './segment-repair.js';
 import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
 import type { PointRejection } from './domain/point-filters.js';
 import { LivenessWheel } from './liveness-wheel.js';
@@ -571,6 +572,10 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.hub.publishEvent(e);
       this.deps.live?.event(this.partition, e);
     }
+  }
+
+  repair(repair: SegmentRepair): void {
+    if (this.residents.get(repair.vehicleId) !== undefined) this.pending.repairs.push(repair);
   }
 
   segments(segments: TripSegment[]): void {

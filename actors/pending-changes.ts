@@ -3,6 +3,7 @@ import type { VehicleSnapshot, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { TripSegment } from './domain/trip-segment.js';
 import { toSnapshot, type VehicleState } from './vehicle-logic.js';
+import type { SegmentRepair } from './segment-repair.js';
 
 /** What one checkpoint takes from a shard; handed back when the write fails. */
 export interface CheckpointData {
@@ -19,6 +20,8 @@ export interface CheckpointData {
   readonly segments: TripSegment[];
   /** Vehicles retired since the last checkpoint: removed from the published current state. */
   readonly retired: string[];
+  /** Re-cuts of closed trips and stops that late points asked for (after positions and segments are written). */
+  readonly repairs: SegmentRepair[];
 }
 
 /** What changed in a shard since its last checkpoint. */
@@ -28,9 +31,10 @@ export class PendingChanges {
   events: VehicleEvent[] = [];
   segments: TripSegment[] = [];
   retired: string[] = [];
+  repairs: SegmentRepair[] = [];
 
   get isEmpty(): boolean {
-    return this.dirty.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.segments.length === 0 && this.retired.length === 0;
+    return this.dirty.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.segments.length === 0 && this.retired.length === 0 && this.repairs.length === 0;
   }
 
   /** Takes everything; the snapshots are copies made now. */
@@ -46,11 +50,12 @@ export class PendingChanges {
         views.push(snap.view);
       }
     }
-    const data = { nextOffset, forwardedNextOffset, states, snapshots, views, positions: this.positions, events: this.events, segments: this.segments, retired: this.retired };
+    const data = { nextOffset, forwardedNextOffset, states, snapshots, views, positions: this.positions, events: this.events, segments: this.segments, retired: this.retired, repairs: this.repairs };
     this.positions = [];
     this.events = [];
     this.segments = [];
     this.retired = [];
+    this.repairs = [];
     return data;
   }
 
@@ -61,5 +66,6 @@ export class PendingChanges {
     this.events = data.events.concat(this.events);
     this.segments = data.segments.concat(this.segments);
     this.retired = data.retired.concat(this.retired);
+    this.repairs = data.repairs.concat(this.repairs);
   }
 }

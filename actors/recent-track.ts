@@ -69,6 +69,11 @@ export class RecentTrack {
     this.length = rebuilt.length;
   }
 
+  /** Drops the points newer than `ts` (the reorder window rewinds: they are applied again in order). */
+  dropAfter(ts: number): void {
+    while (this.length > 0 && this.tsAt(this.length - 1) > ts) this.length--;
+  }
+
   /** The window, oldest first, in the snapshot's flat form (VehicleSnapshot.recent). */
   toFlat(): (number | null)[] {
     const out = new Array<number | null>(this.length * FIELDS);

@@ -32,6 +32,8 @@ export interface Subscription {
   readonly status?: ReadonlySet<MotionStatus>;
   /** Only vehicles with an active alert (view.alerts not empty). */
   readonly alerts?: boolean;
+  /** Vehicles of any of these types (reference data; a vehicle without a type matches none). */
+  readonly types?: ReadonlySet<string>;
   readonly fields: PayloadFields;
   /** Level of detail at low zoom: a per-vehicle rate limit, or counts per map cell (actors/level-of-detail.ts). */
   readonly lod?: LevelOfDetail;
@@ -66,15 +68,22 @@ export function parseBBox(v: unknown): BBox {
   return [w, s, e, n];
 }
 
-function parseFilter(v: unknown): { status?: Set<MotionStatus>; alerts?: boolean } {
+const MAX_TYPES = 64;
+
+function parseFilter(v: unknown): { status?: Set<MotionStatus>; alerts?: boolean; types?: Set<string> } {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new FleetlineError('BAD_SUBSCRIPTION', 'filter must be a map {status?, alerts?}');
+  if (typeof v !== 'object' || Array.isArray(v)) throw new FleetlineError('BAD_SUBSCRIPTION', 'filter must be a map {status?, alerts?, type?}');
   const f = v as Record<string, unknown>;
   for (const key of Object.keys(f)) {
-    if (key === 'type') throw new FleetlineError('BAD_SUBSCRIPTION', 'filter.type is not available: reference data has no vehicle type');
-    if (key !== 'status' && key !== 'alerts') throw new FleetlineError('BAD_SUBSCRIPTION', `unknown filter ${JSON.stringify(key).slice(0, 40)}: use status or alerts`);
+    if (key !== 'status' && key !== 'alerts' && key !== 'type') throw new FleetlineError('BAD_SUBSCRIPTION', `unknown filter ${JSON.stringify(key).slice(0, 40)}: use status, alerts or type`);
   }
-  const out: { status?: Set<MotionStatus>; alerts?: boolean } = {};
+  const out: { status?: Set<MotionStatus>; alerts?: boolean; types?: Set<string> } = {};
+  if (f.type !== undefined && f.type !== null) {
+    if (!Array.isArray(f.type) || f.type.length === 0 || f.type.length > MAX_TYPES || !f.type.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 32)) {
+      throw new FleetlineError('BAD_SUBSCRIPTION', `filter.type must be a non-empty array of at most ${MAX_TYPES} vehicle types (strings of 1-32 characters)`);
+    }
+    out.types = new Set(f.type as string[]);
+  }
   if (f.status !== undefined && f.status !== null) {
     if (!Array.isArray(f.status) || f.status.length === 0 || !f.status.every((x) => (MOTION_STATUSES as readonly unknown[]).includes(x))) {
       throw new FleetlineError('BAD_SUBSCRIPTION', `filter.status must be a non-empty array of ${MOTION_STATUSES.join(', ')}`);
@@ -130,6 +139,7 @@ export function inScope(sub: Subscription, grant: Grant, v: VehicleView, members
   if (!matches(v, grant, sub.companies, sub.bbox)) return false;
   if (sub.groups && !inAnyGroup(sub.groups, membership.groupsOf(v.id))) return false;
   if (sub.status && !sub.status.has(motionStatus(v))) return false;
+  if (sub.types && (v.type === undefined || !sub.types.has(v.type))) return false;
   return !sub.alerts || (v.alerts !== undefined && v.alerts.length > 0);
 }
 

@@ -13,8 +13,9 @@ export interface MotionPoint {
   readonly ignition: boolean | undefined;
 }
 
-function open(kind: SegmentState['kind'], at: MotionPoint | { ts: number; lat: number; lon: number }): SegmentState {
-  return { kind, startTs: at.ts, endTs: at.ts, startLat: at.lat, startLon: at.lon, endLat: at.lat, endLon: at.lon, distanceKm: 0, maxSpeed: 0, idleMs: 0, closed: false };
+/** `by`: the point that opened it (the reorder window withholds a segment until that point is settled). */
+function open(kind: SegmentState['kind'], at: MotionPoint | { ts: number; lat: number; lon: number }, by: number): SegmentState {
+  return { kind, startTs: at.ts, endTs: at.ts, startLat: at.lat, startLon: at.lon, endLat: at.lat, endLon: at.lon, distanceKm: 0, maxSpeed: 0, idleMs: 0, closed: false, openedTs: by };
 }
 
 function extend(s: SegmentState, p: MotionPoint): void {
@@ -32,7 +33,7 @@ function extend(s: SegmentState, p: MotionPoint): void {
  */
 export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoint | null, p: MotionPoint, hopKm: number, ev: EventWriter, closed: SegmentState[]): void {
   if (prev === null || d.segment === null) {
-    d.segment = open(d.moving ? 'trip' : 'stop', p);
+    d.segment = open(d.moving ? 'trip' : 'stop', p, p.ts);
     setAnchor(d, p, 0);
     setStill(d, p);
     return;
@@ -41,7 +42,7 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
   const gap = dt > s.tripGapS * 1000;
   const radiusKm = s.tripMinDistanceM / 1000;
   if (gap && d.moving) {
-    endTrip(d, prev, d.segment.distanceKm, 0, ev, closed);
+    endTrip(d, prev, d.segment.distanceKm, 0, ev, closed, p.ts);
   }
   const seg = d.segment as SegmentState;
   if (!d.moving) {
@@ -59,7 +60,7 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
       d.previous = seg;
       ev.emit('stop_end', still.ts, still.lat, still.lon, { durationMs: still.ts - seg.startTs });
       const from = gap ? p : still;
-      const trip = open('trip', from);
+      const trip = open('trip', from, p.ts);
       trip.distanceKm = gap ? 0 : d.anchorDistKm + hopKm;
       trip.maxSpeed = p.speed;
       extend(trip, p);
@@ -84,7 +85,7 @@ export function recordMotion(d: DomainState, s: DomainSettings, prev: MotionPoin
   if (haversineKm(d.anchorLat, d.anchorLon, p.lat, p.lon) < radiusKm) {
     if (prev.ignition === true) d.anchorIdleMs += dt;
     if (p.ts - d.anchorTs >= s.stopMinDurationS * 1000) {
-      endTrip(d, { ts: d.anchorTs, lat: d.anchorLat, lon: d.anchorLon, speed: 0, ignition: undefined }, d.anchorDistKm, d.anchorIdleMs, ev, closed);
+      endTrip(d, { ts: d.anchorTs, lat: d.anchorLat, lon: d.anchorLon, speed: 0, ignition: undefined }, d.anchorDistKm, d.anchorIdleMs, ev, closed, p.ts);
       extend(d.segment as SegmentState, p);
       trackIdle(d, s, prev, p, ev);
     }
@@ -109,7 +110,7 @@ function setAnchor(d: DomainState, p: { ts: number; lat: number; lon: number }, 
 }
 
 /** The trip ends at `at` (its distance as it was there); a stop opens there. */
-function endTrip(d: DomainState, at: MotionPoint, distanceKm: number, idleMs: number, ev: EventWriter, closed: SegmentState[]): void {
+function endTrip(d: DomainState, at: MotionPoint, distanceKm: number, idleMs: number, ev: EventWriter, closed: SegmentState[], by: number): void {
   const trip = d.segment as SegmentState;
   trip.distanceKm = distanceKm;
   trip.endTs = at.ts;
@@ -119,7 +120,7 @@ function endTrip(d: DomainState, at: MotionPoint, distanceKm: number, idleMs: nu
   closed.push(trip);
   d.previous = trip;
   ev.emit('trip_end', at.ts, at.lat, at.lon, { distanceKm: Math.round(distanceKm * 1000) / 1000, durationMs: at.ts - trip.startTs });
-  const stop = open('stop', at);
+  const stop = open('stop', at, by);
   stop.idleMs = idleMs;
   d.segment = stop;
   d.moving = false;

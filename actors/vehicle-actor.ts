@@ -4,7 +4,9 @@ import type { VehicleDelta } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { TripSegment } from './domain/trip-segment.js';
 import type { PointRejection } from './domain/point-filters.js';
-import { applyPoint, applyProfile, checkOffline, markReceived, offlineDue, restoreInto, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import type { SegmentRepair } from './segment-repair.js';
+import { applyPoint, applyProfile, checkOffline, markReceived, offlineDue, restoreInto, settingsOf, takeRepair, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { applyInWindow, holdsOutput, settledHorizon, settleIfQuiet } from './reorder-window.js';
 
 /** Told once the actor has handled a message (one object per batch, not a closure per message). */
 export interface Completion {
@@ -40,6 +42,8 @@ export interface VehicleOutbox {
   events(events: VehicleEvent[]): void;
   /** Trips and stops the vehicle opened, grew, closed or repaired (written at the next checkpoint). */
   segments(segments: TripSegment[]): void;
+  /** Late points ask the history to re-cut closed trips and stops (after their positions are stored). */
+  repair?(repair: SegmentRepair): void;
   /** The vehicle is online: check its status at `dueAt` (wall-clock ms) with a `status` message. */
   watch(state: VehicleState, dueAt: number): void;
   /**
@@ -106,7 +110,7 @@ export class VehicleBehaviour {
           let moved = false;
           let received = false;
           for (const p of inTimeOrder(msg.points)) {
-            const out = logic.applyPoint(s, p, events, msg.receivedAt);
+            const out = applyInWindow(s, p, events, msg.receivedAt, logic.applyPoint);
             if (!out.accepted) {
               outbox.rejected(out.reason);
               continue;
@@ -125,9 +129,19 @@ export class VehicleBehaviour {
           }
           if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
           if (events.length > 0) outbox.events(events.slice());
-          const segments = takeSegments(s);
+          const segments = takeSegments(s, settledHorizon(s));
           if (segments !== null) outbox.segments(segments);
+          const repair = takeRepair(s);
+          if (repair !== null) outbox.repair?.(repair);
+          // What the reorder window holds goes out on the status timer if no newer point closes it first.
+          if (holdsOutput(s)) outbox.watch(s, msg.receivedAt + settingsOf(s).reorderWindowS * 1000);
         } else if (msg.kind === 'status') {
+          if (settleIfQuiet(s, msg.now, events)) {
+            const segments = takeSegments(s);
+            if (segments !== null) outbox.segments(segments);
+          } else if (holdsOutput(s)) {
+            outbox.watch(s, s.domain.lastReceivedAt + settingsOf(s).reorderWindowS * 1000);
+          }
           const check = checkOffline(s, msg.now, events);
           if (check.due !== null) outbox.watch(s, check.due);
           if (check.delta !== null) outbox.changed(s, check.delta, false, msg.now, s.profile.company);

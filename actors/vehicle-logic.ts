@@ -13,6 +13,8 @@ import { recordMotion, type MotionPoint } from './trip-recorder.js';
 import { resolveSpeedLimit, trackAttributes, trackFuel, trackOverspeed } from './signal-events.js';
 import { repairWithLatePoint } from './late-points.js';
 import type { GeofenceIndex } from './geofence-index.js';
+import { newWindow, type ReorderWindow } from './reorder-window.js';
+import type { SegmentRepair } from './segment-repair.js';
 import { newPresence, pendingSnapshot, presenceFromSnapshot, sameIds, trackGeofences, type GeofencePresence } from './geofence-tracker.js';
 
 /** Reference data a vehicle actor holds (from the fleet directory). */
@@ -21,6 +23,7 @@ export interface VehicleProfile {
   readonly company: string | null;
   readonly name?: string;
   readonly plate?: string;
+  readonly type?: string;
   readonly speedLimit?: number;
   /** The deployment's settings with the company's and the vehicle's overrides (resolved once per change). */
   readonly settings?: DomainSettings;
@@ -44,6 +47,10 @@ export interface VehicleState {
   /** Whether the open segment changed since then. */
   segmentDirty: boolean;
   geofences: GeofencePresence;
+  /** The reorder window (reorder-window.ts); null until the first point, or with reorderWindowS 0. */
+  window: ReorderWindow | null;
+  /** The oldest late point since the last takeRepair that fell before the open segment (+∞: none). */
+  repairFrom: number;
 }
 
 export const RECENT_WINDOW = 16;
@@ -59,7 +66,7 @@ export type ApplyOutcome =
 export function newVehicleState(profile: VehicleProfile, deviceId: string, partition: number): VehicleState {
   return {
     vehicleId: profile.vehicleId, deviceId, partition, profile, view: null, recent: new RecentTrack(RECENT_WINDOW), accepted: 0,
-    domain: newDomainState(), segmentsOut: [], segmentDirty: false, geofences: newPresence(),
+    domain: newDomainState(), segmentsOut: [], segmentDirty: false, geofences: newPresence(), window: null, repairFrom: Infinity,
   };
 }
 
@@ -107,6 +114,7 @@ export function applyPoint(state: VehicleState, p: TelemetryPoint, events: Vehic
   const next: VehicleView = { id: state.vehicleId, company: profile.company, lat, lon, ts: p.ts, speed: Math.round(speed * 10) / 10, moving: d.moving };
   if (profile.name !== undefined) next.name = profile.name;
   if (profile.plate !== undefined) next.plate = profile.plate;
+  if (profile.type !== undefined) next.type = profile.type;
   if (course !== undefined) next.course = Math.round(course * 10) / 10 % 360;
   const alt = p.alt ?? prev?.alt;
   if (alt !== undefined) next.alt = alt;
@@ -180,9 +188,14 @@ function setStatus(state: VehicleState, view: VehicleView, status: 'online' | 'o
   return { id: view.id, status };
 }
 
-/** The segments to write since the last call: every one closed or repaired, and the open one if it changed. */
-export function takeSegments(state: VehicleState): TripSegment[] | null {
-  const open = state.segmentDirty ? state.domain.segment : null;
+/**
+ * The segments to write since the last call: every one closed or repaired, and the open one if
+ * it changed. One opened by a point after `settledUpTo` waits (the reorder window may still move
+ * its start, which is its id).
+ */
+export function takeSegments(state: VehicleState, settledUpTo = Infinity): TripSegment[] | null {
+  const current = state.domain.segment;
+  const open = state.segmentDirty && current !== null && !(current.openedTs !== undefined && current.openedTs > settledUpTo) ? current : null;
   if (state.segmentsOut.length === 0) {
     if (open === null) return null;
     state.segmentDirty = false;
@@ -190,17 +203,31 @@ export function takeSegments(state: VehicleState): TripSegment[] | null {
   }
   const byId = new Map<string, TripSegment>();
   const company = state.profile.company;
+  const waiting: SegmentState[] = [];
   for (const seg of state.segmentsOut) {
+    if (seg.openedTs !== undefined && seg.openedTs > settledUpTo) {
+      waiting.push(seg);
+      continue;
+    }
     const t = toTripSegment(seg, state.vehicleId, company, state.deviceId);
     byId.set(t.id, t);
   }
   if (open !== null) {
     const t = toTripSegment(open, state.vehicleId, company, state.deviceId);
     byId.set(t.id, t);
+    state.segmentDirty = false;
   }
-  state.segmentsOut.length = 0;
-  state.segmentDirty = false;
-  return [...byId.values()];
+  state.segmentsOut = waiting;
+  return byId.size > 0 ? [...byId.values()] : null;
+}
+
+/** The re-cut of closed trips and stops that late points since the last call ask for (null: none). */
+export function takeRepair(state: VehicleState): SegmentRepair | null {
+  const from = state.repairFrom;
+  const open = state.domain.segment;
+  if (from === Infinity || open === null) return null;
+  state.repairFrom = Infinity;
+  return { vehicleId: state.vehicleId, company: state.profile.company, deviceId: state.deviceId, lateTs: from, untilTs: open.startTs, settings: settingsOf(state) };
 }
 
 /** The fields of `next` that differ from `prev` (everything for a first point), always with the id. */
@@ -211,6 +238,7 @@ export function diff(prev: VehicleView | null, next: VehicleView): VehicleDelta 
   if (prev.company !== next.company) d.company = next.company;
   if (prev.name !== next.name) d.name = next.name;
   if (prev.plate !== next.plate) d.plate = next.plate;
+  if (prev.type !== next.type) d.type = next.type;
   if (prev.lat !== next.lat) d.lat = next.lat;
   if (prev.lon !== next.lon) d.lon = next.lon;
   if (prev.ts !== next.ts) d.ts = next.ts;
@@ -247,8 +275,10 @@ export function applyProfile(state: VehicleState, profile: VehicleProfile): Vehi
   const next: VehicleView = { ...prev, company: profile.company };
   delete next.name;
   delete next.plate;
+  delete next.type;
   if (profile.name !== undefined) next.name = profile.name;
   if (profile.plate !== undefined) next.plate = profile.plate;
+  if (profile.type !== undefined) next.type = profile.type;
   state.view = next;
   const d = diff(prev, next);
   return Object.keys(d).length > 1 ? d : null;
@@ -267,6 +297,7 @@ export function toSnapshot(state: VehicleState): VehicleSnapshot | null {
     overspeeding: state.domain.overspeeding,
     domain: copyDomainState(state.domain),
     ...(pending !== undefined ? { geofencesPending: pending } : {}),
+    ...(state.window !== null && state.window.held.length > 0 ? { heldEvents: state.window.held.slice() } : {}),
   };
 }
 
@@ -278,9 +309,11 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
   target.recent = from.recent;
   target.accepted = from.accepted;
   target.domain = from.domain;
-  target.segmentsOut = [];
-  target.segmentDirty = false;
+  target.segmentsOut = from.segmentsOut;
+  target.segmentDirty = from.segmentDirty;
   target.geofences = from.geofences;
+  target.window = from.window;
+  target.repairFrom = Infinity;
 }
 
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
@@ -295,8 +328,11 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     recent: RecentTrack.fromFlat(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
     domain,
-    segmentsOut: [],
-    segmentDirty: false,
+    // Events held by the reorder window go out with the next message; the segments it withheld are written again.
+    segmentsOut: s.heldEvents !== undefined && domain.previous !== null ? [domain.previous] : [],
+    segmentDirty: s.heldEvents !== undefined,
     geofences: presenceFromSnapshot(s.view.geofences, s.geofencesPending),
+    window: s.heldEvents !== undefined ? newWindow(s.view.ts, s.heldEvents.slice()) : null,
+    repairFrom: Infinity,
   };
 }

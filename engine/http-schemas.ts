@@ -99,7 +99,7 @@ export const geofenceShapeSchema = z.discriminatedUnion('type', [
 
 export const referenceBodySchemas = {
   company: z.strictObject({ name, active: z.boolean().default(true) }),
-  vehicle: z.strictObject({ companyId: id, name: name.optional(), plate: z.string().min(1).max(32).optional(), speedLimit: speedLimit.optional() }),
+  vehicle: z.strictObject({ companyId: id, name: name.optional(), plate: z.string().min(1).max(32).optional(), type: z.string().min(1).max(32).optional(), speedLimit: speedLimit.optional() }),
   device: z.strictObject({ vehicleId: id.refine((v) => !v.startsWith('~'), 'vehicle ids starting with ~ are reserved for unbound devices') }),
   geofence: z.strictObject({ companyId: id, name, shape: geofenceShapeSchema, speedLimit: speedLimit.optional(), dwellS: z.number().finite().min(0).max(86_400).optional() }),
   driver: z.strictObject({ companyId: id, name, uniqueId: z.string().min(1).max(128).optional() }),

@@ -68,6 +68,7 @@ export function parseReferenceRecord(r: LogRecord): ReferenceChange | null {
     if (companyId === undefined) return null;
     const value: Vehicle = {
       id, companyId, ...(str(o, 'name') ? { name: str(o, 'name') } : {}), ...(str(o, 'plate') ? { plate: str(o, 'plate') } : {}),
+      ...(str(o, 'type') ? { type: str(o, 'type') } : {}),
       ...(typeof o.speedLimit === 'number' ? { speedLimit: o.speedLimit } : {}), ...settingsOf(o),
     };
     return { kind, id, value };

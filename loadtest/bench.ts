@@ -11,7 +11,7 @@ import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
 import { newVehicleState, RECENT_WINDOW, type VehicleState } from '../actors/vehicle-logic.js';
 import { VehicleBehaviour, type VehicleOutbox } from '../actors/vehicle-actor.js';
-import { DEFAULT_SETTINGS } from '../actors/domain/domain-settings.js';
+import { DEFAULT_SETTINGS, resolveSettings } from '../actors/domain/domain-settings.js';
 import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
@@ -196,14 +196,13 @@ function frameEncoding(): void {
 /**
  * The vehicle actor's handler on its own: 1,000 vehicles driving and stopping (trips, stops,
  * overspeed, fuel and ignition attributes), one point per message, through a no-op outbox.
+ * Three runs side by side: without the reorder window (reorderWindowS 0), with the default
+ * window and every point in order, and with the default window and every 50th point arriving
+ * after its successor (each such point rewinds the window).
  */
 function actorPointCost(): void {
   const VEHICLES = 1000;
   const ROUNDS = Number(process.env.BENCH_ACTOR_ROUNDS ?? 600);
-  const outbox: VehicleOutbox = { accepted() {}, rejected() {}, changed() {}, events() {}, segments() {}, watch() {}, crashed: async () => {} };
-  const behaviour = new VehicleBehaviour(outbox);
-  const states: VehicleState[] = [];
-  for (let v = 0; v < VEHICLES; v++) states.push(newVehicleState({ vehicleId: `veh-${v}`, company: 'bench', speedLimit: 80, settings: DEFAULT_SETTINGS }, `dev-${v}`, 0));
   const t0 = Date.UTC(2026, 0, 12, 6);
   const completion = { done() {} };
   // Each vehicle drives 5 minutes at 40-100 km/h, then stands 4 minutes, with jitter; 10 s per point.
@@ -216,21 +215,39 @@ function actorPointCost(): void {
       speed: driving ? 40 + ((round * 13 + v) % 60) : 0, ignition: driving || phase < 40, fuel: 60 - round * 0.01 + (v % 3),
     };
   };
-  const run = (from: number, to: number): number => {
-    const started = performance.now();
-    for (let round = from; round < to; round++) {
-      for (let v = 0; v < VEHICLES; v++) {
-        const p = point(v, round);
-        behaviour.handle(states[v], { kind: 'points', vehicleId: states[v].vehicleId, points: [p], receivedAt: p.ts, completion });
+  const measure = (label: string, windowS: number, swapEvery: number): void => {
+    const outbox: VehicleOutbox = { accepted() {}, rejected() {}, changed() {}, events() {}, segments() {}, watch() {}, crashed: async () => {} };
+    const behaviour = new VehicleBehaviour(outbox);
+    // A window of 12 s holds the point before (10 s apart): a swapped pair is reordered, not late.
+    const settings = resolveSettings(DEFAULT_SETTINGS, { reorderWindowS: windowS });
+    const states: VehicleState[] = [];
+    for (let v = 0; v < VEHICLES; v++) states.push(newVehicleState({ vehicleId: `veh-${v}`, company: 'bench', speedLimit: 80, settings }, `dev-${v}`, 0));
+    const send = (v: number, p: TelemetryPoint) => behaviour.handle(states[v], { kind: 'points', vehicleId: states[v].vehicleId, points: [p], receivedAt: p.ts, completion });
+    const run = (from: number, to: number): number => {
+      const started = performance.now();
+      for (let round = from; round < to; round++) {
+        const swapped = swapEvery > 0 && round % swapEvery === 0;
+        if (swapped && round + 1 < to) {
+          for (let v = 0; v < VEHICLES; v++) {
+            send(v, point(v, round + 1));
+            send(v, point(v, round));
+          }
+          round++;
+          continue;
+        }
+        for (let v = 0; v < VEHICLES; v++) send(v, point(v, round));
       }
-    }
-    return performance.now() - started;
+      return performance.now() - started;
+    };
+    run(0, 60);
+    const ms = run(60, 60 + ROUNDS);
+    const points = VEHICLES * ROUNDS;
+    console.log(`  ${label}: ${((ms * 1000) / points).toFixed(2)} µs/point = ${Math.round(points / (ms / 1000))} points/s on one core`);
   };
-  run(0, 60);
-  const ms = run(60, 60 + ROUNDS);
-  const points = VEHICLES * ROUNDS;
-  console.log(`Vehicle actor, per point (filters, motion, trips/stops, overspeed, idle, fuel, attribute events; ${VEHICLES} vehicles, ${points} points, no geofences):`);
-  console.log(`  ${((ms * 1000) / points).toFixed(2)} µs/point = ${Math.round(points / (ms / 1000))} points/s on one core`);
+  console.log(`Vehicle actor, per point (filters, motion, trips/stops, overspeed, idle, fuel, attribute events; ${VEHICLES} vehicles, ${VEHICLES * ROUNDS} points, no geofences):`);
+  measure('no reorder window (reorderWindowS 0)', 0, 0);
+  measure('reorder window 12 s, in order', 12, 0);
+  measure('reorder window 12 s, 1 point in 50 after its successor', 12, 50);
 }
 
 if (process.argv[2] === LATENCY_CLIENT) {

@@ -27,6 +27,7 @@ export const domainSettingsTable = {
   filterZero: flag(true, 'Reject points at exactly 0,0 (ZERO_COORDINATES): an uninitialised receiver, never a place a vehicle is.'),
   filterFutureS: num(DAY_S, 0, 30 * DAY_S, 'Reject points stamped more than this in the future (FUTURE_TIMESTAMP); Traccar\'s default, 24 h. 0: off.'),
   filterPastS: num(0, 0, 3650 * DAY_S, 'Reject points older than this (PAST_TIMESTAMP). 0: off (late data of a device that was out of coverage is welcome).'),
+  reorderWindowS: num(5, 0, 300, 'Points that arrive out of order by up to this (point time) are put in order before trips, stops, events and the odometer see them; older ones are late (repair only). Events wait until their point is this old or the vehicle was silent this long. 0: off (events at once, every older point is late).'),
   futureToleranceS: num(300, 0, DAY_S, 'A point stamped more than this after it was received is stored in history but never becomes the live position: a device clock running ahead must not freeze the vehicle (every later real point would look old).'),
   filterMaxSpeedKmh: num(600, 0, 5000, 'Reject a point whose implied speed from the previous one exceeds this (IMPOSSIBLE_JUMP): a GPS jump. 0: off.'),
   filterMaxHdop: num(0, 0, 100, 'Reject points whose `hdop` attribute exceeds this (LOW_ACCURACY). 0: off.'),

@@ -14,6 +14,8 @@ export interface SegmentState {
   maxSpeed: number;
   idleMs: number;
   closed: boolean;
+  /** ts of the point that opened it (absent in older snapshots: settled). */
+  openedTs?: number;
 }
 
 export type DeviceStatus = 'unknown' | 'online' | 'offline';
@@ -70,6 +72,57 @@ export function newDomainState(): DomainState {
 /** A deep copy (for snapshots: the actor goes on mutating its own). */
 export function copyDomainState(d: DomainState): DomainState {
   return { ...d, segment: d.segment && { ...d.segment }, previous: d.previous && { ...d.previous }, fuelReadings: d.fuelReadings.slice() };
+}
+
+/**
+ * Copies `from` into `target` in place, reusing target's own segment objects and fuel array
+ * (the reorder window's checkpoints: a copy per window of point time, without garbage).
+ */
+export function copyDomainInto(t: DomainState, f: DomainState): void {
+  // Field by field: Object.assign on this shape is several times slower, and this runs per window of points.
+  t.moving = f.moving;
+  t.anchorLat = f.anchorLat;
+  t.anchorLon = f.anchorLon;
+  t.anchorTs = f.anchorTs;
+  t.stillTs = f.stillTs;
+  t.stillLat = f.stillLat;
+  t.stillLon = f.stillLon;
+  t.anchorDistKm = f.anchorDistKm;
+  t.anchorIdleMs = f.anchorIdleMs;
+  t.segment = f.segment === null ? null : copySegmentInto(t.segment, f.segment);
+  t.previous = f.previous === null ? null : copySegmentInto(t.previous, f.previous);
+  t.idleSince = f.idleSince;
+  t.idling = f.idling;
+  t.overSince = f.overSince;
+  t.underSince = f.underSince;
+  t.overspeeding = f.overspeeding;
+  t.overMax = f.overMax;
+  const fuel = t.fuelReadings;
+  fuel.length = f.fuelReadings.length;
+  for (let i = 0; i < fuel.length; i++) fuel[i] = f.fuelReadings[i];
+  t.fuelBaseline = f.fuelBaseline;
+  t.fuelLast = f.fuelLast;
+  t.status = f.status;
+  t.lastReceivedAt = f.lastReceivedAt;
+  t.driver = f.driver;
+  t.alarm = f.alarm;
+}
+
+function copySegmentInto(t: SegmentState | null, f: SegmentState): SegmentState {
+  if (t === null) return { ...f };
+  t.kind = f.kind;
+  t.startTs = f.startTs;
+  t.endTs = f.endTs;
+  t.startLat = f.startLat;
+  t.startLon = f.startLon;
+  t.endLat = f.endLat;
+  t.endLon = f.endLon;
+  t.distanceKm = f.distanceKm;
+  t.maxSpeed = f.maxSpeed;
+  t.idleMs = f.idleMs;
+  t.closed = f.closed;
+  t.openedTs = f.openedTs;
+  return t;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface Vehicle {
   readonly companyId: string;
   readonly name?: string;
   readonly plate?: string;
+  /** What kind of vehicle it is (`truck`, `bus`, `van`…: the fleet's own words); subscriptions filter by it. */
+  readonly type?: string;
   /** km/h; the overspeed threshold for this vehicle. */
   readonly speedLimit?: number;
   /** Overrides of the vehicle domain settings for this vehicle (over its company's). */

@@ -1,4 +1,5 @@
 import type { DomainState } from './domain-state.js';
+import type { VehicleEvent } from './vehicle-event.js';
 
 
 import type { Attributes } from './attributes.js';
@@ -10,6 +11,8 @@ export interface VehicleView {
   company: string | null;
   name?: string;
   plate?: string;
+  /** The vehicle's type from reference data (`full` fields only). */
+  type?: string;
   lat: number;
   lon: number;
   /** ms since epoch of the last accepted point */
@@ -57,4 +60,6 @@ export interface VehicleSnapshot {
   readonly domain?: Partial<DomainState>;
   /** Geofence enters and exits waiting for their dwell: [geofenceId, since, …] (the inside set is view.geofences). */
   readonly geofencesPending?: readonly (string | number)[];
+  /** Events the reorder window held (not yet final) when the snapshot was taken: they go out after a restore. */
+  readonly heldEvents?: readonly VehicleEvent[];
 }

@@ -1,6 +1,7 @@
 import type { TelemetryPoint } from '../domain/telemetry-point.js';
 import type { VehicleEvent } from '../domain/vehicle-event.js';
 import type { TripSegment } from '../domain/trip-segment.js';
+import type { SegmentRepair } from '../segment-repair.js';
 
 export interface PositionRow {
   readonly vehicleId: string;
@@ -18,5 +19,10 @@ export interface HistoryStore {
   appendEvents(events: readonly VehicleEvent[]): Promise<void>;
   /** Trips and stops, replaced by id (an open segment is rewritten as it grows and when it closes). */
   upsertSegments(segments: readonly TripSegment[]): Promise<void>;
+  /**
+   * Re-cuts the closed trips and stops a late point falls in, from the stored positions
+   * (rederiveSegments), replacing the rows of that period. Optional: a store without positions has nothing to re-cut from.
+   */
+  repairSegments?(repairs: readonly SegmentRepair[]): Promise<void>;
   close(): Promise<void>;
 }

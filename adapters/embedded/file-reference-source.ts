@@ -59,6 +59,7 @@ export function parseFleet(text: string, file: string): FleetSnapshot {
     return {
       id: vehicleId(o, 'id', where), companyId: str(o, 'companyId', where),
       ...(typeof o.name === 'string' ? { name: o.name } : {}), ...(typeof o.plate === 'string' ? { plate: o.plate } : {}),
+      ...(typeof o.type === 'string' ? { type: o.type } : {}),
       ...(speedLimit !== undefined ? { speedLimit } : {}), ...settings(o, where),
     };
   });

@@ -222,4 +222,13 @@ CREATE TRIGGER vehicle_groups_notify AFTER INSERT OR UPDATE OR DELETE ON vehicle
   FOR EACH ROW EXECUTE FUNCTION fleetline_reference_notify('group', 'id');
 `,
   },
+  {
+    version: 9,
+    name: 'vehicle-type',
+    sql: `
+-- What kind of vehicle (the fleet's own words: truck, bus, van…): the view carries it in full
+-- fields and subscriptions filter by it (filter.type).
+ALTER TABLE vehicles ADD COLUMN type text CHECK (type IS NULL OR length(type) BETWEEN 1 AND 32);
+`,
+  },
 ];

@@ -2,6 +2,10 @@ import type pg from 'pg';
 import type { HistoryStore, PositionRow } from '../../actors/ports/history-store.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { TripSegment } from '../../actors/domain/trip-segment.js';
+import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
+import { rederiveSegments, type SegmentRepair } from '../../actors/segment-repair.js';
+
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 import { DAY_MS, dayStart, dropExpiredPartitions, ensureDayPartitions } from './position-partitions.js';
 
 export interface PgHistoryStoreOptions {
@@ -105,18 +109,59 @@ export class PgHistoryStore implements HistoryStore {
     }
   }
 
-  async upsertSegments(segments: readonly TripSegment[]): Promise<void> {
+  async upsertSegments(segments: readonly TripSegment[], db: Queryable = this.pool): Promise<void> {
     // One row per id per statement: ON CONFLICT DO UPDATE refuses to touch a row twice.
     const latest = [...new Map(segments.map((s) => [s.id, s])).values()];
     for (let start = 0; start < latest.length; start += this.chunkSize) {
       const chunk = latest.slice(start, start + this.chunkSize);
       const col = <T>(f: (s: TripSegment) => T): T[] => chunk.map(f);
-      await this.pool.query(UPSERT_SEGMENTS, [
+      await db.query(UPSERT_SEGMENTS, [
         col((s) => s.id), col((s) => s.kind), col((s) => s.vehicleId), col((s) => s.company), col((s) => s.deviceId),
         col((s) => new Date(s.startTs).toISOString()), col((s) => new Date(s.endTs).toISOString()),
         col((s) => s.startLat), col((s) => s.startLon), col((s) => s.endLat), col((s) => s.endLon),
         col((s) => s.distanceKm), col((s) => s.maxSpeed), col((s) => s.avgSpeed), col((s) => Math.round(s.idleMs)), col((s) => s.closed),
       ]);
+    }
+  }
+
+  /**
+   * Late points re-cut the closed trips and stops of their period: from the last stop that began
+   * at or before the late point up to the actor's open segment, the stored positions go through
+   * the actor's trip recorder again (rederiveSegments) and the period's rows are replaced, in
+   * one transaction. Runs after the checkpoint's positions are written, so the late ones are in.
+   */
+  async repairSegments(repairs: readonly SegmentRepair[]): Promise<void> {
+    for (const r of repairs) {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const stop = await client.query<{ ts: Date; lat: number; lon: number }>(
+          `SELECT start_ts AS ts, start_lat AS lat, start_lon AS lon FROM segments
+           WHERE vehicle_id = $1 AND kind = 'stop' AND start_ts <= $2 ORDER BY start_ts DESC LIMIT 1`, [r.vehicleId, new Date(r.lateTs).toISOString()]);
+        const from = stop.rows[0] && { ts: stop.rows[0].ts.getTime(), lat: stop.rows[0].lat, lon: stop.rows[0].lon };
+        // No stop before it (the vehicle's first trip): nothing to start a re-cut from.
+        if (from === undefined || from.ts >= r.untilTs) {
+          await client.query('ROLLBACK');
+          continue;
+        }
+        const { rows } = await client.query<{ ts: Date; lat: number; lon: number; speed: number | null; ignition: boolean | null }>(
+          'SELECT ts, lat, lon, speed, ignition FROM positions WHERE vehicle_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts',
+          [r.vehicleId, new Date(from.ts).toISOString(), new Date(r.untilTs).toISOString()]);
+        const points: TelemetryPoint[] = rows.map((p) => ({
+          deviceId: r.deviceId, ts: p.ts.getTime(), lat: p.lat, lon: p.lon,
+          ...(p.speed !== null ? { speed: p.speed } : {}), ...(p.ignition !== null ? { ignition: p.ignition } : {}),
+        }));
+        const segments = rederiveSegments(r, from, points);
+        await client.query('DELETE FROM segments WHERE vehicle_id = $1 AND start_ts >= $2 AND start_ts < $3',
+          [r.vehicleId, new Date(from.ts).toISOString(), new Date(r.untilTs).toISOString()]);
+        await this.upsertSegments(segments, client);
+        await client.query('COMMIT');
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
     }
   }
 

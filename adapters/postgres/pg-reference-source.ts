@@ -17,7 +17,7 @@ export interface PgReferenceSourceOptions {
 /** The channel migration 4's triggers notify, with payload '<kind>:<id>'. */
 export const REFERENCE_CHANNEL = 'fleetline_reference';
 
-type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; speed_limit: number | null; settings: unknown };
+type VehicleRow = { id: string; company_id: string; name: string | null; plate: string | null; type: string | null; speed_limit: number | null; settings: unknown };
 type CompanyRow = { id: string; name: string; active: boolean; settings: unknown };
 type GeofenceRow = { id: string; company_id: string; name: string; shape: unknown; polygon: unknown; speed_limit: number | null; dwell_s: number | null };
 type DriverRow = { id: string; company_id: string; name: string; unique_id: string | null };
@@ -43,7 +43,7 @@ export class PgReferenceSource implements ReferenceSource {
       this.pool,
       async (client) => {
         const companies = await client.query<CompanyRow>('SELECT id, name, active, settings FROM companies');
-        const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles');
+        const vehicles = await client.query<VehicleRow>('SELECT id, company_id, name, plate, type, speed_limit, settings FROM vehicles');
         const devices = await client.query<{ device_id: string; vehicle_id: string }>('SELECT device_id, vehicle_id FROM device_bindings');
         const geofences = await client.query<GeofenceRow>(`SELECT ${GEOFENCE_COLUMNS} FROM geofences`);
         const drivers = await client.query<DriverRow>('SELECT id, company_id, name, unique_id FROM drivers');
@@ -137,7 +137,7 @@ export class PgReferenceSource implements ReferenceSource {
       return { kind, id, value: rows.length === 0 ? null : this.toCompany(rows[0]) };
     }
     if (kind === 'vehicle') {
-      const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, speed_limit, settings FROM vehicles WHERE id = $1', [id]);
+      const { rows } = await this.pool.query<VehicleRow>('SELECT id, company_id, name, plate, type, speed_limit, settings FROM vehicles WHERE id = $1', [id]);
       return { kind, id, value: rows.length === 0 ? null : this.toVehicle(rows[0]) };
     }
     if (kind === 'geofence') {
@@ -184,9 +184,10 @@ export class PgReferenceSource implements ReferenceSource {
   }
 
   private toVehicle(r: VehicleRow): Vehicle {
-    const v: { id: string; companyId: string; name?: string; plate?: string; speedLimit?: number; settings?: SettingsOverride } = { id: r.id, companyId: r.company_id };
+    const v: { id: string; companyId: string; name?: string; plate?: string; type?: string; speedLimit?: number; settings?: SettingsOverride } = { id: r.id, companyId: r.company_id };
     if (r.name !== null) v.name = r.name;
     if (r.plate !== null) v.plate = r.plate;
+    if (r.type !== null) v.type = r.type;
     if (r.speed_limit !== null) v.speedLimit = r.speed_limit;
     const settings = this.settings(r.settings, `vehicle ${r.id}`);
     if (settings) v.settings = settings;

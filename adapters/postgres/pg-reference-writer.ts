@@ -46,9 +46,9 @@ export class PgReferenceWriter implements ReferenceWriter {
       }
       case 'vehicle': {
         const v = change.value;
-        await this.pool.query(`INSERT INTO vehicles (id, company_id, name, plate, speed_limit) VALUES ($1, $2, $3, $4, $5)
-          ON CONFLICT (id) DO UPDATE SET company_id = EXCLUDED.company_id, name = EXCLUDED.name, plate = EXCLUDED.plate, speed_limit = EXCLUDED.speed_limit`,
-        [v.id, v.companyId, v.name ?? null, v.plate ?? null, v.speedLimit ?? null]);
+        await this.pool.query(`INSERT INTO vehicles (id, company_id, name, plate, type, speed_limit) VALUES ($1, $2, $3, $4, $5, $6)
+          ON CONFLICT (id) DO UPDATE SET company_id = EXCLUDED.company_id, name = EXCLUDED.name, plate = EXCLUDED.plate, type = EXCLUDED.type, speed_limit = EXCLUDED.speed_limit`,
+        [v.id, v.companyId, v.name ?? null, v.plate ?? null, v.type ?? null, v.speedLimit ?? null]);
         return;
       }
       case 'device': {

@@ -21,7 +21,7 @@ const REDIS_EARTH_RADIUS_M = 6372797.560856;
 const RAD = Math.PI / 180;
 
 /** Optional VehicleView fields: deleted from the hash when a view no longer has them. */
-const OPTIONAL_FIELDS = ['company', 'name', 'plate', 'course', 'alt', 'ignition', 'fuel', 'odometer', 'attrs'] as const;
+const OPTIONAL_FIELDS = ['company', 'name', 'plate', 'type', 'course', 'alt', 'ignition', 'fuel', 'odometer', 'attrs'] as const;
 const NUMBER_FIELDS = ['lat', 'lon', 'ts', 'speed', 'course', 'alt', 'fuel', 'odometer'] as const;
 const BOOLEAN_FIELDS = ['ignition', 'moving'] as const;
 
@@ -185,6 +185,7 @@ function fromHash(id: string, h: Record<string, string>): VehicleView | undefine
   const view: Record<string, unknown> = { id, company: h.company ?? null };
   if (h.name !== undefined) view.name = h.name;
   if (h.plate !== undefined) view.plate = h.plate;
+  if (h.type !== undefined) view.type = h.type;
   for (const f of NUMBER_FIELDS) if (h[f] !== undefined) view[f] = Number(h[f]);
   for (const f of BOOLEAN_FIELDS) if (h[f] !== undefined) view[f] = h[f] === 'true';
   if (h.attrs !== undefined) view.attrs = JSON.parse(h.attrs) as unknown;

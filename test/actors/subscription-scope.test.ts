@@ -153,6 +153,28 @@ const rows: Row[] = [
     ],
   },
   {
+    name: '(#10) type: vehicles of the listed types; a vehicle enters and leaves when its reference data changes type',
+    sub: { filter: { type: ['truck', 'bus'] } },
+    start: [base('v1', 'A', 13.4, 52.5, { type: 'truck' }), base('v2', 'A', 13.41, 52.5, { type: 'van' }), base('v3', 'A', 13.42, 52.5)],
+    shownAtStart: ['v1'],
+    steps: [
+      [base('v2', 'A', 13.41, 52.5, { type: 'bus' }), ['v1', 'v2']],
+      [base('v1', 'A', 13.4, 52.5, { type: 'van' }), ['v2']],
+      [base('v3', 'A', 13.42, 52.5, { type: 'truck' }), ['v2', 'v3']],
+      [base('v3', 'A', 13.42, 52.5), ['v2']],
+    ],
+  },
+  {
+    name: '(#10) type with status: both must hold',
+    sub: { filter: { type: ['truck'], status: ['moving'] } },
+    start: [base('v1', 'A', 13.4, 52.5, { type: 'truck', moving: true, speed: 30 }), base('v2', 'A', 13.41, 52.5, { type: 'truck' })],
+    shownAtStart: ['v1'],
+    steps: [
+      [base('v2', 'A', 13.411, 52.5, { type: 'truck', moving: true, speed: 20 }), ['v1', 'v2']],
+      [base('v1', 'A', 13.401, 52.5, { type: 'bus', moving: true, speed: 30 }), ['v2']],
+    ],
+  },
+  {
     name: 'status idle: stopped with the ignition on; moving or ignition off leaves',
     sub: { filter: { status: ['idle'] } },
     start: [base('v1', 'A', 13.4, 52.5, { ignition: true })],
@@ -381,11 +403,28 @@ describe('#9 minimal and full payloads', () => {
     h.close();
   });
 
-  it('#9 a filter on vehicle type is refused: reference data has no vehicle type', async () => {
+  it('#10 filter.type must be a non-empty array of type names', async () => {
+    for (const type of [[], 'truck', [''], [7], ['x'.repeat(33)]]) {
+      const h = harness();
+      await h.sub({ filter: { type } });
+      const err = h.frames.find((f) => f.t === 'err');
+      assert.equal(err?.code, 'BAD_SUBSCRIPTION', JSON.stringify(type));
+      h.close();
+    }
+  });
+
+  it('#10 the type is a full field, not a min one', async () => {
     const h = harness();
-    await h.sub({ filter: { type: ['truck'] } });
-    const err = h.frames.find((f) => f.t === 'err');
-    assert.equal(err?.code, 'BAD_SUBSCRIPTION');
+    await h.change(base('v1', 'A', 13.4, 52.5, { type: 'truck' }));
+    await h.sub({ fields: 'min', filter: { type: ['truck'] } });
+    const min = (h.frames.find((f) => f.t === 'snap')!.vehicles as Entry[])[0];
+    assert.equal(min.type, undefined);
     h.close();
+    const g = harness();
+    await g.change(base('v1', 'A', 13.4, 52.5, { type: 'truck' }));
+    await g.sub({ filter: { type: ['truck'] } });
+    const full = (g.frames.find((f) => f.t === 'snap')!.vehicles as Entry[])[0];
+    assert.equal(full.type, 'truck');
+    g.close();
   });
 });

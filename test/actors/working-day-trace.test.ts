@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { at, T0, VehicleDriver } from '../support/vehicle-driver.js';
 import { FleetDirectory } from '../../actors/fleet-directory.js';
-import { DEFAULT_SETTINGS } from '../../actors/domain/domain-settings.js';
+import { DEFAULT_SETTINGS, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 import type { LonLat } from '../../actors/domain/geofence.js';
 
 /**
@@ -71,8 +71,8 @@ function roadworks(): FleetDirectory {
   }, { accept: false, limit: 0 }, DEFAULT_SETTINGS);
 }
 
-function run(messages: readonly Message[], ticks: readonly number[] = [T0 + 5400_000]): VehicleDriver {
-  const v = new VehicleDriver({}, { speedLimit: 80, geofences: roadworks().geofences });
+function run(messages: readonly Message[], ticks: readonly number[] = [T0 + 5400_000], settings: SettingsOverride = {}): VehicleDriver {
+  const v = new VehicleDriver(settings, { speedLimit: 80, geofences: roadworks().geofences });
   let tick = 0;
   for (const m of messages) {
     while (tick < ticks.length && ticks[tick] <= m.receivedAt) v.tick(ticks[tick++]);
@@ -173,5 +173,22 @@ describe('#10 a working day, as the device reports it', () => {
     assert.deepEqual(ofTrace(shuffled), ofTrace(once));
     assert.deepEqual(shuffled.segments, once.segments);
     assert.equal(shuffled.state.view?.odometer, once.state.view?.odometer);
+  });
+
+  it('#10 the same result when the reordered burst arrives one point at a time, within the reorder window', () => {
+    const once = run(messages);
+    // Every point of 07:00-07:02 its own message, each up to 40 s after a newer one (window 60 s).
+    const burst = messages.find((m) => m.points.length > 1) as Message;
+    const sorted = [...burst.points].sort((a, b) => a.ts - b.ts);
+    const order = [2, 0, 1, 5, 4, 3, 8, 6, 7, 11, 10, 9, 12].filter((i) => i < sorted.length);
+    assert.equal(order.length, sorted.length);
+    const late = order.map((i, k) => ({ points: [sorted[i]], receivedAt: burst.receivedAt + k * 1000 }));
+    const reordered = messages.flatMap((m) => (m === burst ? late : [m]));
+    const v = run(reordered, [T0 + 5400_000], { reorderWindowS: 60 });
+    assert.deepEqual(v.rejections, []);
+    const ofTrace = (d: VehicleDriver) => d.events.filter((e) => !e.type.startsWith('device_')).map((e) => e.id);
+    assert.deepEqual(ofTrace(v), ofTrace(once));
+    assert.deepEqual(v.segments, once.segments);
+    assert.equal(v.state.view?.odometer, once.state.view?.odometer);
   });
 });

@@ -92,6 +92,20 @@ describe('#10 reference data through the admin API (embedded: the fleet.referenc
     assert.equal((await point(3, 52.5))?.geofences, undefined);
   });
 
+  it('#10 a vehicle type: through the API and fleet.reference into the view, changed without a restart', async () => {
+    const headers = await adminHeaders();
+    const ts = Date.now() - 60_000;
+    await call(node, 'PUT', '/v1/admin/companies/T', { name: 'Typed' });
+    assert.equal((await call(node, 'PUT', '/v1/admin/vehicles/vt1', { companyId: 'T', type: 'truck' })).status, 201);
+    assert.equal((await call(node, 'GET', '/v1/admin/vehicles/vt1')).body?.type, 'truck');
+    await call(node, 'PUT', '/v1/admin/devices/dt1', { vehicleId: 'vt1' });
+    await postJson(`${node.url}/v1/telemetry`, { deviceId: 'dt1', ts, lat: 52.5, lon: 13.4 }, headers);
+    await until(() => node.index.get('vt1')?.type === 'truck', 'the view carries the type');
+    assert.equal((await call(node, 'PUT', '/v1/admin/vehicles/vt1', { companyId: 'T', type: 'bus' })).status, 200);
+    await until(() => node.index.get('vt1')?.type === 'bus', 'the new type is in the view at once');
+    assert.equal(code(await call(node, 'PUT', '/v1/admin/vehicles/vt2', { companyId: 'T', type: 'x'.repeat(33) })), 'INVALID_BODY');
+  });
+
   it('#10 bad bodies and broken references answer with their codes', async () => {
     const cases: [string, string, unknown, number, string][] = [
       ['PUT', '/v1/admin/vehicles/v-x', { companyId: 'nope' }, 409, 'REFERENCE_CONFLICT'],
@@ -134,7 +148,9 @@ describe('#10 reference data through the admin API with PostgreSQL as the source
 
   it('#10 writes go to the back office tables and come back through LISTEN; nothing goes to fleet.reference', async () => {
     assert.equal((await call(node, 'PUT', '/v1/admin/companies/P', { name: 'Pg Co' })).status, 201, 'applied: the change came back through LISTEN');
-    assert.equal((await call(node, 'PUT', '/v1/admin/vehicles/vp1', { companyId: 'P', plate: 'P-1' })).status, 201);
+    assert.equal((await call(node, 'PUT', '/v1/admin/vehicles/vp1', { companyId: 'P', plate: 'P-1', type: 'van' })).status, 201);
+    assert.deepEqual((await db.pool.query('SELECT plate, type FROM vehicles WHERE id = $1', ['vp1'])).rows, [{ plate: 'P-1', type: 'van' }]);
+    assert.equal((await call(node, 'GET', '/v1/admin/vehicles/vp1')).body?.type, 'van', 'read back from the table');
     assert.equal((await call(node, 'PUT', '/v1/admin/geofences/gp1', { companyId: 'P', name: 'Yard', shape: berlin, speedLimit: 25, dwellS: 5 })).status, 201);
     assert.equal((await call(node, 'PUT', '/v1/admin/drivers/dp1', { companyId: 'P', name: 'Pavel', uniqueId: 'card-9' })).status, 201);
     assert.equal((await call(node, 'PUT', '/v1/admin/groups/gr1', { companyId: 'P', name: 'All', vehicleIds: ['vp1'] })).status, 201);

@@ -1,5 +1,5 @@
 import { VehicleBehaviour, type VehicleOutbox } from '../../actors/vehicle-actor.js';
-import { newVehicleState, type VehicleProfile, type VehicleState } from '../../actors/vehicle-logic.js';
+import { newVehicleState, settingsOf, type VehicleProfile, type VehicleState } from '../../actors/vehicle-logic.js';
 import { DEFAULT_SETTINGS, resolveSettings, type SettingsOverride } from '../../actors/domain/domain-settings.js';
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
@@ -17,6 +17,7 @@ export class VehicleDriver {
   readonly deltas: VehicleDelta[] = [];
   readonly segmentsById = new Map<string, TripSegment>();
   due: number | null = null;
+  lastReceivedAt = 0;
   state: VehicleState;
   readonly behaviour: VehicleBehaviour;
 
@@ -36,6 +37,7 @@ export class VehicleDriver {
 
   /** One message of points, received at `receivedAt` (default: the newest point's time). */
   send(points: readonly TelemetryPoint[], receivedAt = Math.max(...points.map((p) => p.ts))): this {
+    this.lastReceivedAt = receivedAt;
     this.state = this.behaviour.handle(this.state, { kind: 'points', vehicleId: this.vehicleId, points, receivedAt, completion: { done() {} } }) as VehicleState;
     return this;
   }
@@ -44,6 +46,11 @@ export class VehicleDriver {
   tick(now: number): this {
     this.state = this.behaviour.handle(this.state, { kind: 'status', vehicleId: this.vehicleId, now, completion: { done() {} } }) as VehicleState;
     return this;
+  }
+
+  /** The status timer once the reorder window has passed since the last message: what it held goes out. */
+  settle(): this {
+    return this.tick(this.lastReceivedAt + settingsOf(this.state).reorderWindowS * 1000);
   }
 
   get types(): string[] {
