@@ -6,12 +6,14 @@ import type { HistoryStore } from './ports/history-store.js';
 import type { CurrentStateStore } from './ports/current-state-store.js';
 import type { ReferenceChange } from './domain/reference-data.js';
 import { PartitionShard, type ForwardedPoints, type ShardDeps } from './partition-shard.js';
-import { PartitionCheckpointer } from './partition-checkpointer.js';
+import { PartitionCheckpointer, type CheckpointOutcome, type SnapshotWhen } from './partition-checkpointer.js';
 import { acquireBackoffMs, PartitionNotHeldError, PartitionSlot, type SlotPhase } from './partition-slot.js';
 
 export interface ShardSupervisorOptions {
   readonly groupId: string;
   readonly checkpointIntervalMs: number;
+  /** Snapshots (and commits) at most this often while points flow (see CheckpointerDeps); absent: every checkpoint. */
+  readonly snapshotIntervalMs?: number;
   /** Above this many unwritten positions, intake pauses until a checkpoint succeeds. */
   readonly maxPendingPositions: number;
   /** This node in a group of several (consistent-hash assignment); absent on a single node. */
@@ -66,7 +68,8 @@ export class ShardSupervisor {
   private roundsQueued = 0;
 
   constructor(private readonly deps: ShardSupervisorDeps) {
-    this.checkpointer = new PartitionCheckpointer(deps, async (partition, next, topic) => { await this.consumer?.commit(partition, next, topic); });
+    const { snapshotIntervalMs } = deps.options;
+    this.checkpointer = new PartitionCheckpointer({ ...deps, ...(snapshotIntervalMs !== undefined ? { snapshotIntervalMs } : {}) }, async (partition, next, topic) => { await this.consumer?.commit(partition, next, topic); });
   }
 
   async start(): Promise<void> {
@@ -279,8 +282,8 @@ export class ShardSupervisor {
         slot.handOff();
         const shard = slot.shard as PartitionShard;
         await shard.settled();
-        const outcome = await this.checkpointer.checkpoint(shard);
-        if (outcome === 'written') {
+        const outcome = await this.checkpointer.checkpoint(shard, 'now');
+        if (outcome === 'snapshotted') {
           await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
         }
         shard.close({ keepIndexed: this.phase === 'stopping' || this.deps.options.replicated === true });
@@ -309,14 +312,14 @@ export class ShardSupervisor {
     }
   }
 
-  /** Runs one checkpoint of every held partition (also used on shutdown). */
-  checkpointAll(): Promise<void> {
+  /** Runs one checkpoint of every held partition (also used on shutdown: with snapshots 'now'). */
+  checkpointAll(snapshots: SnapshotWhen = 'due'): Promise<void> {
     this.roundsQueued++;
     this.rounds = this.rounds.then(async () => {
       let failed = false;
       for (const slot of [...this.slots.values()]) {
         if (slot.phase !== 'active') continue;
-        if ((await slot.serial(() => this.checkpointHeld(slot))) === 'failed') failed = true;
+        if ((await slot.serial(() => this.checkpointHeld(slot, snapshots))) === 'failed') failed = true;
       }
       if (!failed) {
         this.checkpointer.lastFailure = null;
@@ -335,11 +338,11 @@ export class ShardSupervisor {
   }
 
   /** A checkpoint of an active partition (inside its serial queue); a fence gives it up. */
-  private async checkpointHeld(slot: PartitionSlot): Promise<'written' | 'failed' | 'fenced' | 'skipped'> {
+  private async checkpointHeld(slot: PartitionSlot, snapshots: SnapshotWhen): Promise<CheckpointOutcome | 'skipped'> {
     if (slot.phase !== 'active' || slot.shard === null) return 'skipped';
-    const outcome = await this.checkpointer.checkpoint(slot.shard);
-    // Right after a written checkpoint every vehicle that is not dirty is in the store.
-    if (outcome === 'written') this.passivate(slot.shard);
+    const outcome = await this.checkpointer.checkpoint(slot.shard, snapshots);
+    // Right after a checkpoint with snapshots every vehicle not changed since is in the store.
+    if (outcome === 'snapshotted') this.passivate(slot.shard);
     if (outcome === 'fenced') {
       slot.fenced();
       // kafkajs cannot release one partition: leave and re-join the group, so the new owner
@@ -391,7 +394,7 @@ export class ShardSupervisor {
     this.phase = 'stopping';
     await this.consumer?.stop();
     for (const slot of this.held()) await (slot.shard as PartitionShard).settled();
-    await this.checkpointAll();
+    await this.checkpointAll('now');
     for (const slot of this.slots.values()) {
       slot.shard?.close({ keepIndexed: true });
       if (slot.phase !== 'released') {
