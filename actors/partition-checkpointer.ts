@@ -14,27 +14,48 @@ export interface CheckpointerDeps {
   readonly encodeRecord: (value: unknown) => Uint8Array;
   readonly metrics: EngineMetrics;
   readonly logger: Logger;
+  /**
+   * Snapshots are written (and offsets committed) at most this often while points flow, and at
+   * every checkpoint of a quiet partition (PartitionShard.snapshotDue). Absent: every checkpoint.
+   */
+  readonly snapshotIntervalMs?: number;
 }
 
-/** written: everything is stored and the offset committed; failed: given back, retried later. */
-export type CheckpointOutcome = 'written' | 'failed' | 'fenced';
+/**
+ * snapshotted: everything is stored, snapshots too, and the offsets committed; written: the
+ * history, current state and outputs are stored, the snapshots and the commit wait for their
+ * cadence; failed: given back, retried later; fenced: another owner took the partition.
+ */
+export type CheckpointOutcome = 'snapshotted' | 'written' | 'failed' | 'fenced';
+
+/** Whether a checkpoint writes snapshots: 'due' by the shard's cadence, or 'now' (hand-off, shutdown). */
+export type SnapshotWhen = 'due' | 'now';
 
 /**
- * Writes one partition's checkpoint: history and snapshots first, then the offset they cover,
- * never the other way round. The caller serialises checkpoints of one partition.
+ * Writes one partition's checkpoint: history, and on their cadence snapshots, first; then, when
+ * the checkpoint wrote snapshots, the offset they cover — never the other way round: a crash
+ * restores the last snapshots and replays from the last commit, so every commit must be covered
+ * by snapshots (docs/storage.md, "Checkpoints and snapshots"). The caller serialises checkpoints
+ * of one partition.
  */
 export class PartitionCheckpointer {
   lastFailure: string | null = null;
 
   constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number, topic: string) => Promise<void>) {}
 
-  async checkpoint(shard: PartitionShard): Promise<CheckpointOutcome> {
-    if (!shard.hasPendingCheckpoint) return 'written';
+  async checkpoint(shard: PartitionShard, snapshots: SnapshotWhen = 'due'): Promise<CheckpointOutcome> {
+    if (!shard.hasPendingCheckpoint) return 'snapshotted';
     const started = performance.now();
-    const data = shard.takeCheckpoint();
+    const interval = this.deps.snapshotIntervalMs;
+    const now = Date.now();
+    const data = shard.takeCheckpoint(snapshots === 'now' || interval === undefined || shard.snapshotDue(now, interval));
     const stage = { name: 'history' };
     try {
       await this.write(shard, data, stage);
+      if (!data.withSnapshots) {
+        this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, 0);
+        return 'written';
+      }
       if (data.nextOffset > shard.committedOffset) {
         stage.name = 'commit';
         await this.commit(shard.partition, data.nextOffset, Topics.telemetryRaw);
@@ -45,8 +66,9 @@ export class PartitionCheckpointer {
         await this.commit(shard.partition, data.forwardedNextOffset, Topics.telemetryByVehicle);
         shard.forwardedCommittedOffset = data.forwardedNextOffset;
       }
+      shard.lastSnapshotAt = now;
       this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
-      return 'written';
+      return 'snapshotted';
     } catch (e) {
       if (e instanceof FencedWriteError) {
         this.deps.metrics.fencedWrite();
@@ -70,7 +92,7 @@ export class PartitionCheckpointer {
     if (data.segments.length > 0) await history.upsertSegments(data.segments);
     if (data.repairs.length > 0) await history.repairSegments?.(data.repairs);
     stage.name = 'snapshots';
-    if (data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
+    if (data.withSnapshots && data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
     stage.name = 'current-state';
     // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
     if (currentState && data.retired.length > 0) await currentState.remove(data.retired);

@@ -110,6 +110,10 @@ export class PartitionShard implements VehicleOutbox {
   private readonly passivated = new Set<string>();
   /** When passivate() last looked at every resident. */
   lastSweep = 0;
+  /** When a checkpoint with snapshots last succeeded (ms; 0: never). */
+  lastSnapshotAt = 0;
+  /** The applied offsets the last checkpoint took (snapshotDue tells a quiet partition by them). */
+  private checkpointedOffsets: readonly [number, number] = [-1, -1];
   private closed = false;
   private readonly behaviour: VehicleBehaviour;
   /** Online vehicles' offline checks: one wheel and one timer per shard, not a timer per actor. */
@@ -428,14 +432,14 @@ export class PartitionShard implements VehicleOutbox {
 
   /**
    * Stops the actors of vehicles whose last points arrived before `idleBefore`, the longest idle
-   * first, at most `max`. Only right after a written checkpoint: a vehicle that is not dirty then
-   * has its newest state in the store; one that received anything since the barrier was sent,
+   * first, at most `max`. Only right after a checkpoint that wrote snapshots: a vehicle not
+   * changed since then has its newest state in the store; one that received anything since the barrier was sent,
    * or changed, stays. Its view stays on the map.
    */
   passivate(idleBefore: number, max = Number.POSITIVE_INFINITY): number {
     this.lastSweep = Date.now();
     const idle: Resident[] = [];
-    for (const r of this.residents.values()) if (r.lastActive < idleBefore && !this.pending.dirty.has(r.state)) idle.push(r);
+    for (const r of this.residents.values()) if (r.lastActive < idleBefore && !this.pending.unsnapshotted.has(r.state)) idle.push(r);
     if (idle.length > max) {
       idle.sort((a, b) => a.lastActive - b.lastActive);
       idle.length = Math.max(0, Math.floor(max));
@@ -444,7 +448,7 @@ export class PartitionShard implements VehicleOutbox {
       const seq = r.seq;
       const id = r.state.vehicleId;
       this.afterQueued(r, () => {
-        if (this.closed || this.residents.get(id) !== r || r.seq !== seq || this.pending.dirty.has(r.state)) return;
+        if (this.closed || this.residents.get(id) !== r || r.seq !== seq || this.pending.unsnapshotted.has(r.state)) return;
         this.residents.delete(id);
         this.passivated.add(id);
         this.deps.directory.forget([id]);
@@ -486,7 +490,7 @@ export class PartitionShard implements VehicleOutbox {
     if (r !== undefined) {
       this.residents.delete(vehicleId);
       this.deps.directory.forget([vehicleId]);
-      this.pending.dirty.delete(r.state);
+      this.pending.forget(r.state);
       // Through the mailbox, not nact's stop() alone (which drops what is queued, and with it the
       // completions of batches and profile changes: the partition would never move on).
       this.afterQueued(r, () => setImmediate(() => stop(r.ref)));
@@ -524,7 +528,7 @@ export class PartitionShard implements VehicleOutbox {
     // Points that were queued at a retired vehicle's actor are stored, but it stays off every map.
     if (!this.isResident(state)) return;
     const view = state.view as VehicleView;
-    this.pending.dirty.add(state);
+    this.pending.markChanged(state);
     this.deps.index.upsert(view, moved);
     if (previousCompany !== view.company) {
       this.deps.hub.publish({ id: view.id, company: previousCompany, delta: null, view: null, receivedAt });
@@ -544,7 +548,8 @@ export class PartitionShard implements VehicleOutbox {
     const r = this.residents.get(vehicleId);
     if (r === undefined) return;
     const state = r.state;
-    // Whatever the crash left half-done is never written.
+    // Whatever the crash left half-done is never written. It stays among the vehicles changed
+    // since their last snapshot: the state restored below is what the next snapshot write stores.
     this.pending.dirty.delete(state);
     let restored: VehicleState | null = null;
     try {
@@ -583,9 +588,24 @@ export class PartitionShard implements VehicleOutbox {
     for (const s of segments) this.pending.segments.push(s);
   }
 
-  /** Takes everything a checkpoint must write; the snapshots cover at least `nextOffset`. */
-  takeCheckpoint(): CheckpointData {
-    return this.pending.take(this.appliedOffset, this.forwardedAppliedOffset);
+  /**
+   * Takes everything a checkpoint must write; with snapshots, they cover at least `nextOffset`
+   * (every vehicle changed since the last snapshot write is in them).
+   */
+  takeCheckpoint(withSnapshots = true): CheckpointData {
+    this.checkpointedOffsets = [this.appliedOffset, this.forwardedAppliedOffset];
+    return this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots);
+  }
+
+  /**
+   * Whether the next checkpoint should write snapshots (and so commit): `intervalMs` has passed
+   * since the last snapshot write, or nothing was applied since the last checkpoint (the
+   * partition is quiet: its snapshots cost little now, and its offsets stop lagging).
+   */
+  snapshotDue(now: number, intervalMs: number): boolean {
+    if (now - this.lastSnapshotAt >= intervalMs) return true;
+    const [applied, forwarded] = this.checkpointedOffsets;
+    return applied === this.appliedOffset && forwarded === this.forwardedAppliedOffset;
   }
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */

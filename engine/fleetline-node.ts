@@ -236,6 +236,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     vehiclePartition: (vehicleId) => vehiclePartition(vehicleId, partitions),
     options: {
       groupId: ConsumerGroups.engine, checkpointIntervalMs: config.checkpointIntervalMs, maxPendingPositions: config.maxPendingPositions,
+      ...(config.snapshotIntervalMs > 0 ? { snapshotIntervalMs: config.snapshotIntervalMs } : {}),
       maxResidentActors: config.maxResidentActors, ...(config.passivateAfterS > 0 ? { passivateAfterMs: config.passivateAfterS * 1000 } : {}),
       ...(cluster ? { member: cluster.member, replicated: true } : {}),
     },

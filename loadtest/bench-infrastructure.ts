@@ -27,6 +27,7 @@
  *   BENCH_HEAP_MB     --max-old-space-size of part 3's process (default 12288)
  *   BENCH_TIMEOUT_S   longest wait for a measured condition (default 900)
  *   BENCH_CPU_PROF    a directory: every part runs with --cpu-prof into it
+ *   SNAPSHOT_INTERVAL_MS  the node's snapshot cadence in part 1 (default: the engine's)
  *   KAFKA_BROKERS (127.0.0.1:9092), FLEETLINE_BENCH_REDIS_URL (redis://127.0.0.1:6379),
  *   FLEETLINE_BENCH_PG_URL (admin connection, postgres://postgres@127.0.0.1:5432/postgres)
  */
@@ -185,7 +186,10 @@ function nodeConfig(d: Deployment, extra: Record<string, string> = {}): Config {
     TELEMETRY_PARTITIONS: String(PARTITIONS), JWT_SECRET, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1',
     // The simulated devices have no reference data: they are unbound devices, admitted explicitly.
     ACCEPT_UNBOUND_DEVICES: 'true', UNBOUND_DEVICE_LIMIT: '10000000',
-    NODE_ID: `bench-${d.id}`, ...extra,
+    NODE_ID: `bench-${d.id}`,
+    // The snapshot cadence can be set for a run (SNAPSHOT_INTERVAL_MS=0: snapshots and commits at every checkpoint).
+    ...(process.env.SNAPSHOT_INTERVAL_MS !== undefined ? { SNAPSHOT_INTERVAL_MS: process.env.SNAPSHOT_INTERVAL_MS } : {}),
+    ...extra,
   });
 }
 

@@ -7,9 +7,10 @@ import { rederiveSegments, type SegmentRepair } from '../../actors/segment-repai
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 import { DAY_MS, dayStart, dropExpiredPartitions, ensureDayPartitions } from './position-partitions.js';
+import { copyPositions, copyPositionsDeduped, UNIQUE_VIOLATION } from './position-writes.js';
 
 export interface PgHistoryStoreOptions {
-  /** Rows per INSERT statement (default 5000). */
+  /** Rows per INSERT statement of events and segments (default 5000); positions go in one COPY. */
   readonly chunkSize?: number;
   /**
    * When set, positions older than this many days are not written: retention would drop them,
@@ -19,12 +20,6 @@ export interface PgHistoryStoreOptions {
   /** close() ends the pool (default false: the caller owns it). */
   readonly ownsPool?: boolean;
 }
-
-const INSERT_POSITIONS = `
-INSERT INTO positions (vehicle_id, device_id, ts, lat, lon, speed, course, alt, ignition, fuel, odometer, attrs)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[], $5::float8[], $6::real[],
-                     $7::real[], $8::real[], $9::boolean[], $10::real[], $11::float8[], $12::jsonb[])
-ON CONFLICT (vehicle_id, ts) DO NOTHING`;
 
 const INSERT_EVENTS = `
 INSERT INTO events (id, vehicle_id, company_id, type, ts, lat, lon, data)
@@ -48,15 +43,17 @@ const NO_PARTITION = '23514';
 
 /**
  * Position history and events in PostgreSQL. Positions go to daily partitions (created on
- * demand, cached per day) with one multi-row INSERT ... SELECT FROM unnest(arrays) per chunk;
- * the (vehicle_id, ts) key with ON CONFLICT DO NOTHING makes a replayed batch write nothing
- * twice. Events are unique by their deterministic id.
+ * demand, cached per day) by binary COPY (position-writes.ts); the (vehicle_id, ts) key makes
+ * a replayed position fail the plain COPY, and the staged COPY with ON CONFLICT DO NOTHING
+ * then writes each row once. Events are unique by their deterministic id.
  */
 export class PgHistoryStore implements HistoryStore {
   readonly kind = 'postgres';
   private readonly chunkSize: number;
   /** UTC day starts whose partition this process has seen exist. */
   private readonly knownDays = new Set<number>();
+  /** A COPY met a stored row: batches are deduplicated until one meets none. */
+  private replaying = false;
 
   constructor(private readonly pool: pg.Pool, private readonly options: PgHistoryStoreOptions = {}) {
     this.chunkSize = Math.max(1, options.chunkSize ?? 5000);
@@ -67,19 +64,34 @@ export class PgHistoryStore implements HistoryStore {
     const keep = cutoff === -Infinity ? rows : rows.filter((r) => r.point.ts >= cutoff);
     if (keep.length === 0) return;
     await this.ensureDays(keep);
-    for (let start = 0; start < keep.length; start += this.chunkSize) {
-      const chunk = keep.slice(start, start + this.chunkSize);
-      const params = positionParams(chunk);
+    try {
+      await this.writePositions(keep);
+    } catch (e) {
+      if ((e as { code?: string }).code !== NO_PARTITION) throw e;
+      // A partition this process cached was dropped (retention on another node): recreate, retry once.
+      this.knownDays.clear();
+      await this.ensureDays(keep);
+      await this.writePositions(keep);
+    }
+  }
+
+  /**
+   * A plain binary COPY while no row is stored already; a replay (after a crash or a hand-off,
+   * points since the last commit come again) fails it with a unique violation, and from then on
+   * batches go through the deduplicating staged COPY until one of them meets no stored row.
+   */
+  private async writePositions(rows: readonly PositionRow[]): Promise<void> {
+    if (!this.replaying) {
       try {
-        await this.pool.query(INSERT_POSITIONS, params);
+        await copyPositions(this.pool, rows);
+        return;
       } catch (e) {
-        if ((e as { code?: string }).code !== NO_PARTITION) throw e;
-        // A partition this process cached was dropped (retention on another node): recreate, retry once.
-        this.knownDays.clear();
-        await this.ensureDays(chunk);
-        await this.pool.query(INSERT_POSITIONS, params);
+        if ((e as { code?: string }).code !== UNIQUE_VIOLATION) throw e;
+        this.replaying = true;
       }
     }
+    const inserted = await copyPositionsDeduped(this.pool, rows);
+    if (inserted === rows.length) this.replaying = false;
   }
 
   async appendEvents(events: readonly VehicleEvent[]): Promise<void> {
@@ -186,36 +198,4 @@ export class PgHistoryStore implements HistoryStore {
     await ensureDayPartitions(this.pool, missing);
     for (const d of missing) this.knownDays.add(d);
   }
-}
-
-function positionParams(rows: readonly PositionRow[]): unknown[] {
-  const n = rows.length;
-  const vehicle = new Array<string>(n);
-  const device = new Array<string>(n);
-  const ts = new Array<string>(n);
-  const lat = new Array<number>(n);
-  const lon = new Array<number>(n);
-  const speed = new Array<number | null>(n);
-  const course = new Array<number | null>(n);
-  const alt = new Array<number | null>(n);
-  const ignition = new Array<boolean | null>(n);
-  const fuel = new Array<number | null>(n);
-  const odometer = new Array<number | null>(n);
-  const attrs = new Array<string | null>(n);
-  for (let i = 0; i < n; i++) {
-    const { vehicleId, point: p } = rows[i];
-    vehicle[i] = vehicleId;
-    device[i] = p.deviceId;
-    ts[i] = new Date(p.ts).toISOString();
-    lat[i] = p.lat;
-    lon[i] = p.lon;
-    speed[i] = p.speed ?? null;
-    course[i] = p.course ?? null;
-    alt[i] = p.alt ?? null;
-    ignition[i] = p.ignition ?? null;
-    fuel[i] = p.fuel ?? null;
-    odometer[i] = p.odometer ?? null;
-    attrs[i] = p.attrs === undefined ? null : JSON.stringify(p.attrs);
-  }
-  return [vehicle, device, ts, lat, lon, speed, course, alt, ignition, fuel, odometer, attrs];
 }

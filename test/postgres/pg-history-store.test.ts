@@ -134,4 +134,28 @@ describe('PgHistoryStore (real PostgreSQL)', () => {
     const { rows } = await db.pool.query(`SELECT company_id, type, ts, data FROM events WHERE id = $1`, [events[0].id]);
     assert.deepEqual(rows, [{ company_id: null, type: 'overspeed_start', ts: new Date(TODAY), data: { speed: 130, limit: 90 } }]);
   });
+  it('(#11) a replayed batch holding stored and new positions writes the new ones once, and later batches are written too', async () => {
+    const before = await count(db, 'positions');
+    const stored = positions(TODAY, 10, 50).slice(0, 20);
+    const fresh = positions(TODAY, 3, 1).map((r) => ({ ...r, point: { ...r.point, ts: r.point.ts + 1 } }));
+    await store.appendPositions([...stored, ...fresh]);
+    assert.equal(await count(db, 'positions'), before + fresh.length);
+    const later = positions(TODAY, 3, 1).map((r) => ({ ...r, point: { ...r.point, ts: r.point.ts + 2 } }));
+    await store.appendPositions(later);
+    await store.appendPositions(later);
+    assert.equal(await count(db, 'positions'), before + fresh.length + later.length);
+  });
+
+  it('(#11) the binary COPY keeps every value exactly: non-ASCII ids, negative and extreme numbers, times before 2000, sub-second ts', async () => {
+    const day = Date.UTC(1999, 11, 31);
+    await ensurePartitions(db.pool, day, day);
+    const point = { deviceId: 'dev-x', ts: day + 86_399_999, lat: -89.999999, lon: -179.123456789, speed: 0.5, course: 359.75, alt: -12.25, ignition: false, fuel: 0, odometer: 1234567.891, attrs: { 'ключ': 'значение ✓', n: -1.5, b: false } };
+    await store.appendPositions([{ vehicleId: 'veh-ü-🚚', point }]);
+    const { rows } = await db.pool.query(`SELECT * FROM positions WHERE vehicle_id = 'veh-ü-🚚'`);
+    assert.equal(rows.length, 1);
+    const r = rows[0];
+    assert.equal(r.ts.getTime(), point.ts);
+    assert.deepEqual([r.device_id, r.lat, r.lon, r.speed, r.course, r.alt, r.ignition, r.fuel, Number(r.odometer)], ['dev-x', point.lat, point.lon, 0.5, 359.75, -12.25, false, 0, point.odometer]);
+    assert.deepEqual(r.attrs, point.attrs);
+  });
 });
