@@ -25,7 +25,10 @@ export let visibleCount = 0;
 // reused per frame: groups[ci * KINDS + kind] = flat [x, y, courseRad, …]
 let groups = [];
 
+/** Draws the markers where they are now (gliding ones part-way); returns whether any is still gliding. */
 export function drawVehicles(ctx) {
+  const tNow = performance.now();
+  let gliding = false;
   const S = worldPx();
   const hw = cssW / 2;
   const hh = cssH / 2;
@@ -46,10 +49,19 @@ export function drawVehicles(ctx) {
   hitN = 0;
   hitV.length = 0;
   for (const v of vehicles.values()) {
-    const mx = v.mx;
+    let mx = v.mx;
     if (!(mx === mx)) continue; // NaN: no position
+    let my = v.my;
+    const k = v.glideMs > 0 ? (tNow - v.movedAt) / v.glideMs : 1;
+    if (k < 1) {
+      mx = v.ax + (mx - v.ax) * k;
+      my = v.ay + (my - v.ay) * k;
+      gliding = true;
+    }
+    v.px = mx;
+    v.py = my;
     const px = (mx - cx) * S + hw;
-    const py = (v.my - cy) * S + hh;
+    const py = (my - cy) * S + hh;
     if (px < -margin || py < -margin || px > cssW + margin || py > cssH + margin) continue;
     let kind = v.moving ? K_MOVING : v.ignition === false ? K_PARKED : K_STOPPED;
     if (!(now - v.ts <= STALE_MS)) kind += STALE;
@@ -103,6 +115,7 @@ export function drawVehicles(ctx) {
       ctx.fillText(label, hitX[i] + size * 1.8, hitY[i]);
     }
   }
+  return gliding;
 }
 
 export function drawHighlights(ctx) {
@@ -112,7 +125,7 @@ export function drawHighlights(ctx) {
   ]) {
     if (id === null) continue;
     const v = vehicles.get(id);
-    if (!v || !(v.mx === v.mx)) continue;
+    if (!v || !(v.px === v.px)) continue;
     const p = screenOf(v);
     ctx.beginPath();
     ctx.arc(p.x, p.y, markerSize * 2.1 + 2, 0, Math.PI * 2);
