@@ -49,7 +49,8 @@ export interface StateChange {
  */
 export interface ResumeOutcome {
   readonly outcome: 'continued' | 'snapshot' | 'resubscribed';
-  readonly reason?: ResumeFailure | 'UNSUPPORTED';
+  /** `UNSUPPORTED`: the server does not know `resume`; `NO_SESSION`: it named no session to resume. */
+  readonly reason?: ResumeFailure | 'UNSUPPORTED' | 'NO_SESSION';
 }
 
 export interface ClientEvents {
@@ -103,6 +104,8 @@ export class FleetlineClient {
   private lastSeq = 0;
   private resumeFrom: { session: string; seq: number } | null;
   private resumePending = false;
+  /** The session and epoch the current connection's `ready` named (a fresh stream's). */
+  private readyStream: { session?: string; epoch?: number } = {};
   private expiresAt = 0;
   private companies_: readonly string[] | null | undefined = undefined;
   private retryTimer: unknown = null;
@@ -116,6 +119,7 @@ export class FleetlineClient {
     this.backoff = options.reconnect === false ? null : new Backoff(options.reconnect);
     this.desired = options.subscription ?? null;
     this.resumeFrom = options.resume ? { ...options.resume } : null;
+    this.eventStream.on((e) => this.listeners.emit('event', e));
   }
 
   /** Opens the stream; resolves once authenticated, rejects if the client is closed first. */
@@ -340,13 +344,16 @@ export class FleetlineClient {
     this.scheduleRenewal();
     if (this.authed) return; // a renewal was accepted
     this.authed = true;
+    this.readyStream = { session: f.session, epoch: f.epoch };
     this.backoff?.reset();
     const from = this.desired !== null ? this.resumeFrom : null;
     if (from !== null) {
       this.resumePending = true;
       this.send({ t: 'resume', session: from.session, seq: from.seq });
     } else {
+      const resubscribing = this.everLive && this.desired !== null;
       this.freshStream(f.session, f.epoch);
+      if (resubscribing) this.listeners.emit('resume', { outcome: 'resubscribed', reason: 'NO_SESSION' });
     }
     this.startPing();
     this.everLive = true;
@@ -371,25 +378,28 @@ export class FleetlineClient {
     this.session_ = f.session;
     this.epoch_ = f.epoch;
     if (!f.full) {
-      // The server continues at our seq + 1 and restored the subscription we last sent.
+      // The server continues at our seq + 1 with the subscription it restored.
       this.listeners.emit('resume', { outcome: 'continued' });
     } else if (f.reason === 'UNKNOWN_SESSION') {
       this.lastSeq = 0;
-      this.sentKey = null;
       this.listeners.emit('resume', { outcome: 'resubscribed', reason: f.reason });
     } else {
       // A full snapshot (seq 1 of the new epoch) follows and replaces the local set.
       this.lastSeq = 0;
       this.listeners.emit('resume', { outcome: 'snapshot', reason: f.reason });
     }
-    this.sendSubscription(); // only if it changed meanwhile (or the session was unknown)
+    // The restored subscription is the last one the server read, which may not be the last one
+    // sent (a sub written just before the drop is lost with it): send ours again. A replacement
+    // that changes nothing costs the server nothing and sends nothing back.
+    this.sentKey = null;
+    this.sendSubscription();
   }
 
   private onError(code: string, message: string): void {
     if (this.resumePending && code === StreamErrorCode.BAD_FRAME) {
       // A server that does not know `resume` yet: subscribe afresh (its snap replaces the local set).
       this.resumePending = false;
-      this.freshStream(undefined, undefined);
+      this.freshStream(this.readyStream.session, this.readyStream.epoch);
       this.listeners.emit('resume', { outcome: 'resubscribed', reason: 'UNSUPPORTED' });
       return;
     }
