@@ -23,7 +23,7 @@ import { bindPanelControls, startPanelRefresh } from './side-panel.js';
 import { bindSubscriptionForm, loadChoices } from './subscription-form.js';
 import { bindUserInput } from './user-input.js';
 import { vehicles } from './vehicles.js';
-import { resize } from './viewport.js';
+import { resize, screenOf } from './viewport.js';
 
 function onReady(c) {
   el.scope.textContent = Array.isArray(c.companies)
@@ -43,8 +43,8 @@ function start() {
   resize();
   refreshLegend();
   startStream({ onReady });
-  // For the browser test and for curious people: the client, the markers and the frame counts.
-  window.fleetline = { get client() { return client; }, vehicles, framesByType };
+  // For the browser test and for curious people: the client, the markers, the frame counts, where a marker is drawn.
+  window.fleetline = { get client() { return client; }, vehicles, framesByType, screenOf };
 }
 
 start();
