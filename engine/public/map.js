@@ -17,6 +17,7 @@ import { refreshLegend } from './company-legend.js';
 import { client, currentToken, framesByType, sendSub, startStream } from './live-stream.js';
 import { log } from './message-log.js';
 import { startRenderer } from './map-renderer.js';
+import { renderCounters } from './render-loop.js';
 import { initialView } from './navigation.js';
 import { el } from './page-elements.js';
 import { bindPanelControls, startPanelRefresh } from './side-panel.js';
@@ -43,8 +44,9 @@ function start() {
   resize();
   refreshLegend();
   startStream({ onReady });
-  // For the browser test and for curious people: the client, the markers, the frame counts, where a marker is drawn.
-  window.fleetline = { get client() { return client; }, vehicles, framesByType, screenOf };
+  // For the browser test, the benchmark and curious people: the client, the markers, the frame counts,
+  // where a marker is drawn, the frames drawn.
+  window.fleetline = { get client() { return client; }, vehicles, framesByType, screenOf, renderCounters };
 }
 
 start();
