@@ -7,9 +7,9 @@
  *
  *   npm run bench:map -- [devices=10000] [seconds=20]       (DEMO_INTERVAL_MS=… slows the simulator)
  *
- * Numbers, not assertions: the browser test checks behaviour; this says how smooth it is here.
+ * Screenshot: .cache/demo-map-bench.png. Numbers, not assertions: the browser test checks behaviour; this says how smooth it is here.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -68,6 +68,8 @@ try {
       updatesPerSecond: ups.reduce((a, b) => a + b, 0) / Math.max(1, ups.length),
     };
   })(${seconds * 1000})`)) as { drawnPerSecond: number; drawMs: number; p50GapMs: number; p99GapMs: number; maxGapMs: number; visible: string; updatesPerSecond: number };
+  mkdirSync(join(root, '.cache'), { recursive: true });
+  await page.screenshot({ path: join(root, '.cache/demo-map-bench.png') });
   console.log(`demo map, ${devices} simulated vehicles (${result.visible} drawn), headless Chromium with software rendering, ${seconds} s:`);
   console.log(`  frames drawn: ${result.drawnPerSecond.toFixed(1)}/s, ${result.drawMs.toFixed(1)} ms each on average`);
   console.log(`  gap between animation frames: p50 ${result.p50GapMs.toFixed(1)} ms, p99 ${result.p99GapMs.toFixed(1)} ms, max ${result.maxGapMs.toFixed(1)} ms`);

@@ -1,6 +1,6 @@
 /* The vehicles on the map: markers, names at street level, highlight rings, and hit-testing. */
 
-import { PALETTE } from './company-legend.js';
+import { colourOf, PALETTE } from './company-legend.js';
 import { K_MOVING, K_PARKED, K_STOPPED, ROT_STEP, ROT_STEPS, sprite } from './marker-sprites.js';
 import { clamp } from './projection.js';
 import { hoverId, selectedId } from './vehicle-details.js';
@@ -11,6 +11,8 @@ const STALE_MS = 5 * 60_000;
 // a stale vehicle (no point for STALE_MS) uses kind + STALE, drawn first and faded
 const STALE = 3;
 const KINDS = 6;
+/** More markers on screen than this are drawn as squares (drawDots). */
+const DENSE_MARKERS = 4000;
 const DRAW_ORDER = [K_PARKED + STALE, K_STOPPED + STALE, K_MOVING + STALE, K_PARKED, K_STOPPED, K_MOVING];
 
 // hit-test arrays filled by drawVehicles()
@@ -73,9 +75,32 @@ export function drawVehicles(ctx) {
   }
   visibleCount = hitN;
 
-  // Markers are blitted from pre-rendered sprites (one per colour, kind and 5° of course):
-  // one unscaled drawImage per vehicle rasterises faster than filling and stroking one path per
-  // colour (~30% in software canvas, more with GPU canvas), and costs little JS.
+  if (hitN > DENSE_MARKERS) drawDots(ctx, size);
+  else drawSprites(ctx, size);
+  ctx.globalAlpha = 1;
+
+  // names at street level
+  if (view.zoom >= 15 && hitN <= 250) {
+    ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'middle';
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = 'rgba(255,255,255,0.9)';
+    ctx.fillStyle = '#333';
+    for (let i = 0; i < hitN; i++) {
+      const v = hitV[i];
+      const label = v.name || v.id;
+      ctx.strokeText(label, hitX[i] + size * 1.8, hitY[i]);
+      ctx.fillText(label, hitX[i] + size * 1.8, hitY[i]);
+    }
+  }
+  return gliding;
+}
+
+// Markers are blitted from pre-rendered sprites (one per colour, kind and 5° of course):
+// one unscaled drawImage per vehicle rasterises faster than filling and stroking one path per
+// colour (~30% in software canvas, more with GPU canvas), and costs little JS.
+function drawSprites(ctx, size) {
   for (const kind of DRAW_ORDER) {
     const base = kind % STALE;
     ctx.globalAlpha = kind >= STALE ? 0.35 : 1;
@@ -98,24 +123,27 @@ export function drawVehicles(ctx) {
       }
     }
   }
-  ctx.globalAlpha = 1;
+}
 
-  // names at street level
-  if (view.zoom >= 15 && hitN <= 250) {
-    ctx.font = '11px system-ui, "DejaVu Sans", sans-serif';
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'middle';
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = 'rgba(255,255,255,0.9)';
-    ctx.fillStyle = '#333';
-    for (let i = 0; i < hitN; i++) {
-      const v = hitV[i];
-      const label = v.name || v.id;
-      ctx.strokeText(label, hitX[i] + size * 1.8, hitY[i]);
-      ctx.fillText(label, hitX[i] + size * 1.8, hitY[i]);
+// Past DENSE_MARKERS on screen, a drawImage per vehicle costs too much in a software canvas
+// (10k sprites: ~60 ms a frame on this project's 2-core machine, against ~9 ms for squares), and
+// at the zoom that shows so many the arrows are a few pixels wide anyway: one path of squares per
+// colour and kind, filled once (stopped ones smaller, parked ones faded).
+function drawDots(ctx, size) {
+  for (const kind of DRAW_ORDER) {
+    const base = kind % STALE;
+    const stale = kind >= STALE;
+    const half = base === K_MOVING ? size * 0.55 : size * 0.4;
+    ctx.globalAlpha = (stale ? 0.35 : 1) * (base === K_PARKED ? 0.5 : 1);
+    for (let ci = 0; ci <= PALETTE.length; ci++) {
+      const arr = groups[ci * KINDS + kind];
+      if (arr.length === 0) continue;
+      ctx.fillStyle = colourOf(ci);
+      ctx.beginPath();
+      for (let i = 0; i < arr.length; i += 3) ctx.rect(arr[i] - half, arr[i + 1] - half, half * 2, half * 2);
+      ctx.fill();
     }
   }
-  return gliding;
 }
 
 export function drawHighlights(ctx) {
