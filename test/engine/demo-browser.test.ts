@@ -167,6 +167,7 @@ describe('#9 the demo map in headless Chromium', () => {
     assert.ok(opened, 'the details panel opened');
     mkdirSync(join(root, '.cache'), { recursive: true });
     await page.locator('#selection').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(1500); // the panel's counters refresh once a second: show current ones
     await page.screenshot({ path: SCREENSHOT });
     assert.ok(statSync(SCREENSHOT).size > 10_000);
     assert.deepEqual(pageErrors, []);
