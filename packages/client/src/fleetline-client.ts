@@ -396,6 +396,17 @@ export class FleetlineClient {
   }
 
   private onError(code: string, message: string): void {
+    if (code === StreamErrorCode.SUBSCRIPTION_RATE_LIMITED || code === StreamErrorCode.SUBSCRIPTION_TOO_LARGE) {
+      // The server kept the previous subscription: ours is not what it holds.
+      this.sentKey = null;
+      // retry in a second (the retry timer is free while connected: it only waits between connections)
+      if (code === StreamErrorCode.SUBSCRIPTION_RATE_LIMITED && this.retryTimer === null) {
+        this.retryTimer = timers.setTimeout(() => {
+          this.retryTimer = null;
+          this.sendSubscription();
+        }, 1000);
+      }
+    }
     if (this.resumePending && code === StreamErrorCode.BAD_FRAME) {
       // A server that does not know `resume` yet: subscribe afresh (its snap replaces the local set).
       this.resumePending = false;

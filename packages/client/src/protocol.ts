@@ -19,6 +19,8 @@ export const CloseCode = {
   TOKEN_EXPIRED: 4401,
   SLOW_CLIENT: 4408,
   RATE_LIMITED: 4429,
+  /** The token already holds the node's maximum of open streams. */
+  TOO_MANY_CONNECTIONS: 4430,
   SHUTTING_DOWN: 4503,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
@@ -32,6 +34,12 @@ export const StreamErrorCode = {
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   BAD_SUBSCRIPTION: 'BAD_SUBSCRIPTION',
   RATE_LIMITED: 'RATE_LIMITED',
+  /** Too many `sub` frames in one second: that change was refused, the previous subscription stays. */
+  SUBSCRIPTION_RATE_LIMITED: 'SUBSCRIPTION_RATE_LIMITED',
+  /** Too many ids or groups in one subscription: refused, the previous one stays. */
+  SUBSCRIPTION_TOO_LARGE: 'SUBSCRIPTION_TOO_LARGE',
+  TOO_MANY_CONNECTIONS: 'TOO_MANY_CONNECTIONS',
+  HEARTBEAT_TIMEOUT: 'HEARTBEAT_TIMEOUT',
   SLOW_CLIENT: 'SLOW_CLIENT',
   FORBIDDEN: 'FORBIDDEN',
 } as const;
@@ -54,6 +62,8 @@ export interface Subscription {
     readonly status?: readonly MotionStatus[];
     /** true: only vehicles with an active alert. */
     readonly alerts?: boolean;
+    /** Vehicle types (reference data), on servers that have them. */
+    readonly type?: readonly string[];
   };
   /** `min`: the compact set a map draws; `full` (the server's default): the whole view. */
   readonly fields?: 'min' | 'full';
@@ -65,6 +75,8 @@ export interface VehicleState {
   company: string | null;
   name?: string;
   plate?: string;
+  /** What kind of vehicle (reference data), on servers that have it. */
+  type?: string;
   lat: number;
   lon: number;
   /** ms since epoch of the last accepted point. */
