@@ -130,7 +130,7 @@ describe('#9 @fleetline/client follows the resume contract (scripted server)', (
       c.send({ t: 'ev', seq: 6, e: [ev('e1'), ev('e2')] });
     });
     try {
-      assert.deepEqual(conn.received.slice(0, 2), [{ t: 'auth', token: 't' }, { t: 'resume', session: 'S1', seq: 3 }]);
+      assert.deepEqual(conn.received.slice(0, 2), [{ t: 'auth', token: 't' }, { t: 'resume', session: 'S1', seq: 3, epoch: 1 }]);
       await server.until('the missed frames', () => client.stats.lastSeq === 6);
       assert.deepEqual(outcomes, [{ outcome: 'continued' }]);
       assert.deepEqual([...client.vehicles.keys()], ['v1']);

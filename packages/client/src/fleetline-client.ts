@@ -28,7 +28,7 @@ export interface FleetlineClientOptions {
   /** How often to ping for the round trip and the server's clock. Default: 15 000 ms; 0: never. */
   readonly pingIntervalMs?: number;
   /** A session saved from an earlier client (`client.session`), e.g. across a page reload: the first connection resumes it. */
-  readonly resume?: { readonly session: string; readonly seq: number };
+  readonly resume?: { readonly session: string; readonly seq: number; readonly epoch?: number | null };
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'authenticating' | 'live' | 'reconnecting' | 'closed';
@@ -102,7 +102,7 @@ export class FleetlineClient {
   private session_: string | null = null;
   private epoch_: number | null = null;
   private lastSeq = 0;
-  private resumeFrom: { session: string; seq: number } | null;
+  private resumeFrom: { session: string; seq: number; epoch?: number | null } | null;
   private resumePending = false;
   /** The session and epoch the current connection's `ready` named (a fresh stream's). */
   private readyStream: { session?: string; epoch?: number } = {};
@@ -349,7 +349,8 @@ export class FleetlineClient {
     const from = this.desired !== null ? this.resumeFrom : null;
     if (from !== null) {
       this.resumePending = true;
-      this.send({ t: 'resume', session: from.session, seq: from.seq });
+      // the epoch of that seq lets the server tell a seq of another epoch (EPOCH_CHANGED)
+      this.send({ t: 'resume', session: from.session, seq: from.seq, epoch: from.epoch ?? undefined });
     } else {
       const resubscribing = this.everLive && this.desired !== null;
       this.freshStream(f.session, f.epoch);
@@ -422,7 +423,7 @@ export class FleetlineClient {
     this.authed = false;
     this.clearTimers();
     // An unanswered resume keeps the session it tried; otherwise the stream just lost is resumable.
-    if (!this.resumePending && this.session_ !== null && this.sentKey !== null) this.resumeFrom = { session: this.session_, seq: this.lastSeq };
+    if (!this.resumePending && this.session_ !== null && this.sentKey !== null) this.resumeFrom = { session: this.session_, seq: this.lastSeq, epoch: this.epoch_ };
     this.resumePending = false;
     if (!this.wanted) return;
     if (this.backoff === null || (typeof this.options.token === 'string' && TERMINAL_WITH_STATIC_TOKEN.has(code))) {

@@ -128,7 +128,7 @@ export type ClientFrame =
   | ({ t: 'sub' } & Subscription)
   | { t: 'unsub' }
   | { t: 'ping' }
-  | { t: 'resume'; session: string; seq: number };
+  | { t: 'resume'; session: string; seq: number; epoch?: number };
 
 /** The frame types that carry `seq` (+1 per frame within a stream epoch). */
 export const SEQUENCED_FRAMES: ReadonlySet<string> = new Set(['snap', 'd', 'gone', 'ev', 'unsubbed']);
