@@ -7,6 +7,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The client SDK is an npm workspace: npm ci needs its package.json.
+COPY packages/client/package.json ./packages/client/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY engine ./engine
@@ -15,6 +17,8 @@ COPY adapters ./adapters
 COPY cluster ./cluster
 COPY loadtest ./loadtest
 COPY scripts ./scripts
+COPY packages/client/tsconfig.json ./packages/client/tsconfig.json
+COPY packages/client/src ./packages/client/src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
@@ -23,6 +27,9 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The client SDK the demo page loads (/sdk/); node_modules/@fleetline/client links to it.
+COPY --from=build /app/packages/client/package.json ./packages/client/package.json
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 # Static files the engine serves (demo map) and the example fleet; found via package.json's folder.
 COPY engine/public ./engine/public
 COPY demo ./demo

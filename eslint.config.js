@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cache/', 'engine/public/vendor/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', '.cache/', 'engine/public/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -33,6 +33,6 @@ export default tseslint.config(
   },
   {
     files: ['engine/public/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', fetch: 'readonly', requestAnimationFrame: 'readonly', location: 'readonly', msgpackr: 'readonly', performance: 'readonly', console: 'readonly', localStorage: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', fetch: 'readonly', requestAnimationFrame: 'readonly', location: 'readonly', performance: 'readonly', console: 'readonly', localStorage: 'readonly', URL: 'readonly' } },
   },
 );

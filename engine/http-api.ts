@@ -113,28 +113,49 @@ interface StaticFile {
 const STATIC_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
 
-/** The demo page (every file of engine/public, read once at start) and msgpackr's browser build. */
+/** Every servable file under `dir` (subfolders too), as URL path → file, under `prefix`. */
+function addTree(files: Map<string, StaticFile>, dir: string, prefix: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      addTree(files, path, `${prefix}${entry.name}/`);
+      continue;
+    }
+    const type = STATIC_TYPES[extname(entry.name)];
+    if (type !== undefined) files.set(`${prefix}${entry.name}`, { type, body: readFileSync(path) });
+  }
+}
+
+/**
+ * The demo page (every file of engine/public, read once at start), the client SDK it runs on
+ * (packages/client/dist, built by `npm run build`) under /sdk/, and the SDK's MessagePack
+ * decoder as ES modules under /vendor/msgpack/ (the page's import map names it).
+ */
 function loadStatic(): Map<string, StaticFile> {
   const root = projectRoot();
   const files = new Map<string, StaticFile>();
-  const publicDir = join(root, 'engine/public');
-  try {
-    for (const name of readdirSync(publicDir)) {
-      const type = STATIC_TYPES[extname(name)];
-      if (type !== undefined) files.set(name === 'index.html' ? '/' : `/${name}`, { type, body: readFileSync(join(publicDir, name)) });
+  const trees: [string, string][] = [
+    [join(root, 'engine/public'), '/'],
+    [join(root, 'packages/client/dist'), '/sdk/'],
+    [join(root, 'node_modules/@msgpack/msgpack/dist.esm'), '/vendor/msgpack/'],
+  ];
+  for (const [dir, prefix] of trees) {
+    try {
+      addTree(files, dir, prefix);
+    } catch {
+      // A missing tree only disables the demo page (index.html says what to build); the API keeps working.
     }
-  } catch {
-    // No page to serve only disables the demo page; the API keeps working.
   }
-  try {
-    files.set('/vendor/msgpackr.js', { type: STATIC_TYPES['.js'], body: readFileSync(join(root, 'node_modules/msgpackr/dist/index.js')) });
-  } catch {
-    // Same: without the bundle the page cannot decode frames, the API is unaffected.
+  const index = files.get('/index.html');
+  if (index) {
+    files.delete('/index.html');
+    files.set('/', index);
   }
   return files;
 }

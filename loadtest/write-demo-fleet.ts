@@ -19,11 +19,11 @@ const fleet = demoFleet(devices);
 const list = (items: readonly unknown[]): string =>
   items.length === 0 ? '[]' : `[\n${items.map((x) => `    ${JSON.stringify(x)}`).join(',\n')}\n  ]`;
 const text =
-  `{\n  "companies": ${list(fleet.companies)},\n  "vehicles": ${list(fleet.vehicles)},\n  "devices": ${list(fleet.devices)}\n}\n`;
+  `{\n  "companies": ${list(fleet.companies)},\n  "vehicles": ${list(fleet.vehicles)},\n  "devices": ${list(fleet.devices)},\n  "groups": ${list(fleet.groups)}\n}\n`;
 JSON.parse(text); // the hand-made layout must stay valid JSON
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, text);
 console.log(
   `wrote ${out}: ${fleet.companies.length} companies, ${fleet.vehicles.length} vehicles, ` +
-    `${fleet.devices.length} bound devices, ${devices - fleet.devices.length} unbound`,
+    `${fleet.devices.length} bound devices, ${devices - fleet.devices.length} unbound, ${fleet.groups.length} groups`,
 );

@@ -11,7 +11,7 @@
 #   KAFKA_START_TIMEOUT   seconds to wait for the broker to answer (default 120)
 #   KAFKA_HEAP_OPTS       JVM heap flags (default "-Xms256m -Xmx1g")
 #   KAFKA_MVN_ARGS        extra Maven flags for the jar fetch, e.g. -Dmaven.repo.local=/tmp/m2
-#   SERVICES_SKIP_APT=1   do not install the Debian packages (kcat, docker-compose)
+#   SERVICES_SKIP_APT=1   do not install the Debian packages (kcat, docker-compose, chromium)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +55,7 @@ apt_install() { # apt_install <command> <package>
 packages() {
   apt_install kcat kcat                     # foreign producer used by the Kafka tests
   apt_install docker-compose docker-compose # `docker-compose config -q` validates docker-compose.yml
+  apt_install chromium chromium             # headless browser of the demo page's test (playwright-core drives it)
 }
 
 # ---------------------------------------------------------------- postgres

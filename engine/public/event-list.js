@@ -1,17 +1,44 @@
-/* The panel's list of vehicle events: queued as they arrive, shown once a second. */
+/*
+ * Vehicle events: the panel's list (queued as they arrive, shown once a second) and the recent
+ * events of each vehicle, for the selected vehicle's details.
+ */
 
-import { stats } from './live-stats.js';
 import { el } from './page-elements.js';
 import { vehicles } from './vehicles.js';
 
 const MAX_EVENTS_SHOWN = 40;
+const PER_VEHICLE = 8;
+const VEHICLES_REMEMBERED = 5000;
 const eventQueue = []; // newest last, rendered once a second
+/** vehicleId → its latest events, newest first (the vehicles heard from last are kept). */
+const byVehicle = new Map();
 
-export function applyEvents(msg) {
-  const list = Array.isArray(msg.e) ? msg.e : [];
-  stats.eventsInWindow += list.length;
-  for (const e of list) if (e && typeof e.type === 'string') eventQueue.push(e);
-  if (eventQueue.length > MAX_EVENTS_SHOWN) eventQueue.splice(0, eventQueue.length - MAX_EVENTS_SHOWN);
+export function addEvent(e) {
+  if (!e || typeof e.type !== 'string') return;
+  eventQueue.push(e);
+  if (eventQueue.length > MAX_EVENTS_SHOWN) eventQueue.shift();
+  let list = byVehicle.get(e.vehicleId);
+  if (list) byVehicle.delete(e.vehicleId); // re-insert: Map order is recency
+  else list = [];
+  list.unshift(e);
+  if (list.length > PER_VEHICLE) list.length = PER_VEHICLE;
+  byVehicle.set(e.vehicleId, list);
+  if (byVehicle.size > VEHICLES_REMEMBERED) byVehicle.delete(byVehicle.keys().next().value);
+}
+
+export function recentEventsOf(vehicleId) {
+  return byVehicle.get(vehicleId) ?? [];
+}
+
+export function describeEvent(e) {
+  let extra = '';
+  if (e.data && typeof e.data === 'object') {
+    extra = Object.entries(e.data)
+      .slice(0, 3)
+      .map(([k, val]) => `${k} ${typeof val === 'number' ? Math.round(val * 10) / 10 : val}`)
+      .join(', ');
+  }
+  return { type: e.type.replace(/_/g, ' '), extra };
 }
 
 /** Moves queued events into the list (once a second, however many arrive). */
@@ -21,20 +48,14 @@ export function renderEvents() {
     const li = document.createElement('li');
     li.className = `ev-${e.type}`;
     const v = vehicles.get(e.vehicleId);
+    const { type, extra } = describeEvent(e);
     const time = document.createElement('time');
     time.textContent = typeof e.ts === 'number' ? new Date(e.ts).toLocaleTimeString() : '';
-    const type = document.createElement('b');
-    type.textContent = e.type.replace(/_/g, ' ');
+    const b = document.createElement('b');
+    b.textContent = type;
     const who = document.createElement('span');
     who.textContent = ` ${v && v.name ? v.name : e.vehicleId}`;
-    let extra = '';
-    if (e.data && typeof e.data === 'object') {
-      extra = Object.entries(e.data)
-        .slice(0, 3)
-        .map(([k, val]) => `${k} ${typeof val === 'number' ? Math.round(val * 10) / 10 : val}`)
-        .join(', ');
-    }
-    li.append(time, type, who);
+    li.append(time, b, who);
     if (extra) {
       const x = document.createElement('span');
       x.className = 'muted';

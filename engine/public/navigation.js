@@ -3,7 +3,7 @@
 import { el } from './page-elements.js';
 import { clamp, MAX_ZOOM, MIN_ZOOM, TILE } from './projection.js';
 import { requestRender } from './render-loop.js';
-import { sendSubSoon } from './stream-client.js';
+import { sendSubSoon } from './live-stream.js';
 import { vehicles } from './vehicles.js';
 import { clampView, cssH, cssW, DEFAULT_VIEW, readHash, scheduleHashUpdate, setCenter, view, worldPx } from './viewport.js';
 

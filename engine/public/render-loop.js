@@ -9,6 +9,8 @@ let dirty = false;
 let rafPending = false;
 /** Smoothed time to draw a frame (ms), for the panel. */
 export let renderMs = 0;
+/** Frames drawn and the time spent drawing them (ms), for measurements (npm run bench:map). */
+export const renderCounters = { frames: 0, totalMs: 0 };
 
 export function setFrameRenderer(draw) {
   drawFrame = draw;
@@ -29,5 +31,7 @@ function onAnimationFrame() {
   const t0 = performance.now();
   drawFrame();
   const dt = performance.now() - t0;
+  renderCounters.frames++;
+  renderCounters.totalMs += dt;
   renderMs = renderMs === 0 ? dt : renderMs * 0.8 + dt * 0.2;
 }

@@ -3,11 +3,10 @@
 import { refreshLegend } from './company-legend.js';
 import { renderEvents } from './event-list.js';
 import { fmtMs } from './format.js';
-import { stats } from './live-stats.js';
 import { log } from './message-log.js';
 import { el } from './page-elements.js';
 import { renderMs, requestRender } from './render-loop.js';
-import { pauseSubscription, reconnectNow, sendSub, setManualToken, showRetry } from './stream-client.js';
+import { client, framesByType, pauseSubscription, reconnectNow, sendSub, setManualToken, showRetry } from './live-stream.js';
 import { hoverId, refreshTooltip, selectedId } from './vehicle-details.js';
 import { visibleCount } from './vehicle-layer.js';
 import { vehicles } from './vehicles.js';
@@ -18,7 +17,8 @@ const FOLLOW_KEY = 'fleetline.followBbox';
 let secondsTicked = 0;
 
 export function bindPanelControls() {
-  el.follow.checked = localStorage.getItem(FOLLOW_KEY) === '1';
+  // The bbox follows the view unless the user turned it off.
+  el.follow.checked = localStorage.getItem(FOLLOW_KEY) !== '0';
   el.follow.addEventListener('change', () => {
     localStorage.setItem(FOLLOW_KEY, el.follow.checked ? '1' : '0');
     sendSub();
@@ -46,21 +46,22 @@ export function bindPanelControls() {
 }
 
 export function startPanelRefresh() {
-  // once a second: counters, ages, legend
+  // once a second: the SDK's counters, ages, legend
   window.setInterval(() => {
     secondsTicked++;
-    el.fps.textContent = String(stats.framesInWindow);
-    el.ups.textContent = String(stats.updatesInWindow);
-    stats.framesInWindow = 0;
-    stats.updatesInWindow = 0;
+    if (client) {
+      const s = client.stats;
+      el.fps.textContent = s.framesPerSecond.toFixed(0);
+      el.ups.textContent = s.updatesPerSecond.toFixed(0);
+      el.evRate.textContent = s.eventsPerSecond.toFixed(1);
+      el.frames.textContent = `${s.framesReceived} (${Object.entries(framesByType).map(([t, n]) => `${t} ${n}`).join(', ')})`;
+      el.latency.textContent = s.latencyMs === null ? '–' : fmtMs(s.latencyMs);
+      el.ping.textContent =
+        s.rttMs === null ? '–' : `${fmtMs(s.rttMs)}${s.clockOffsetMs === null ? '' : ` · server clock ${s.clockOffsetMs >= 0 ? '+' : ''}${fmtMs(s.clockOffsetMs)}`}`;
+      el.seq.textContent = s.lastSeq === 0 ? '–' : `${s.lastSeq}${s.seqGaps ? ` (${s.seqGaps} gaps)` : ''}${s.reconnects ? ` · ${s.reconnects} reconnects` : ''}`;
+    }
     el.total.textContent = String(vehicles.size);
     el.visible.textContent = String(visibleCount);
-    el.latency.textContent = stats.lastLatency === null ? '–' : `${fmtMs(stats.lastLatency)} (avg ${fmtMs(stats.avgLatency)})`;
-    el.ping.textContent =
-      stats.lastRtt === null ? '–' : `${fmtMs(stats.lastRtt)}${stats.clockSkew === null ? '' : ` · server clock ${stats.clockSkew >= 0 ? '+' : ''}${fmtMs(stats.clockSkew)}`}`;
-    el.seq.textContent = stats.lastSeq === null ? '–' : `${stats.lastSeq}${stats.seqGaps ? ` (${stats.seqGaps} gaps)` : ''}`;
-    el.evRate.textContent = String(stats.eventsInWindow);
-    stats.eventsInWindow = 0;
     renderEvents();
     el.render.textContent = renderMs ? `${renderMs.toFixed(1)} ms / frame` : '–';
     refreshLegend();

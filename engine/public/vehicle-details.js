@@ -1,6 +1,7 @@
 /* The hovered vehicle's tooltip and the selected vehicle's table in the panel. */
 
 import { colourOf } from './company-legend.js';
+import { describeEvent, recentEventsOf } from './event-list.js';
 import { esc, fmtAge, fmtNum } from './format.js';
 import { canvas, el, tooltip } from './page-elements.js';
 import { requestRender } from './render-loop.js';
@@ -41,6 +42,7 @@ function detailRows(v) {
     ['course', fmtNum(v.course, 0, '°')],
     ['fuel', fmtNum(v.fuel, 1, ' L')],
     ['odometer', fmtNum(v.odometer, 1, ' km')],
+    ['status', [v.status ?? '–', ...(v.alerts && v.alerts.length ? [`alerts: ${v.alerts.join(', ')}`] : [])].join(' · ')],
     ['position', typeof v.lat === 'number' ? `${v.lat.toFixed(5)}, ${v.lon.toFixed(5)}` : '–'],
     ['ts', typeof v.ts === 'number' ? `${new Date(v.ts).toLocaleTimeString()} (${fmtAge(now - v.ts)} ago)` : '–'],
   ];
@@ -68,7 +70,7 @@ export function refreshTooltip() {
 function positionTooltip() {
   if (tooltip.hidden || hoverId === null) return;
   const v = vehicles.get(hoverId);
-  if (!v || !(v.mx === v.mx)) return;
+  if (!v || !(v.px === v.px)) return;
   const p = screenOf(v);
   const w = tooltip.offsetWidth;
   const h = tooltip.offsetHeight;
@@ -89,11 +91,21 @@ function refreshSelection() {
   const v = vehicles.get(selectedId);
   if (!v) {
     el.selTable.innerHTML = `<tr><td>${esc(selectedId)} is not in the current subscription</td></tr>`;
+    el.selEvents.textContent = '';
     return;
   }
   el.selTable.innerHTML = detailRows(v)
     .map(([k, val]) => `<tr><th>${esc(k)}</th><td>${esc(val)}</td></tr>`)
     .join('');
+  const events = recentEventsOf(selectedId);
+  el.selEvents.innerHTML = events.length === 0
+    ? '<li class="muted">no events since the page opened</li>'
+    : events
+        .map((e) => {
+          const d = describeEvent(e);
+          return `<li><time>${esc(new Date(e.ts).toLocaleTimeString())}</time><b>${esc(d.type)}</b>${d.extra ? ` <span class="muted">(${esc(d.extra)})</span>` : ''}</li>`;
+        })
+        .join('');
 }
 
 export function setHover(v) {

@@ -34,9 +34,12 @@ export function viewportBbox() {
   return [r(w), r(s), r(e), r(n)];
 }
 
+/** Where a vehicle is drawn now (px/py: its position part-way through a glide), in CSS px. */
 export function screenOf(v) {
   const S = worldPx();
-  return { x: (v.mx - view.cx) * S + cssW / 2, y: (v.my - view.cy) * S + cssH / 2 };
+  const mx = v.px === v.px ? v.px : v.mx;
+  const my = v.py === v.py ? v.py : v.my;
+  return { x: (mx - view.cx) * S + cssW / 2, y: (my - view.cy) * S + cssH / 2 };
 }
 
 export function resize() {
