@@ -4,7 +4,7 @@ import type { Update } from './delivery-hub.js';
  * How soon a vehicle's pending change goes to a client. `urgent`: an alarm started or ended
  * (the delta carries `alerts`), sent at once like events; `moving`: batched every WS_FLUSH_MS;
  * `stopped`: a vehicle standing still (stopped, idle, offline, or a removal; the delta in which it
- * stops is still `moving`), sent every
+ * stops, and any delta that moves its position, is still `moving`), sent every
  * WS_STOPPED_FLUSH_MS and the first to wait when the client falls behind.
  */
 export type Priority = 'urgent' | 'moving' | 'stopped';
@@ -16,6 +16,9 @@ export function priorityOf(u: Update, entering: boolean): Priority {
   if (u.delta !== null && u.delta.alerts !== undefined) return 'urgent';
   // Entering, and starting or stopping: the map must show it now, not after the stopped timer.
   if (entering || (u.delta !== null && u.delta.moving !== undefined)) return 'moving';
+  // Its position changed: it is moving on the map, whatever the trip logic says yet (a vehicle
+  // is "stopped" until 200 m from its stop). A parked one's jitter is snapped, so it never is.
+  if (u.delta !== null && (u.delta.lat !== undefined || u.delta.lon !== undefined)) return 'moving';
   return u.view !== null && u.view.moving ? 'moving' : 'stopped';
 }
 

@@ -101,8 +101,8 @@ export class ClientSwarm {
   readonly clients: LoadClient[];
   readonly connectErrors: string[] = [];
 
-  constructor(private readonly planned: readonly PlannedClient[], latency: LatencyTimeline, private readonly tokens: (grant: PlannedClient['grant']) => string) {
-    this.clients = planned.map((p, i) => new LoadClient(i, p.subscription, latency));
+  constructor(private readonly planned: readonly PlannedClient[], latency: LatencyTimeline, private readonly tokens: (grant: PlannedClient['grant']) => string, stationary?: LatencyTimeline) {
+    this.clients = planned.map((p, i) => new LoadClient(i, p.subscription, latency, stationary));
   }
 
   async connect(engines: readonly string[], concurrency: number): Promise<void> {

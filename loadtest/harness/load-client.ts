@@ -27,13 +27,15 @@ export interface ClientCounts {
 const unpackr = new Unpackr({ int64AsType: 'number', mapsAsObjects: true, useRecords: false });
 const packr = new Packr({ useRecords: false });
 
-type Entry = { id: string; ts?: number };
+type Entry = { id: string; ts?: number; lat?: number; lon?: number };
 
 /**
  * One map client: subscribes once, decodes every frame, checks `seq`, and holds the `ts` it
  * last saw per vehicle (snap replaces, `d` merges, `gone` removes). Each `d` entry with a new
  * `ts` is a delivered point: its latency (receipt time − the point's `ts`, which the devices
- * stamp with their send time) goes to the timeline.
+ * stamp with their send time) goes to the timeline; one that did not move the vehicle (no `lat` or
+ * `lon` in it: a parked vehicle's newer report, sent at the engine's slower WS_STOPPED_FLUSH_MS
+ * by design) goes to `stationary` when given, so the headline latency is that of movement.
  */
 export class LoadClient {
   /** Vehicle id → ts of the last position the client has. */
@@ -44,7 +46,7 @@ export class LoadClient {
   snapshotted = false;
   private ws: WebSocket | null = null;
 
-  constructor(readonly index: number, readonly subscription: Subscription, private readonly latency: LatencyTimeline) {}
+  constructor(readonly index: number, readonly subscription: Subscription, private readonly latency: LatencyTimeline, private readonly stationary?: LatencyTimeline) {}
 
   /** Connects with `token`, subscribes, and resolves once the first `snap` arrived. */
   async connect(engine: string, token: string, timeoutMs = 30_000): Promise<void> {
@@ -113,7 +115,8 @@ export class LoadClient {
     }
     if (held !== undefined && u.ts < held) this.counts.regressions++;
     this.state.set(u.id, u.ts);
-    this.latency.record(now - u.ts);
+    const moved = held === undefined || u.lat !== undefined || u.lon !== undefined;
+    (moved || this.stationary === undefined ? this.latency : this.stationary).record(now - u.ts);
   }
 
   /** Closes from our side: `closeCode` keeps only closes the server made during the run. */

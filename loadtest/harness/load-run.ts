@@ -69,18 +69,21 @@ async function drive(o: RunOptions, engines: string[], auth: JwtAuth, hooks: Run
   const intakeToken = await auth.sign({ role: 'admin', sub: 'loadtest-devices' }, ttlS);
   const latency = new LatencyTimeline(o.warmupS === 0);
   const planned = planClients({ clients: o.clients, devices: o.devices, seed: o.seed, mix: o.clientMix, idsPerClient: o.idsPerClient, center: o.center, radiusKm: o.radiusKm });
-  const swarm = new ClientSwarm(planned, latency, await tokensFor(auth, planned, ttlS));
+  // Reports of parked vehicles (no movement) are timed apart: the engine sends them at its slower stopped rate.
+  const stationary = new LatencyTimeline(o.warmupS === 0);
+  const swarm = new ClientSwarm(planned, latency, await tokensFor(auth, planned, ttlS), stationary);
   const startedAt = new Date().toISOString();
   try {
-    return await measure(o, engines, intakeToken, latency, swarm, startedAt, hooks, log);
+    return await measure(o, engines, intakeToken, { latency, stationary }, swarm, startedAt, hooks, log);
   } finally {
     swarm.close();
   }
 }
 
 async function measure(
-  o: RunOptions, engines: string[], intakeToken: string, latency: LatencyTimeline, swarm: ClientSwarm, startedAt: string, hooks: RunHooks, log: (l: string) => void,
+  o: RunOptions, engines: string[], intakeToken: string, timelines: { latency: LatencyTimeline; stationary: LatencyTimeline }, swarm: ClientSwarm, startedAt: string, hooks: RunHooks, log: (l: string) => void,
 ): Promise<RunResult> {
+  const { latency, stationary } = timelines;
   await swarm.connect(engines, o.connectConcurrency);
   log(`${swarm.clients.filter((c) => c.snapshotted).length}/${o.clients} clients subscribed`);
 
@@ -102,7 +105,11 @@ async function measure(
     const scraper = new EngineMetricsScraper(engines, o.scrapeMs);
     scraper.start(origin);
     pool.start();
-    const warmup = setTimeout(() => latency.startCounting(), o.warmupS * 1000);
+    const warmup = setTimeout(() => {
+      latency.startCounting();
+    stationary.startCounting();
+      stationary.startCounting();
+    }, o.warmupS * 1000);
     const throughput: ThroughputSample[] = [];
     let prev: DeviceStats = pool.stats();
     let prevDelivered = 0;
@@ -140,13 +147,14 @@ async function measure(
     bar?.stop();
     clearTimeout(warmup);
     latency.startCounting();
+    stationary.startCounting();
     const loadSeconds = (performance.now() - origin) / 1000;
     await sleep(o.settleS * 1000);
     latency.roll(Math.round((performance.now() - origin) / 100) / 10);
     await scraper.stop();
     const loss = await swarm.check(engines);
     const stats = pool.stats();
-    return buildResult(o, { startedAt, loadSeconds, stats, latency, swarm, scraper, throughput, errors: pool.errors, loss });
+    return buildResult(o, { startedAt, loadSeconds, stats, latency, stationary, swarm, scraper, throughput, errors: pool.errors, loss });
   } finally {
     pool.kill();
   }
@@ -157,6 +165,7 @@ interface Measured {
   loadSeconds: number;
   stats: DeviceStats;
   latency: LatencyTimeline;
+  stationary: LatencyTimeline;
   swarm: ClientSwarm;
   scraper: EngineMetricsScraper;
   throughput: ThroughputSample[];
@@ -200,6 +209,7 @@ function buildResult(o: RunOptions, m: Measured): RunResult {
       errors: m.errors,
     },
     latency: { ...m.latency.summary(), negative: m.latency.negative },
+    stationaryLatency: m.stationary.summary(),
     clients: {
       planned: clients.length,
       connected: clients.filter((c) => c.snapshotted).length,

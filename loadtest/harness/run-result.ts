@@ -43,7 +43,10 @@ export interface RunResult {
     silentDevices: number;
     errors: string[];
   };
+  /** Deliveries that moved a vehicle (or showed it first): the end-to-end latency of movement. */
   latency: LatencySummary & { negative: number };
+  /** Newer reports of vehicles that did not move, which the engine sends at its slower stopped rate (WS_STOPPED_FLUSH_MS). */
+  stationaryLatency?: LatencySummary;
   clients: {
     planned: number;
     connected: number;
