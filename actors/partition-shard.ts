@@ -205,7 +205,9 @@ export class PartitionShard implements VehicleOutbox {
           continue;
         }
         const idleMs = this.deps.passivateAfterMs;
-        if (idleMs !== undefined && snap.view.ts < Date.now() - idleMs) {
+        // Events the reorder window still held when the snapshot was written go out from an actor's status timer.
+        const holds = (snap.heldEvents?.length ?? 0) > 0;
+        if (idleMs !== undefined && !holds && snap.view.ts < Date.now() - idleMs) {
           // Idle already: on the map, but no actor until its next point.
           this.passivated.add(snap.vehicleId);
           this.deps.directory.forget([snap.vehicleId]);
@@ -214,6 +216,7 @@ export class PartitionShard implements VehicleOutbox {
         }
         const state = fromSnapshot(snap, route.profile);
         this.residents.set(state.vehicleId, { ref: this.spawn(state), state, seq: 0, lastActive: Date.now() });
+        if (holds) this.liveness.schedule(state.vehicleId, Date.now());
         if (state.view) views.push(state.view);
       } catch (e) {
         this.deps.logger.error({ partition: this.partition, vehicleId: snap?.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
@@ -522,6 +525,10 @@ export class PartitionShard implements VehicleOutbox {
 
   watch(state: VehicleState, dueAt: number): void {
     if (this.isResident(state)) this.liveness.schedule(state.vehicleId, dueAt);
+  }
+
+  windowSettled(state: VehicleState): void {
+    if (this.isResident(state)) this.pending.unsnapshotted.add(state);
   }
 
   changed(state: VehicleState, delta: VehicleDelta, moved: boolean, receivedAt: number, previousCompany: string | null): void {

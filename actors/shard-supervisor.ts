@@ -56,6 +56,14 @@ const RESTORE_SLICE = 250;
  * enough for a busy round, short enough that a new owner never waits long for one that died or
  * hangs (the lease bounds that wait; Kafka's session timeout, 30 s, is far longer anyway).
  */
+/**
+ * Longest a new owner waits for a live previous owner that keeps renewing its lease while it
+ * writes its last snapshots (with SNAPSHOT_INTERVAL_MS, up to that much of the partition's
+ * changes). A dead owner's lease expires after leaseTtlMs, so only a live writer is waited for
+ * this long; past it the new owner takes the epoch and fences the late writer as before.
+ */
+const HANDOFF_WAIT_CAP_MS = 30_000;
+
 export function leaseTtlMs(checkpointIntervalMs: number): number {
   return Math.max(5_000, 3 * checkpointIntervalMs);
 }
@@ -237,7 +245,7 @@ export class ShardSupervisor {
     const started = performance.now();
     // A live previous owner is writing the partition's last checkpoint now (Kafka told both at
     // once): taking the epoch first would fence that write, and its completeness mark with it.
-    const waited: LeaseWait = this.leases ? await this.leases.awaitRelease(partition, this.leaseTtlMs).catch(() => 'none' as const) : 'none';
+    const waited: LeaseWait = this.leases ? await this.leases.awaitRelease(partition, Math.max(this.leaseTtlMs, HANDOFF_WAIT_CAP_MS)).catch(() => 'none' as const) : 'none';
     const waitMs = performance.now() - started;
     const epoch = await this.deps.snapshots.acquire(partition);
     await this.holdLease(partition, epoch);
@@ -319,10 +327,18 @@ export class ShardSupervisor {
       if (slot.phase === 'active') {
         slot.handOff();
         const shard = slot.shard as PartitionShard;
-        await shard.settled();
-        const outcome = await this.checkpointer.checkpoint(shard, 'now');
-        if (outcome === 'snapshotted') {
-          await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
+        // The last write may hold SNAPSHOT_INTERVAL_MS of changes: the lease is renewed while it
+        // runs, so the next owner keeps waiting for it instead of fencing it.
+        await this.holdLease(partition, shard.epoch);
+        const renew = this.leases ? setInterval(() => void this.holdLease(partition, shard.epoch), Math.max(250, this.leaseTtlMs / 3)) : null;
+        try {
+          await shard.settled();
+          const outcome = await this.checkpointer.checkpoint(shard, 'now');
+          if (outcome === 'snapshotted') {
+            await this.deps.snapshots.release?.(partition, shard.epoch).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'snapshot hand-off failed'));
+          }
+        } finally {
+          if (renew) clearInterval(renew);
         }
         // After the mark: the next owner, waiting for this, takes the mark with its epoch.
         await this.leases?.dropLease(partition).catch((e: Error) => this.deps.logger.warn({ partition, err: e.message }, 'ownership lease not dropped; the next owner waits for it to expire'));

@@ -3,7 +3,7 @@ import type { VehicleView } from './domain/vehicle-state.js';
 import type { Grant } from './ports/client-connection.js';
 import type { EngineMetrics } from './ports/engine-metrics.js';
 import { PENDING_GONE } from './ports/session-store.js';
-import { planResume } from './resume-plan.js';
+import { planResume, type ResumePlan } from './resume-plan.js';
 import type { SessionRegistry } from './session-registry.js';
 import { SeenSet, type StreamSession } from './stream-session.js';
 import { parseSubscription, projectView, type Subscription } from './subscription.js';
@@ -19,6 +19,8 @@ export interface ResumeContext {
   scopeNow(grant: Grant, sub: Subscription): VehicleView[];
   /** Makes `session` the connection's session. */
   adopt(s: SubscriberState, session: StreamSession): void;
+  /** Applies the restored subscription's level of detail (rate limit); clusters are sent as a `cl`. */
+  detail(s: SubscriberState, grant: Grant, sub: Subscription | null): void;
 }
 
 /**
@@ -65,9 +67,13 @@ export async function resumeStream(s: SubscriberState, f: Record<string, unknown
   // Filed at the hub before the plan reads the recent changes, in the same turn: every event is
   // either among those (sent in the resume) or delivered live after it.
   ctx.refile(s);
-  const scope = sub === null ? [] : ctx.scopeNow(grant, sub);
+  // Cells are recounted whole: a cluster subscription's gap is never served as a partial snap.
+  const clusters = sub !== null && sub.lod === 'clusters';
+  const scope = sub === null || clusters ? [] : ctx.scopeNow(grant, sub);
   const fields = sub?.fields ?? 'full';
-  const plan = planResume({ record: got.record, seq, ...(epoch !== undefined ? { epoch: epoch as number } : {}), scope, grant, recent: ctx.sessions.recent });
+  const plan: ResumePlan = clusters
+    ? { served: false, reason: 'EPOCH_CHANGED' }
+    : planResume({ record: got.record, seq, ...(epoch !== undefined ? { epoch: epoch as number } : {}), scope, grant, recent: ctx.sessions.recent });
   s.seen = new SeenSet(scope.map((v) => v.id));
   s.seen.maxLeft = ctx.sessions.options.maxEvents;
   if (plan.served) {
@@ -77,6 +83,7 @@ export async function resumeStream(s: SubscriberState, f: Record<string, unknown
     session.subscribed(sub, s.seen, seq);
     ctx.metrics.resumed('resumed');
     ctx.send(s, { t: 'resumed', session: session.id, epoch: session.epoch, seq, full: false }, 'resumed');
+    ctx.detail(s, grant, sub);
     if (plan.changed.length > 0) ctx.send(s, { t: 'snap', seq: ++s.seq, partial: true, vehicles: plan.changed.map((v) => projectView(v, fields)) }, 'snap');
     if (plan.gone.length > 0) ctx.send(s, { t: 'gone', seq: ++s.seq, ids: plan.gone }, 'gone');
     if (plan.events.length > 0) ctx.send(s, { t: 'ev', seq: ++s.seq, e: plan.events }, 'ev');
@@ -86,6 +93,8 @@ export async function resumeStream(s: SubscriberState, f: Record<string, unknown
   s.seq = 0;
   ctx.metrics.resumed(plan.reason);
   ctx.send(s, { t: 'resumed', session: session.id, epoch: session.epoch, full: true, reason: plan.reason }, 'resumed');
+  if (clusters) return ctx.detail(s, grant, sub);
+  ctx.detail(s, grant, sub);
   ctx.send(s, { t: 'snap', seq: ++s.seq, vehicles: scope.map((v) => projectView(v, fields)) }, 'snap');
   session.subscribed(sub, s.seen, s.seq);
 }

@@ -74,7 +74,9 @@ export function subscriptionFrame(sub: Subscription): Record<string, unknown> {
   const filter: Record<string, unknown> = {};
   if (sub.status) filter.status = [...sub.status];
   if (sub.alerts) filter.alerts = true;
+  if (sub.types) filter.type = [...sub.types];
   if (Object.keys(filter).length > 0) out.filter = filter;
+  if (sub.lod !== undefined) out.lod = typeof sub.lod === 'string' ? sub.lod : { ...sub.lod };
   return out;
 }
 

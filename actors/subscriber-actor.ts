@@ -128,7 +128,8 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       return;
     }
     deps.metrics.frameSent(type, bytes.byteLength);
-    if (typeof frame.seq === 'number') s.session?.onFrame(frame, () => watermark(s));
+    // `resumed` names the client's seq, not a frame of its own: it is not in the session's numbering.
+    if (typeof frame.seq === 'number' && type !== 'resumed') s.session?.onFrame(frame, () => watermark(s));
   };
   /** Every update received before this time is in the frames sent: the oldest one still pending, or now. */
   const watermark = (s: SubscriberState): number => {
@@ -256,6 +257,11 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     s.grant = grant;
     s.session?.narrowed(grant);
     refile(s);
+    // Cells count only what the grant still covers (a cluster client holds no vehicles in seen).
+    if (s.clusters !== null && s.sub !== null) {
+      fillClusters(s.clusters, grant, s.sub);
+      if (s.clusters.dirty) scheduleFlush(s);
+    }
     if (s.seen.size === 0) return;
     const still = new Set(deps.index.query({ grant, ids: [...s.seen], limit: s.seen.size }).map((v) => v.id));
     for (const id of s.seen) {
@@ -265,8 +271,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       s.gone.add(id);
     }
     s.events = s.events.filter((e) => s.seen.has(e.vehicleId));
-    if (s.clusters !== null && s.sub !== null) fillClusters(s.clusters, grant, s.sub);
-    if (s.gone.size > 0 || s.clusters?.dirty) scheduleFlush(s);
+    if (s.gone.size > 0) scheduleFlush(s);
   };
 
   const refile = (s: SubscriberState): void => {
@@ -343,7 +348,11 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     s.session = session;
     session.onTaken = () => dispatch(self, { kind: 'taken' });
   };
-  const resumeContext: ResumeContext = { sessions: deps.sessions, metrics: deps.metrics, send, refile, scopeNow, adopt };
+  const detail = (s: SubscriberState, grant: Grant, sub: Subscription | null): void => {
+    s.rateLimit = sub !== null && typeof sub.lod === 'object' ? new VehicleRateLimit(sub.lod.minIntervalMs) : null;
+    if (sub !== null && sub.lod === 'clusters') subscribeClusters(s, grant, sub);
+  };
+  const resumeContext: ResumeContext = { sessions: deps.sessions, metrics: deps.metrics, send, refile, scopeNow, adopt, detail };
 
   /** Counts per map cell instead of vehicles: the client's vehicles are dropped (`gone`), then a `cl` frame. */
   const subscribeClusters = (s: SubscriberState, grant: Grant, sub: Subscription): void => {
@@ -358,6 +367,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     s.clusters = new ClusterGrid(sub.zoom as number);
     fillClusters(s.clusters, grant, sub);
     sendClusters(s, s.clusters, Date.now());
+    s.session?.subscribed(sub, s.seen, s.seq);
   };
 
   const fillClusters = (grid: ClusterGrid, grant: Grant, sub: Subscription): void => {

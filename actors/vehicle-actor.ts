@@ -47,6 +47,11 @@ export interface VehicleOutbox {
   /** The vehicle is online: check its status at `dueAt` (wall-clock ms) with a `status` message. */
   watch(state: VehicleState, dueAt: number): void;
   /**
+   * The reorder window let go of what it held (its events are out): the vehicle's stored snapshot,
+   * which may still hold them, must be written again, or a restore would send them twice.
+   */
+  windowSettled?(state: VehicleState): void;
+  /**
    * The vehicle's actor threw on a message. Restores the actor's state object in place to its
    * last good state and resolves when done; messages that arrive meanwhile wait in the mailbox.
    * Must not reject.
@@ -137,6 +142,7 @@ export class VehicleBehaviour {
           if (holdsOutput(s)) outbox.watch(s, msg.receivedAt + settingsOf(s).reorderWindowS * 1000);
         } else if (msg.kind === 'status') {
           if (settleIfQuiet(s, msg.now, events)) {
+            outbox.windowSettled?.(s);
             const segments = takeSegments(s);
             if (segments !== null) outbox.segments(segments);
           } else if (holdsOutput(s)) {
