@@ -47,7 +47,8 @@ return {meta, redis.call('SMEMBERS', KEYS[2]), redis.call('LRANGE', KEYS[3], 0, 
 
 type Keys = [meta: string, seen: string, events: string];
 interface SessionCommands {
-  fleetlineSessionSave(...args: string[]): ChainableCommander;
+  /** One array (ioredis flattens it): a session's seen set can hold more ids than a JS call takes arguments. */
+  fleetlineSessionSave(args: string[]): ChainableCommander;
 }
 interface ClaimCommand {
   fleetlineSessionClaim(...args: string[]): Promise<[string, string[], string[]] | null>;
@@ -81,12 +82,16 @@ export class RedisSessionStore implements SessionStore {
     if (batch.length === 0) return claimed;
     const pipeline = this.redis.pipeline();
     for (const s of batch) {
-      const seen = 'replace' in s.seen ? ['r', String(s.seen.replace.length), ...s.seen.replace, '0'] : ['d', String(s.seen.add.length), ...s.seen.add, String(s.seen.remove.length), ...s.seen.remove];
+      // concat, never spread: a 100k-vehicle scope is more ids than a call or a push takes arguments.
+      const seen = 'replace' in s.seen
+        ? ['r', String(s.seen.replace.length)].concat(s.seen.replace, ['0'])
+        : ['d', String(s.seen.add.length)].concat(s.seen.add, [String(s.seen.remove.length)], s.seen.remove);
       const mode = 'replace' in s.events ? 'r' : 'a';
       const list = tail('replace' in s.events ? s.events.replace : s.events.append, this.options.maxEvents);
       (pipeline as unknown as SessionCommands).fleetlineSessionSave(
-        ...this.keys(s.meta.id), s.owner, String(this.options.ttlMs), JSON.stringify(s.meta), ...seen,
-        mode, String(this.options.maxEvents), ...list.map((e) => JSON.stringify(e)),
+        [...this.keys(s.meta.id), s.owner, String(this.options.ttlMs), JSON.stringify(s.meta)].concat(
+          seen, [mode, String(this.options.maxEvents)], list.map((e) => JSON.stringify(e)),
+        ),
       );
     }
     const results = await execChecked(pipeline, 'session save');
