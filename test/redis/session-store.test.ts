@@ -51,6 +51,16 @@ for (const kind of ['redis', 'memory'] as const) {
       }
     });
 
+    it(`#9 a session whose client holds 150,000 vehicles is saved and loaded whole (more ids than a call takes arguments) (${kind})`, async () => {
+      const ids = Array.from({ length: 150_000 }, (_, i) => `veh-${i}`);
+      assert.deepEqual(await store.save([{ owner: 'o1', meta: meta('big', 2), seen: { replace: ids }, events: { replace: [] } }]), new Set());
+      const more = Array.from({ length: 120_000 }, (_, i) => `more-${i}`);
+      await store.save([{ owner: 'o1', meta: meta('big', 3), seen: { add: more, remove: ids.slice(0, 100_000) }, events: { append: [] } }]);
+      const got = await store.load('big');
+      assert.equal(got?.seen.size, 50_000 + 120_000);
+      assert.ok(got?.seen.has('veh-149999') && got.seen.has('more-0') && !got.seen.has('veh-0'));
+    });
+
     it(`#9 a claim makes the new connection the only writer: the old one's saves are refused and change nothing (${kind})`, async () => {
       await store.save([{ owner: 'o1', meta: meta('s2', 4), seen: { replace: ['v1'] }, events: { replace: [] } }]);
       const claimed = await store.claim('s2', 'o2');
