@@ -203,6 +203,8 @@ interface ModeResult { mode: string; serverP50: string; serverP99: string; perS:
 async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
   const engine = new LaunchedEngine(Math.ceil(VEHICLES * 1.02), SECRET, {
     TRANSPORT: 'uws', WS_ENCODE_ONCE: mode === 'once' ? 'true' : 'false', SNAPSHOT_LIMIT: '100000',
+    // The swarm's 10k connections share one token (a deployment gives each client its own).
+    WS_MAX_CONNECTIONS_PER_TOKEN: '1000000',
   });
   const url = await engine.start();
   const auth = new JwtAuth(SECRET);
