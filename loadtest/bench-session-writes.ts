@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { Packr, Unpackr } from 'msgpackr';
 import { loadConfig } from '../engine/config.js';
 import { startNode } from '../engine/fleetline-node.js';
-import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
+import { removeRedisPrefix } from './bench-stores.js';
 
 /**
  * `npm run bench:sessions`: what stream sessions cost Redis. One node with REDIS_URL, CLIENTS
@@ -81,11 +81,4 @@ console.log(`writes per delta      ${(saves / Math.max(1, deltas)).toExponential
 
 for (const ws of sockets) ws.terminate();
 await node.close();
-const redis = await connectRedis({ url: REDIS_URL, name: 'fleetline-bench-cleanup' });
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-  if (keys.length > 0) await redis.unlink(...keys);
-  cursor = next;
-} while (cursor !== '0');
-await closeRedis(redis);
+await removeRedisPrefix(prefix, REDIS_URL);

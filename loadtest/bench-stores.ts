@@ -32,9 +32,9 @@ export async function dropBenchDatabase(name: string): Promise<void> {
   }
 }
 
-/** Deletes every key under `prefix`. */
-export async function removeRedisPrefix(prefix: string): Promise<void> {
-  const redis = await connectRedis({ url: BENCH_REDIS_URL, name: 'fleetline-bench-cleanup', commandTimeoutMs: 120_000 });
+/** Deletes every key under `prefix` (on the benches' Redis unless `url` names another). */
+export async function removeRedisPrefix(prefix: string, url = BENCH_REDIS_URL): Promise<void> {
+  const redis = await connectRedis({ url, name: 'fleetline-bench-cleanup', commandTimeoutMs: 120_000 });
   try {
     let cursor = '0';
     do {
