@@ -2,7 +2,7 @@ import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { VehicleView } from './domain/vehicle-state.js';
 import type { PointRejection } from './domain/point-filters.js';
-import { copyDomainInto, copyDomainState, type DomainState } from './domain/domain-state.js';
+import { newPackedDomain, packDomainInto, unpackDomain, type PackedDomain } from './domain/domain-state.js';
 import type { GeofencePresence } from './geofence-tracker.js';
 import { diff, settingsOf, type ApplyOutcome, type VehicleState } from './vehicle-logic.js';
 
@@ -43,7 +43,7 @@ export interface ReorderWindow {
 interface Checkpoint {
   ts: number;
   view: VehicleView | null;
-  readonly domain: DomainState;
+  readonly domain: PackedDomain;
   readonly presence: GeofencePresence;
   accepted: number;
 }
@@ -153,7 +153,7 @@ function advance(win: ReorderWindow, windowMs: number, events: VehicleEvent[]): 
     win.heldTags.splice(0, k);
   }
   const cps = win.checkpoints;
-  while (cps.length > 1 && cps[1].ts <= h) win.spare.push(cps.shift() as Checkpoint);
+  while (cps.length > 1 && cps[1].ts <= h) retire(win, cps.shift() as Checkpoint);
   if (cps.length === 0) return;
   const base = cps[0].ts;
   const points = win.points;
@@ -170,8 +170,8 @@ function close(win: ReorderWindow, events: VehicleEvent[]): void {
   win.heldTags = [];
   win.points = [];
   win.sinceCheckpoint = 0;
-  for (const cp of win.checkpoints) win.spare.push(cp);
-  win.checkpoints = [];
+  for (const cp of win.checkpoints) retire(win, cp);
+  win.checkpoints.length = 0;
   win.settledTs = win.newestTs;
 }
 
@@ -185,7 +185,7 @@ function rewind(state: VehicleState, win: ReorderWindow, q: TelemetryPoint, even
   let c = win.checkpoints.length - 1;
   while (win.checkpoints[c].ts >= q.ts) c--;
   const cp = win.checkpoints[c];
-  for (let i = c + 1; i < win.checkpoints.length; i++) win.spare.push(win.checkpoints[i]);
+  for (let i = c + 1; i < win.checkpoints.length; i++) retire(win, win.checkpoints[i]);
   win.checkpoints.length = c + 1;
   win.sinceCheckpoint = 0;
   let from = 0;
@@ -220,19 +220,32 @@ function rewind(state: VehicleState, win: ReorderWindow, q: TelemetryPoint, even
   return { accepted: true, delta: diff(viewBefore, view), moved };
 }
 
+/** Spare checkpoints kept per vehicle to copy into: a window needs two or three at a time. */
+const SPARE_CHECKPOINTS = 2;
+
+/** A checkpoint no rewind can reach: kept to copy into, without the view and geofence map it held. */
+function retire(win: ReorderWindow, cp: Checkpoint): void {
+  if (win.spare.length >= SPARE_CHECKPOINTS) return;
+  cp.view = null;
+  cp.presence.pending = null;
+  win.spare.push(cp);
+}
+
 function checkpoint(win: ReorderWindow, state: VehicleState, ts: number): Checkpoint {
   const g = state.geofences;
   const cp = win.spare.pop();
   if (cp === undefined) {
+    const domain = newPackedDomain();
+    packDomainInto(domain, state.domain);
     return {
-      ts, view: state.view, domain: copyDomainState(state.domain), accepted: state.accepted,
+      ts, view: state.view, domain, accepted: state.accepted,
       presence: { inside: g.inside, pending: g.pending && new Map(g.pending), speedLimit: g.speedLimit },
     };
   }
   cp.ts = ts;
   cp.view = state.view;
   cp.accepted = state.accepted;
-  copyDomainInto(cp.domain, state.domain);
+  packDomainInto(cp.domain, state.domain);
   cp.presence.inside = g.inside;
   cp.presence.pending = g.pending && new Map(g.pending);
   cp.presence.speedLimit = g.speedLimit;
@@ -242,10 +255,7 @@ function checkpoint(win: ReorderWindow, state: VehicleState, ts: number): Checkp
 /** The state of `cp`, except what runs on receipt rather than on points: status and reference data. */
 function restore(state: VehicleState, cp: Checkpoint): void {
   const live = state.domain;
-  const d = copyDomainState(cp.domain);
-  d.status = live.status;
-  d.lastReceivedAt = live.lastReceivedAt;
-  state.domain = d;
+  state.domain = unpackDomain(cp.domain, live.status, live.lastReceivedAt);
   const g = cp.presence;
   state.geofences = { inside: g.inside, pending: g.pending && new Map(g.pending), speedLimit: g.speedLimit };
   state.accepted = cp.accepted;

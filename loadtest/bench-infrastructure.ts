@@ -35,6 +35,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { Writable } from 'node:stream';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
@@ -283,7 +284,8 @@ async function partKafka(d: Deployment): Promise<void> {
   let node: FleetlineNode | undefined;
   try {
     const callAt = now();
-    node = await startNode(nodeConfig(d), log);
+    // Resident means an actor each: the snapshots are an hour old, which passivation would leave on the map without one.
+    node = await startNode(nodeConfig(d, { PASSIVATE_AFTER_S: '0' }), log);
     const readyAt = now();
     if (assignedAt === 0) throw new Error(`the node acquired ${acquired} partitions, not ${PARTITIONS}`);
     const n = node;
@@ -543,22 +545,38 @@ async function partRestore(d: Deployment): Promise<void> {
   gc();
   const heapBefore = process.memoryUsage().heapUsed;
   // The node logs at info into this sink (printed: warn and above) so the restore timeline is known.
-  const acquired: { at: number; partition: number; restored: number; epochMs: number; loadMs: number; restoreMs: number }[] = [];
+  const acquired: { at: number; partition: number; restored: number; loadMs: number; restoreMs: number }[] = [];
   let callAt = 0;
   let portOpenAt = 0;
   const log = benchLogger('info', (line) => {
-    if (line.msg === 'partition acquired') {
+    if (line.msg === 'partition restored') {
       acquired.push({
         at: now() - callAt, partition: Number(line.partition), restored: Number(line.restored),
-        epochMs: Number(line.epochMs), loadMs: Number(line.loadMs), restoreMs: Number(line.restoreMs),
+        loadMs: Number(line.loadMs), restoreMs: Number(line.restoreMs),
       });
     }
     if (typeof line.msg === 'string' && line.msg.startsWith('fleetline node listening')) portOpenAt = now();
   });
   let node: FleetlineNode | undefined;
+  let gcMs = 0;
+  let gcCount = 0;
+  let gcLongest = 0;
+  let peakRss = 0;
+  let cpuAtCall = process.cpuUsage();
   try {
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gcMs += e.duration;
+        gcCount++;
+        gcLongest = Math.max(gcLongest, e.duration);
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    const rssSampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 100);
+    cpuAtCall = process.cpuUsage();
     callAt = now();
-    node = await startNode(nodeConfig(d), log);
+    // Resident means an actor each: the snapshots are an hour old, which passivation would leave on the map without one.
+    node = await startNode(nodeConfig(d, { PASSIVATE_AFTER_S: '0' }), log);
     const listeningAt = now();
     const n = node;
     const allAt = await waitFor('every actor restored', async () => (n.supervisor.actors >= RESIDENT ? now() : undefined), 20, () => `${n.supervisor.actors} actors`);
@@ -572,6 +590,10 @@ async function partRestore(d: Deployment): Promise<void> {
       }
       return now();
     }, 20, () => 'not 200 yet');
+    const cpu = process.cpuUsage(cpuAtCall);
+    clearInterval(rssSampler);
+    gcObserver.disconnect();
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
     const gauge = await metricValue(node, 'fleetline_actors_alive');
     gc();
     const mem = process.memoryUsage();
@@ -583,12 +605,14 @@ async function partRestore(d: Deployment): Promise<void> {
       `GET /v1/vehicles/<id> 200 ${secs(servingAt - callAt)}; fleetline_actors_alive ${int(gauge)})`);
     if (first && last) {
       const restored = acquired.reduce((a, x) => a + x.restored, 0);
-      console.log(`   partitions acquired (acquire + load + restore, one after another): first at ${secs(first.at)}, last (${acquired.length}th) at ${secs(last.at)}; ` +
+      console.log(`   partitions restored (all ${PARTITIONS} restore at once, page by page): first at ${secs(first.at)}, last (${acquired.length}th) at ${secs(last.at)}; ` +
         `${int(restored)} actors restored = ${rate(restored, last.at)} counted from the call`);
-      const sum = (k: 'epochMs' | 'loadMs' | 'restoreMs') => acquired.reduce((a, x) => a + x[k], 0);
-      console.log(`   of which, summed over the partitions: epochs ${secs(sum('epochMs'))}, loading and decoding snapshots ${secs(sum('loadMs'))}, ` +
-        `respawning actors and indexing them ${secs(sum('restoreMs'))}`);
+      const sum = (k: 'loadMs' | 'restoreMs') => acquired.reduce((a, x) => a + x[k], 0);
+      console.log(`   of which, summed over the partitions (they overlap): waiting for and decoding pages ${secs(sum('loadMs'))}, ` +
+        `making the vehicles' state and actors and indexing them ${secs(sum('restoreMs'))}`);
     }
+    console.log(`   this process from the call to serving: CPU ${secs(cpu.user / 1000)} user + ${secs(cpu.system / 1000)} system, ` +
+      `garbage collection ${secs(gcMs)} (${int(gcCount)} pauses, longest ${int(gcLongest)} ms), peak rss ${mib(peakRss)}`);
     console.log(`   heap used afterwards: ${mib(mem.heapUsed)} (${int((mem.heapUsed - heapBefore) / RESIDENT)} B per restored vehicle after gc; rss ${mib(mem.rss)})`);
   } finally {
     if (node) {

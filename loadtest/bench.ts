@@ -254,6 +254,8 @@ if (process.argv[2] === LATENCY_CLIENT) {
   await latencyClient(JSON.parse(process.argv[3] ?? '{}') as LatencyJob);
 } else if (process.env.BENCH_ONLY === 'actor') {
   actorPointCost();
+} else if (process.env.BENCH_ONLY === 'heap') {
+  await heapPerActor();
 } else {
   const cpu = cpus();
   console.log(`fleetline bench — node ${process.version}, ${cpu.length} cores, ${cpu[0]?.model ?? ''}`);

@@ -75,63 +75,16 @@ export function copyDomainState(d: DomainState): DomainState {
 }
 
 /**
- * Copies `from` into `target` in place, reusing target's own segment objects and fuel array
- * (the reorder window's checkpoints: a copy per window of point time, without garbage).
- */
-export function copyDomainInto(t: DomainState, f: DomainState): void {
-  // Field by field: Object.assign on this shape is several times slower, and this runs per window of points.
-  t.moving = f.moving;
-  t.anchorLat = f.anchorLat;
-  t.anchorLon = f.anchorLon;
-  t.anchorTs = f.anchorTs;
-  t.stillTs = f.stillTs;
-  t.stillLat = f.stillLat;
-  t.stillLon = f.stillLon;
-  t.anchorDistKm = f.anchorDistKm;
-  t.anchorIdleMs = f.anchorIdleMs;
-  t.segment = f.segment === null ? null : copySegmentInto(t.segment, f.segment);
-  t.previous = f.previous === null ? null : copySegmentInto(t.previous, f.previous);
-  t.idleSince = f.idleSince;
-  t.idling = f.idling;
-  t.overSince = f.overSince;
-  t.underSince = f.underSince;
-  t.overspeeding = f.overspeeding;
-  t.overMax = f.overMax;
-  const fuel = t.fuelReadings;
-  fuel.length = f.fuelReadings.length;
-  for (let i = 0; i < fuel.length; i++) fuel[i] = f.fuelReadings[i];
-  t.fuelBaseline = f.fuelBaseline;
-  t.fuelLast = f.fuelLast;
-  t.status = f.status;
-  t.lastReceivedAt = f.lastReceivedAt;
-  t.driver = f.driver;
-  t.alarm = f.alarm;
-}
-
-function copySegmentInto(t: SegmentState | null, f: SegmentState): SegmentState {
-  if (t === null) return { ...f };
-  t.kind = f.kind;
-  t.startTs = f.startTs;
-  t.endTs = f.endTs;
-  t.startLat = f.startLat;
-  t.startLon = f.startLon;
-  t.endLat = f.endLat;
-  t.endLon = f.endLon;
-  t.distanceKm = f.distanceKm;
-  t.maxSpeed = f.maxSpeed;
-  t.idleMs = f.idleMs;
-  t.closed = f.closed;
-  t.openedTs = f.openedTs;
-  return t;
-}
-
-/**
  * The domain state of a snapshot; snapshots written before it existed restore as a vehicle
  * that is stopped where its view is (or moving, as the view says), status unknown.
+ *
+ * Built as one literal of every field (not spreads of the stored object): a restore makes a
+ * million of these, and a literal is one object of a fixed shape, made without the garbage and
+ * the out-of-object property store that merged spreads of a decoded map leave behind.
  */
 export function domainFromSnapshot(raw: Partial<DomainState> | undefined, view: { lat: number; lon: number; ts: number; moving: boolean; overspeeding?: boolean }): DomainState {
-  const base = newDomainState();
   if (raw === undefined || raw === null) {
+    const base = newDomainState();
     base.moving = view.moving;
     base.anchorLat = view.lat;
     base.anchorLon = view.lon;
@@ -141,18 +94,50 @@ export function domainFromSnapshot(raw: Partial<DomainState> | undefined, view: 
     base.stillTs = view.ts;
     return base;
   }
-  const d = { ...base, ...raw } as DomainState;
   // MessagePack has no NaN-free guarantee across encoders: a missing number restores as NaN.
-  d.fuelBaseline = typeof raw.fuelBaseline === 'number' ? raw.fuelBaseline : NaN;
-  d.fuelLast = typeof raw.fuelLast === 'number' ? raw.fuelLast : NaN;
-  d.anchorLat = typeof raw.anchorLat === 'number' ? raw.anchorLat : view.lat;
-  d.anchorLon = typeof raw.anchorLon === 'number' ? raw.anchorLon : view.lon;
-  d.stillLat = typeof raw.stillLat === 'number' ? raw.stillLat : d.anchorLat;
-  d.stillLon = typeof raw.stillLon === 'number' ? raw.stillLon : d.anchorLon;
-  d.fuelReadings = Array.isArray(raw.fuelReadings) ? raw.fuelReadings.slice(-32) : [];
-  d.segment = raw.segment ? { ...raw.segment } : null;
-  d.previous = raw.previous ? { ...raw.previous } : null;
-  return copyDomainState(d);
+  const anchorLat = typeof raw.anchorLat === 'number' ? raw.anchorLat : view.lat;
+  const anchorLon = typeof raw.anchorLon === 'number' ? raw.anchorLon : view.lon;
+  return {
+    moving: stored(raw.moving, false),
+    anchorLat,
+    anchorLon,
+    anchorTs: stored(raw.anchorTs, 0),
+    stillTs: stored(raw.stillTs, 0),
+    stillLat: typeof raw.stillLat === 'number' ? raw.stillLat : anchorLat,
+    stillLon: typeof raw.stillLon === 'number' ? raw.stillLon : anchorLon,
+    anchorDistKm: stored(raw.anchorDistKm, 0),
+    anchorIdleMs: stored(raw.anchorIdleMs, 0),
+    segment: raw.segment ? segmentCopy(raw.segment) : null,
+    previous: raw.previous ? segmentCopy(raw.previous) : null,
+    idleSince: stored(raw.idleSince, 0),
+    idling: stored(raw.idling, false),
+    overSince: stored(raw.overSince, 0),
+    underSince: stored(raw.underSince, 0),
+    overspeeding: stored(raw.overspeeding, false),
+    overMax: stored(raw.overMax, 0),
+    fuelReadings: Array.isArray(raw.fuelReadings) ? raw.fuelReadings.slice(-32) : [],
+    fuelBaseline: typeof raw.fuelBaseline === 'number' ? raw.fuelBaseline : NaN,
+    fuelLast: typeof raw.fuelLast === 'number' ? raw.fuelLast : NaN,
+    status: stored(raw.status, 'unknown'),
+    lastReceivedAt: stored(raw.lastReceivedAt, 0),
+    driver: stored(raw.driver, null),
+    alarm: stored(raw.alarm, null),
+  };
+}
+
+/** A stored field as it was (null included), or the default when the snapshot has none. */
+function stored<T>(value: T | undefined, fallback: T): T {
+  return value !== undefined ? value : fallback;
+}
+
+function segmentCopy(f: SegmentState): SegmentState {
+  const s: SegmentState = {
+    kind: f.kind, startTs: f.startTs, endTs: f.endTs, startLat: f.startLat, startLon: f.startLon, endLat: f.endLat, endLon: f.endLon,
+    distanceKm: f.distanceKm, maxSpeed: f.maxSpeed, idleMs: f.idleMs, closed: f.closed,
+  };
+  // Absent in older snapshots (settled), and absent must stay absent.
+  if (f.openedTs !== undefined) s.openedTs = f.openedTs;
+  return s;
 }
 
 export function toTripSegment(s: SegmentState, vehicleId: string, company: string | null, deviceId: string): TripSegment {
@@ -164,5 +149,108 @@ export function toTripSegment(s: SegmentState, vehicleId: string, company: strin
     maxSpeed: Math.round(s.maxSpeed * 10) / 10,
     avgSpeed: s.kind === 'trip' && hours > 0 ? Math.round((s.distanceKm / hours) * 10) / 10 : 0,
     idleMs: s.idleMs, closed: s.closed,
+  };
+}
+
+/**
+ * A copy of a DomainState kept by the reorder window (one per window of point time, per
+ * vehicle): its numbers and flags in one array of doubles, its strings beside it. The same
+ * copy as objects held each number boxed on the heap (a DomainState and its two segments
+ * are some 40 of them) and cost a resident vehicle about 800 bytes per copy.
+ */
+export interface PackedDomain {
+  readonly nums: number[];
+  status: DeviceStatus;
+  driver: string | null;
+  alarm: string | null;
+  segmentKind: SegmentState['kind'];
+  previousKind: SegmentState['kind'];
+}
+
+/** Doubles before the segments: moving … lastReceivedAt. */
+const HEAD = 17;
+/** Doubles per segment: present, startTs … closed, openedTs (NaN: absent). */
+const SEGMENT = 12;
+const FUEL_AT = HEAD + 2 * SEGMENT;
+
+export function newPackedDomain(): PackedDomain {
+  // Doubles from the start, so the array stays one unboxed block.
+  return { nums: [0.5], status: 'unknown', driver: null, alarm: null, segmentKind: 'stop', previousKind: 'stop' };
+}
+
+/** Copies `d` into `into` (reused: a window's checkpoints are recycled, not garbage). */
+export function packDomainInto(into: PackedDomain, d: DomainState): void {
+  const n = into.nums;
+  n.length = FUEL_AT + 1 + d.fuelReadings.length;
+  n[0] = d.moving ? 1 : 0;
+  n[1] = d.anchorLat;
+  n[2] = d.anchorLon;
+  n[3] = d.anchorTs;
+  n[4] = d.stillTs;
+  n[5] = d.stillLat;
+  n[6] = d.stillLon;
+  n[7] = d.anchorDistKm;
+  n[8] = d.anchorIdleMs;
+  n[9] = d.idleSince;
+  n[10] = d.idling ? 1 : 0;
+  n[11] = d.overSince;
+  n[12] = d.underSince;
+  n[13] = d.overspeeding ? 1 : 0;
+  n[14] = d.overMax;
+  n[15] = d.fuelBaseline;
+  n[16] = d.fuelLast;
+  // lastReceivedAt and status run on receipt, not on points: a restore keeps the live ones.
+  packSegment(n, HEAD, d.segment);
+  packSegment(n, HEAD + SEGMENT, d.previous);
+  n[FUEL_AT] = d.fuelReadings.length;
+  for (let i = 0; i < d.fuelReadings.length; i++) n[FUEL_AT + 1 + i] = d.fuelReadings[i];
+  into.status = d.status;
+  into.driver = d.driver;
+  into.alarm = d.alarm;
+  if (d.segment !== null) into.segmentKind = d.segment.kind;
+  if (d.previous !== null) into.previousKind = d.previous.kind;
+}
+
+function packSegment(n: number[], at: number, s: SegmentState | null): void {
+  if (s === null) {
+    n[at] = 0;
+    for (let i = 1; i < SEGMENT; i++) n[at + i] = 0;
+    return;
+  }
+  n[at] = 1;
+  n[at + 1] = s.startTs;
+  n[at + 2] = s.endTs;
+  n[at + 3] = s.startLat;
+  n[at + 4] = s.startLon;
+  n[at + 5] = s.endLat;
+  n[at + 6] = s.endLon;
+  n[at + 7] = s.distanceKm;
+  n[at + 8] = s.maxSpeed;
+  n[at + 9] = s.idleMs;
+  n[at + 10] = s.closed ? 1 : 0;
+  n[at + 11] = s.openedTs ?? NaN;
+}
+
+function unpackSegment(n: readonly number[], at: number, kind: SegmentState['kind']): SegmentState | null {
+  if (n[at] === 0) return null;
+  const s: SegmentState = {
+    kind, startTs: n[at + 1], endTs: n[at + 2], startLat: n[at + 3], startLon: n[at + 4], endLat: n[at + 5], endLon: n[at + 6],
+    distanceKm: n[at + 7], maxSpeed: n[at + 8], idleMs: n[at + 9], closed: n[at + 10] === 1,
+  };
+  if (!Number.isNaN(n[at + 11])) s.openedTs = n[at + 11];
+  return s;
+}
+
+/** A new DomainState equal to the one packed (status and lastReceivedAt as given: they are the live ones). */
+export function unpackDomain(p: PackedDomain, status: DeviceStatus, lastReceivedAt: number): DomainState {
+  const n = p.nums;
+  const fuel = new Array<number>(n[FUEL_AT]);
+  for (let i = 0; i < fuel.length; i++) fuel[i] = n[FUEL_AT + 1 + i];
+  return {
+    moving: n[0] === 1, anchorLat: n[1], anchorLon: n[2], anchorTs: n[3], stillTs: n[4], stillLat: n[5], stillLon: n[6],
+    anchorDistKm: n[7], anchorIdleMs: n[8],
+    segment: unpackSegment(n, HEAD, p.segmentKind), previous: unpackSegment(n, HEAD + SEGMENT, p.previousKind),
+    idleSince: n[9], idling: n[10] === 1, overSince: n[11], underSince: n[12], overspeeding: n[13] === 1, overMax: n[14],
+    fuelReadings: fuel, fuelBaseline: n[15], fuelLast: n[16], status, lastReceivedAt, driver: p.driver, alarm: p.alarm,
   };
 }
