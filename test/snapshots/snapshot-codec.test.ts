@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decode, encode } from '@msgpack/msgpack';
 import { packSnapshot, unpackSnapshot } from '../../adapters/codec/snapshot-codec.js';
-import { fromSnapshot, RECENT_WINDOW } from '../../actors/vehicle-logic.js';
+import { applyPoint, fromSnapshot, newVehicleState, RECENT_WINDOW, toSnapshot } from '../../actors/vehicle-logic.js';
+import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
+import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import { makeSnapshot } from './snapshot-fixtures.js';
 
 describe('snapshot codec', () => {
@@ -14,9 +16,29 @@ describe('snapshot codec', () => {
     assert.ok(back.recent.includes(null));
   });
 
-  it('writes standard MessagePack that any decoder reads', () => {
+  it('writes standard MessagePack that any decoder reads: a version-2 tuple holding the view as a map', () => {
     const s = makeSnapshot(8, 1);
-    assert.deepEqual(decode(packSnapshot(s)), s);
+    const tuple = decode(packSnapshot(s)) as unknown[];
+    assert.ok(Array.isArray(tuple));
+    assert.equal(tuple[0], 2);
+    assert.deepEqual(tuple.slice(1, 7), [s.vehicleId, s.deviceId, s.partition, s.view, s.recent, s.accepted]);
+  });
+
+  it('#11 round-trips a vehicle\'s whole domain state (segments, fuel window, NaN, nulls) in the compact layout, and reads the map layout earlier versions wrote', () => {
+    const snap = drivenSnapshot();
+    assert.ok(snap.domain?.segment, 'the fixture has an open segment');
+    const back = unpackSnapshot(packSnapshot(snap));
+    assert.deepEqual(back, snap);
+    assert.ok(packSnapshot(snap).length < encode(snap).length * 0.85, 'the compact layout is smaller than the map layout');
+    // Version 1, as stored by nodes before #11: the snapshot as one map.
+    assert.deepEqual(unpackSnapshot(encode(snap)), snap);
+    // A domain state missing fields (restored from an older snapshot) is kept as a map.
+    const partial = { ...snap, domain: { moving: true, anchorTs: 5 } };
+    assert.deepEqual(unpackSnapshot(packSnapshot(partial)), partial);
+    const restored = fromSnapshot(unpackSnapshot(packSnapshot(snap)), { vehicleId: snap.vehicleId, company: null });
+    const fromMap = fromSnapshot(unpackSnapshot(encode(snap)), { vehicleId: snap.vehicleId, company: null });
+    assert.deepEqual(restored.domain, fromMap.domain);
+    assert.deepEqual(restored.recent.toFlat(), fromMap.recent.toFlat());
   });
 
   it('restores snapshots written with the earlier window format (a map per point)', () => {
@@ -34,3 +56,22 @@ describe('snapshot codec', () => {
     assert.deepEqual(state.recent.toFlat(), s.recent);
   });
 });
+
+/** A snapshot the engine wrote after a drive, a stop and a drive again: closed and open segments, a fuel window, no fuel baseline yet (NaN). */
+function drivenSnapshot(): VehicleSnapshot {
+  const state = newVehicleState({ vehicleId: 'veh-d', company: null }, 'dev-d', 3);
+  const events: VehicleEvent[] = [];
+  let ts = 1_700_000_000_000;
+  let lat = 52.5;
+  const step = (dLat: number, speed: number, fuel?: number) => {
+    ts += 10_000;
+    lat += dLat;
+    applyPoint(state, { deviceId: 'dev-d', ts, lat, lon: 13.4, speed, ignition: true, ...(fuel !== undefined ? { fuel } : {}) }, events, ts);
+  };
+  for (let i = 0; i < 10; i++) step(0.002, 60);
+  for (let i = 0; i < 40; i++) step(0, 0, i < 2 ? 40 : undefined);
+  for (let i = 0; i < 5; i++) step(0.002, 50);
+  const snap = toSnapshot(state);
+  if (snap === null) throw new Error('no snapshot');
+  return snap;
+}
