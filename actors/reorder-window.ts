@@ -4,6 +4,7 @@ import type { VehicleView } from './domain/vehicle-state.js';
 import type { PointRejection } from './domain/point-filters.js';
 import { newPackedDomain, packDomainInto, unpackDomain, type PackedDomain } from './domain/domain-state.js';
 import type { GeofencePresence } from './geofence-tracker.js';
+import { WindowPoints } from './window-points.js';
 import { diff, settingsOf, type ApplyOutcome, type VehicleState } from './vehicle-logic.js';
 
 /**
@@ -25,7 +26,7 @@ export interface ReorderWindow {
   /** Copies of the state after the point at `ts`, oldest first; [0] is at or before the horizon. */
   checkpoints: Checkpoint[];
   /** The points applied (or refused by a step filter) after checkpoints[0], in time order. */
-  points: TelemetryPoint[];
+  readonly points: WindowPoints;
   /** The newest point applied. */
   newestTs: number;
   /** Closed by the timer up to here (a point at or before it is late). */
@@ -56,7 +57,7 @@ const CHECKPOINT_POINTS = 4;
 const STEP_REFUSALS: ReadonlySet<PointRejection> = new Set<PointRejection>(['IMPOSSIBLE_JUMP', 'MIN_PERIOD', 'MIN_DISTANCE']);
 
 export function newWindow(ts: number, held: VehicleEvent[] = []): ReorderWindow {
-  return { checkpoints: [], points: [], newestTs: ts, settledTs: ts, held, heldTags: held.map(() => ts), spare: [], sinceCheckpoint: 0 };
+  return { checkpoints: [], points: new WindowPoints(), newestTs: ts, settledTs: ts, held, heldTags: held.map(() => ts), spare: [], sinceCheckpoint: 0 };
 }
 
 function horizon(win: ReorderWindow, windowMs: number): number {
@@ -158,9 +159,8 @@ function advance(win: ReorderWindow, windowMs: number, events: VehicleEvent[]): 
   const base = cps[0].ts;
   const points = win.points;
   let n = 0;
-  while (n < points.length && points[n].ts <= base) n++;
-  if (n === points.length) points.length = 0;
-  else if (n > 0) points.splice(0, n);
+  while (n < points.length && points.tsAt(n) <= base) n++;
+  points.dropFirst(n);
 }
 
 /** Everything held goes out; the window starts again from the current state. */
@@ -168,7 +168,7 @@ function close(win: ReorderWindow, events: VehicleEvent[]): void {
   for (const e of win.held) events.push(e);
   win.held = [];
   win.heldTags = [];
-  win.points = [];
+  win.points.clear();
   win.sinceCheckpoint = 0;
   for (const cp of win.checkpoints) retire(win, cp);
   win.checkpoints.length = 0;
@@ -176,7 +176,7 @@ function close(win: ReorderWindow, events: VehicleEvent[]): void {
 }
 
 function holdsPoint(win: ReorderWindow, ts: number): boolean {
-  for (let i = win.points.length - 1; i >= 0 && win.points[i].ts >= ts; i--) if (win.points[i].ts === ts) return true;
+  for (let i = win.points.length - 1; i >= 0 && win.points.tsAt(i) >= ts; i--) if (win.points.tsAt(i) === ts) return true;
   return false;
 }
 
@@ -189,8 +189,8 @@ function rewind(state: VehicleState, win: ReorderWindow, q: TelemetryPoint, even
   win.checkpoints.length = c + 1;
   win.sinceCheckpoint = 0;
   let from = 0;
-  while (from < win.points.length && win.points[from].ts <= cp.ts) from++;
-  const replay = win.points.splice(from);
+  while (from < win.points.length && win.points.tsAt(from) <= cp.ts) from++;
+  const replay = win.points.takeFrom(from);
   let at = 0;
   while (at < replay.length && replay[at].ts < q.ts) at++;
   replay.splice(at, 0, q);
