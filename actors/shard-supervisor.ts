@@ -250,10 +250,12 @@ export class ShardSupervisor {
     const epoch = await this.deps.snapshots.acquire(partition);
     await this.holdLease(partition, epoch);
     const snapshots = this.deps.snapshots;
+    const positionsAfter = this.deps.history.positionsAfter?.bind(this.deps.history);
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
       ...this.deps,
       lastSnapshot: (p, id) => snapshots.loadOne(p, id),
+      ...(positionsAfter ? { storedPositions: positionsAfter } : {}),
       forward: (list) => this.forward(list),
       ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });

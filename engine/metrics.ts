@@ -28,6 +28,7 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly checkpointFailures: Counter<'stage'>;
   private readonly fenced: Counter;
   private readonly crashes: Counter<'partition'>;
+  private readonly replayed: Counter<'partition'>;
   private readonly moves: Histogram<'direction'>;
   private readonly rebalances: Histogram;
   private readonly passivations: Counter<'what'>;
@@ -68,7 +69,8 @@ export class PrometheusMetrics implements EngineMetrics {
     });
     this.resumes = new Counter({ name: 'fleetline_ws_resumes_total', help: 'Stream resumes, by outcome: resumed (the gap was served), GAP_TOO_LARGE, EPOCH_CHANGED (a full snapshot in a new epoch), UNKNOWN_SESSION.', labelNames: ['outcome'], registers: r });
     this.sessionSaves = new Counter({ name: 'fleetline_ws_session_saves_total', help: 'Stream sessions written to the session store (Redis or memory), batched per WS_SESSION_SAVE_MS.', registers: r });
-    this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
+    this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot, then their points since replayed), by partition.', labelNames: ['partition'], registers: r });
+    this.replayed = new Counter({ name: 'fleetline_actor_replayed_points_total', help: 'Points crashed vehicle actors applied again over their restored snapshot (stored and unwritten positions since it), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
     new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
@@ -112,6 +114,7 @@ export class PrometheusMetrics implements EngineMetrics {
   checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
   fencedWrite(): void { this.fenced.inc(); }
   actorCrashed(partition: number): void { this.crashes.inc({ partition: String(partition) }); }
+  crashReplayed(partition: number, points: number): void { this.replayed.inc({ partition: String(partition) }, points); }
   partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void { this.moves.observe({ direction }, seconds); }
   rebalanced(seconds: number): void { this.rebalances.observe(seconds); }
   actorsPassivated(n: number): void { this.passivations.inc({ what: 'passivated' }, n); }

@@ -12,6 +12,8 @@ export interface EngineMetrics {
   fencedWrite(): void;
   /** A vehicle actor threw while handling a message (it was restored; the batch went on). */
   actorCrashed(partition: number): void;
+  /** Points a crashed vehicle actor applied again over its restored snapshot (crash-replay.ts). */
+  crashReplayed(partition: number, points: number): void;
   /** A partition arrived (restored: acquire to active) or left (hand-off: revoke to released). */
   partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void;
   /** Idle vehicles whose actor was stopped (passivation), and passivated ones brought back. */
@@ -38,6 +40,7 @@ export const noMetrics: EngineMetrics = {
   checkpointFailed: () => {},
   fencedWrite: () => {},
   actorCrashed: () => {},
+  crashReplayed: () => {},
   partitionMoved: () => {},
   actorsPassivated: () => {},
   actorsReactivated: () => {},
