@@ -223,6 +223,56 @@ describe('#11 a crashed vehicle actor replays the points it applied since its sn
     assert.deepEqual(await history.positionsAfter('v', t0, 10), [], 'forgotten after retainMs');
   });
 
+  it('#11 while a crashed actor is put back, checkpoints write no snapshot and commit nothing; the next one stores the replayed state', async () => {
+    const snapshots = new MemorySnapshotStore();
+    const history = new MemoryHistoryStore();
+    const epoch = await snapshots.acquire(0);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => { release = r; });
+    let gated = false;
+    let recovered = 0;
+    const shard = new PartitionShard(0, epoch, {
+      system, directory: new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1000 }, { ...DEFAULT_SETTINGS, filterMaxSpeedKmh: 0 }),
+      index: new SpatialStateIndex(), hub: new DeliveryHub(), metrics: { ...noMetrics, crashReplayed: () => { recovered++; } }, logger: silentLogger, decodeRecord: decodeRecordValue,
+      // The snapshot read of the crashed vehicle waits for the test.
+      lastSnapshot: async (p, id) => {
+        if (gated) await gate;
+        return snapshots.loadOne(p, id);
+      },
+      storedPositions: history.positionsAfter.bind(history), vehicleLogic: poisonLogic,
+    });
+    const bus = new EmbeddedLog();
+    await bus.ensureTopics([Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
+    const commits: number[] = [];
+    const checkpointer = new PartitionCheckpointer({ bus, snapshots, history, currentState: null, encodeRecord: encodeMsgpack, metrics: noMetrics, logger: silentLogger, snapshotIntervalMs: 3_600_000 }, async (_p, next) => { commits.push(next); });
+    let offset = 0;
+    const send = (ts: number, lat: number) => shard.apply([{ topic: Topics.telemetryRaw, partition: 0, offset: offset++, key: 'gate', value: encodeMsgpack({ deviceId: 'gate', ts, lat, lon: 13.4 }), timestamp: Date.now() }]);
+    const feed = async (ts: number, lat: number) => {
+      await send(ts, lat);
+      await shard.settled();
+    };
+    await feed(t0, 50);
+    assert.equal(await checkpointer.checkpoint(shard, 'now'), 'snapshotted');
+    await feed(t0 + 1000, 50.1);
+    assert.equal(await checkpointer.checkpoint(shard), 'written');
+    await feed(t0 + 2000, 50.2);
+    gated = true;
+    await feed(t0 + 3000, POISON_LAT);
+    // Waits in the actor's mailbox behind the recovery.
+    await send(t0 + 4000, 50.4);
+    assert.equal(await checkpointer.checkpoint(shard, 'now'), 'written', 'asked for snapshots, it wrote none: the crashed state is not stored');
+    assert.deepEqual(commits, [1], 'nothing committed past the first snapshot');
+    assert.equal((await snapshots.loadOne(0, vid('gate')))?.view.lat, 50, 'the stored snapshot is still the first one');
+    release();
+    for (let i = 0; i < 200 && recovered === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await shard.settled();
+    assert.equal(await checkpointer.checkpoint(shard, 'now'), 'snapshotted');
+    assert.deepEqual(commits, [1, 5]);
+    const stored = await snapshots.loadOne(0, vid('gate'));
+    assert.deepEqual([stored?.view.lat, stored?.accepted], [50.4, 4], 'the replayed state with the point queued behind the crash on top');
+    shard.close();
+  });
+
   it('#11 through the supervisor: the crashed vehicle is back where its last point put it, read from the history and the unwritten points', async () => {
     const bus = new EmbeddedLog();
     await bus.ensureTopics([Topics.telemetryRaw, Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
