@@ -56,6 +56,7 @@ export class PartitionCheckpointer {
         this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, 0);
         return 'written';
       }
+      const commitStarted = performance.now();
       if (data.nextOffset > shard.committedOffset) {
         stage.name = 'commit';
         await this.commit(shard.partition, data.nextOffset, Topics.telemetryRaw);
@@ -66,6 +67,7 @@ export class PartitionCheckpointer {
         await this.commit(shard.partition, data.forwardedNextOffset, Topics.telemetryByVehicle);
         shard.forwardedCommittedOffset = data.forwardedNextOffset;
       }
+      this.deps.metrics.checkpointStage('commit', (performance.now() - commitStarted) / 1000);
       shard.lastSnapshotAt = now;
       this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
       return 'snapshotted';
@@ -85,20 +87,22 @@ export class PartitionCheckpointer {
 
   private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
     const { history, snapshots, currentState, bus, encodeRecord: encode } = this.deps;
-    if (data.positions.length > 0) await history.appendPositions(data.positions);
-    stage.name = 'events';
-    if (data.events.length > 0) await history.appendEvents(data.events);
+    const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
+      stage.name = name;
+      const started = performance.now();
+      await work();
+      this.deps.metrics.checkpointStage(name, (performance.now() - started) / 1000);
+    };
+    if (data.positions.length > 0) await step('positions', () => history.appendPositions(data.positions));
+    if (data.events.length > 0) await step('events', () => history.appendEvents(data.events));
     stage.name = 'segments';
-    if (data.segments.length > 0) await history.upsertSegments(data.segments);
-    if (data.repairs.length > 0) await history.repairSegments?.(data.repairs);
-    stage.name = 'snapshots';
-    if (data.withSnapshots && data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
-    stage.name = 'current-state';
+    if (data.segments.length > 0) await step('segments', () => history.upsertSegments(data.segments));
+    if (data.repairs.length > 0) await step('segments', async () => history.repairSegments?.(data.repairs));
+    if (data.withSnapshots && data.snapshots.length > 0) await step('snapshots', () => snapshots.save(shard.partition, shard.epoch, data.snapshots));
     // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
-    if (currentState && data.retired.length > 0) await currentState.remove(data.retired);
-    if (currentState && data.views.length > 0) await currentState.write(data.views);
-    stage.name = 'outputs';
-    if (data.views.length > 0) await bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) })));
-    if (data.events.length > 0) await bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) })));
+    if (currentState && data.retired.length > 0) await step('current-state', () => currentState.remove(data.retired));
+    if (currentState && data.views.length > 0) await step('current-state', () => currentState.write(data.views));
+    if (data.views.length > 0) await step('outputs', () => bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) }))));
+    if (data.events.length > 0) await step('outputs', () => bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) }))));
   }
 }

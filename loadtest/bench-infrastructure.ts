@@ -209,6 +209,17 @@ function benchLogger(level: 'warn' | 'info', onLine?: (line: Record<string, unkn
   return pino({ level }, sink);
 }
 
+/** Each label value's sum of a labelled histogram (its `_sum` series), e.g. the checkpoint stages. */
+async function histogramSums(node: FleetlineNode, name: string, label: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const sums = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}_sum\\{([^}]*)\\} ([0-9.e+-]+)$`, 'gm'))) {
+    const value = new RegExp(`${label}="([^"]*)"`).exec(m[1])?.[1];
+    if (value !== undefined) sums.set(value, (sums.get(value) ?? 0) + Number(m[2]));
+  }
+  return sums;
+}
+
 async function metricValue(node: FleetlineNode, name: string): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
   let sum = 0;
@@ -283,6 +294,7 @@ async function partKafka(d: Deployment): Promise<void> {
   let node: FleetlineNode | undefined;
   try {
     const callAt = now();
+    const cpuAtCall = process.cpuUsage();
     node = await startNode(nodeConfig(d), log);
     const readyAt = now();
     if (assignedAt === 0) throw new Error(`the node acquired ${acquired} partitions, not ${PARTITIONS}`);
@@ -320,6 +332,9 @@ async function partKafka(d: Deployment): Promise<void> {
       return rows >= POINTS ? now() : undefined;
     }, 100, () => `${committed} offsets committed, ${rows} positions in PostgreSQL`);
     if (rows !== POINTS) throw new Error(`${rows} positions in PostgreSQL, expected ${POINTS}`);
+    // CPU of this process (the node, and the bench's light polling) from startNode() to durable.
+    const cpu = process.cpuUsage(cpuAtCall);
+    const stages = await histogramSums(n, 'fleetline_checkpoint_stage_seconds', 'stage');
 
     const appliedMs = applied - assignedAt;
     const durableMs = durableAt - assignedAt;
@@ -330,6 +345,10 @@ async function partKafka(d: Deployment): Promise<void> {
       `all ${int(POINTS)} positions counted in PostgreSQL ${secs(durableMs)} after the partitions were assigned)`);
     console.log(`   node start before that (startNode() call → partitions assigned: migrations, topics, group join): ${secs(assignedAt - callAt)}; ` +
       `first point accepted ${secs((firstAcceptedAt ?? assignedAt) - assignedAt)} after assignment; startNode() resolved ${secs(readyAt - callAt)} after the call`);
+    console.log(`   node process CPU from startNode() to durable: ${secs((cpu.user + cpu.system) / 1000)} (user ${secs(cpu.user / 1000)}, system ${secs(cpu.system / 1000)}), ` +
+      `${((cpu.user + cpu.system) / POINTS).toFixed(1)} µs per point`);
+    console.log(`   checkpoint stage time summed over partitions (fleetline_checkpoint_stage_seconds): ` +
+      [...stages].sort((a, b) => b[1] - a[1]).map(([stage, sec]) => `${stage} ${sec.toFixed(1)} s`).join(', '));
   } finally {
     const closeStart = now();
     await node?.close();
