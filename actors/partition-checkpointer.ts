@@ -78,6 +78,7 @@ export class PartitionCheckpointer {
         return 'fenced';
       }
       shard.giveBack(data);
+      if (e instanceof OutputsFailed) stage.name = 'outputs';
       this.deps.metrics.checkpointFailed(stage.name);
       this.lastFailure = `${stage.name}: ${(e as Error).message}`;
       this.deps.logger.warn({ partition: shard.partition, stage: stage.name, err: (e as Error).message }, 'checkpoint failed; will retry');
@@ -86,23 +87,60 @@ export class PartitionCheckpointer {
   }
 
   private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
-    const { history, snapshots, currentState, bus, encodeRecord: encode } = this.deps;
+    const { history, snapshots, currentState } = this.deps;
     const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
       stage.name = name;
       const started = performance.now();
       await work();
       this.deps.metrics.checkpointStage(name, (performance.now() - started) / 1000);
     };
-    if (data.positions.length > 0) await step('positions', () => history.appendPositions(data.positions));
-    if (data.events.length > 0) await step('events', () => history.appendEvents(data.events));
-    stage.name = 'segments';
-    if (data.segments.length > 0) await step('segments', () => history.upsertSegments(data.segments));
-    if (data.repairs.length > 0) await step('segments', async () => history.repairSegments?.(data.repairs));
-    if (data.withSnapshots && data.snapshots.length > 0) await step('snapshots', () => snapshots.save(shard.partition, shard.epoch, data.snapshots));
-    // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
-    if (currentState && data.retired.length > 0) await step('current-state', () => currentState.remove(data.retired));
-    if (currentState && data.views.length > 0) await step('current-state', () => currentState.write(data.views));
-    if (data.views.length > 0) await step('outputs', () => bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) }))));
-    if (data.events.length > 0) await step('outputs', () => bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) }))));
+    // The outputs leave first and travel while the stores are written: waiting for their acks
+    // after everything else made every checkpoint pay the brokers' round trips on top.
+    const outputs = this.publishOutputs(data);
+    try {
+      if (data.positions.length > 0) await step('positions', () => history.appendPositions(data.positions));
+      if (data.events.length > 0) await step('events', () => history.appendEvents(data.events));
+      if (data.segments.length > 0) await step('segments', () => history.upsertSegments(data.segments));
+      if (data.repairs.length > 0) await step('segments', async () => history.repairSegments?.(data.repairs));
+      if (data.withSnapshots && data.snapshots.length > 0) await step('snapshots', () => snapshots.save(shard.partition, shard.epoch, data.snapshots));
+      // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
+      if (currentState && data.retired.length > 0) await step('current-state', () => currentState.remove(data.retired));
+      if (currentState && data.views.length > 0) await step('current-state', () => currentState.write(data.views));
+    } catch (e) {
+      // Not left running: the partition's next checkpoint must not start before they are acked
+      // or failed (one partition's records leave in checkpoint order).
+      await outputs.catch(() => undefined);
+      throw e;
+    }
+    // Awaited before the checkpoint ends, so before any commit: a committed offset's outputs are
+    // acknowledged (at least once, as before).
+    await step('outputs-wait', () => outputs);
+  }
+
+  /** Both output topics, published at once (the log may send them in one request); resolves when acked. */
+  private async publishOutputs(data: CheckpointData): Promise<void> {
+    const { bus, encodeRecord: encode } = this.deps;
+    const started = performance.now();
+    const sends: Promise<void>[] = [];
+    if (data.views.length > 0) sends.push(bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) }))));
+    if (data.events.length > 0) sends.push(bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) }))));
+    if (sends.length === 0) return;
+    try {
+      await Promise.all(sends);
+    } catch (e) {
+      // Both settle before this one does: a checkpoint that failed leaves nothing in flight.
+      await Promise.allSettled(sends);
+      throw new OutputsFailed(e as Error);
+    }
+    this.deps.metrics.checkpointStage('outputs', (performance.now() - started) / 1000);
+  }
+}
+
+/** The output topics' publish failed (the stage of the checkpoint that failed is `outputs`). */
+class OutputsFailed extends Error {
+  readonly code = 'OUTPUTS_FAILED';
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'OutputsFailed';
   }
 }

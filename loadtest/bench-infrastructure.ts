@@ -28,6 +28,7 @@
  *   BENCH_TIMEOUT_S   longest wait for a measured condition (default 900)
  *   BENCH_CPU_PROF    a directory: every part runs with --cpu-prof into it
  *   SNAPSHOT_INTERVAL_MS  the node's snapshot cadence in part 1 (default: the engine's)
+ *   KAFKA_COMPRESSION     the node's producer codec (default: the engine's)
  *   KAFKA_BROKERS (127.0.0.1:9092), FLEETLINE_BENCH_REDIS_URL (redis://127.0.0.1:6379),
  *   FLEETLINE_BENCH_PG_URL (admin connection, postgres://postgres@127.0.0.1:5432/postgres)
  */
@@ -189,6 +190,8 @@ function nodeConfig(d: Deployment, extra: Record<string, string> = {}): Config {
     NODE_ID: `bench-${d.id}`,
     // The snapshot cadence can be set for a run (SNAPSHOT_INTERVAL_MS=0: snapshots and commits at every checkpoint).
     ...(process.env.SNAPSHOT_INTERVAL_MS !== undefined ? { SNAPSHOT_INTERVAL_MS: process.env.SNAPSHOT_INTERVAL_MS } : {}),
+    // And the codec of what the node produces (the output topics).
+    ...(process.env.KAFKA_COMPRESSION !== undefined ? { KAFKA_COMPRESSION: process.env.KAFKA_COMPRESSION } : {}),
     ...extra,
   });
 }
