@@ -43,7 +43,11 @@ export class PartitionCheckpointer {
 
   constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number, topic: string) => Promise<void>) {}
 
-  async checkpoint(shard: PartitionShard, snapshots: SnapshotWhen = 'due'): Promise<CheckpointOutcome> {
+  /**
+   * @param storesWritten called once the stores are written, when only the outputs' acks (and the
+   *   commit) are left: the caller may start another partition's checkpoint meanwhile.
+   */
+  async checkpoint(shard: PartitionShard, snapshots: SnapshotWhen = 'due', storesWritten?: () => void): Promise<CheckpointOutcome> {
     if (!shard.hasPendingCheckpoint) return 'snapshotted';
     const started = performance.now();
     const interval = this.deps.snapshotIntervalMs;
@@ -51,7 +55,7 @@ export class PartitionCheckpointer {
     const data = shard.takeCheckpoint(snapshots === 'now' || interval === undefined || shard.snapshotDue(now, interval));
     const stage = { name: 'history' };
     try {
-      await this.write(shard, data, stage);
+      await this.write(shard, data, stage, storesWritten);
       if (!data.withSnapshots) {
         this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, 0);
         return 'written';
@@ -86,7 +90,7 @@ export class PartitionCheckpointer {
     }
   }
 
-  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
+  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }, storesWritten?: () => void): Promise<void> {
     const { history, snapshots, currentState } = this.deps;
     const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
       stage.name = name;
@@ -112,6 +116,7 @@ export class PartitionCheckpointer {
       await outputs.catch(() => undefined);
       throw e;
     }
+    storesWritten?.();
     // Awaited before the checkpoint ends, so before any commit: a committed offset's outputs are
     // acknowledged (at least once, as before).
     await step('outputs-wait', () => outputs);
