@@ -3,8 +3,10 @@
  * the node's Kafka log publishes vehicle.updates, against the real broker. Each round publishes
  * every vehicle's view once (MessagePack), as four checkpoints side by side would (the views split
  * in 4 publishes of one turn), and waits for the acks; prints records/s, the node's CPU per
- * record and the produce requests it took. Topic bench.<random>.vehicle.updates (24 partitions),
- * deleted at the end. Numbers, not assertions.
+ * record. `--home`: each of the four publishes goes to one partition, as a node's views do when
+ * its vehicles are bound (a vehicle lives in the partition its id hashes to, and its views are
+ * keyed by that id). Topic bench.<random>.vehicle.updates (24 partitions), deleted at the end.
+ * Numbers, not assertions.
  */
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +20,7 @@ import { DEFAULT_SETTINGS } from '../actors/domain/domain-settings.js';
 import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
 import type { VehicleView } from '../actors/domain/vehicle-state.js';
 
-const { values } = parseArgs({ options: { views: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '10' }, codec: { type: 'string', default: 'gzip' } } });
+const { values } = parseArgs({ options: { views: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '10' }, codec: { type: 'string', default: 'gzip' }, home: { type: 'boolean', default: false } } });
 const VIEWS = Number(values.views);
 const ROUNDS = Number(values.rounds);
 const CODEC = values.codec as KafkaCompression;
@@ -45,12 +47,12 @@ const quarter = Math.ceil(views.length / 4);
 const cpu = process.cpuUsage();
 const started = performance.now();
 for (let r = 0; r < ROUNDS; r++) {
-  await Promise.all([0, 1, 2, 3].map((q) => log.publish(topic, views.slice(q * quarter, (q + 1) * quarter).map((v) => ({ key: v.id, value: encodeMsgpack(v) })))));
+  await Promise.all([0, 1, 2, 3].map((q) => log.publish(topic, views.slice(q * quarter, (q + 1) * quarter).map((v) => ({ key: v.id, value: encodeMsgpack(v), ...(values.home ? { partition: q } : {}) })))));
 }
 const ms = performance.now() - started;
 const used = process.cpuUsage(cpu);
 const n = ROUNDS * views.length;
-console.log(`${CODEC}: ${n} records (${views.length} views × ${ROUNDS} rounds) in ${(ms / 1000).toFixed(2)} s = ${Math.round(n / ms * 1000)}/s; ` +
+console.log(`${CODEC}${values.home ? ' (each publish to one partition)' : ''}: ${n} records (${views.length} views × ${ROUNDS} rounds) in ${(ms / 1000).toFixed(2)} s = ${Math.round(n / ms * 1000)}/s; ` +
   `CPU ${((used.user + used.system) / n).toFixed(1)} µs per record (this process); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 const { Kafka } = await import('kafkajs');
 const admin = new Kafka({ brokers: BROKERS, clientId: 'fleetline-bench-publish-admin' }).admin();

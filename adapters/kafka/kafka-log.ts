@@ -10,10 +10,11 @@ import { consistentHashAssigner } from './consistent-hash-assigner.js';
 import { kafkaCompressionTypes, registerKafkaCodecs, type KafkaCompression } from './kafka-codecs.js';
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
 import { ProduceAccumulator } from './produce-accumulator.js';
+import { partitionForKey } from '../embedded/murmur2.js';
 import { pinoLogCreator } from './kafka-logging.js';
 
 /**
- * Records of a topic per produce request, per partition of the topic. kafkajs 2.2.4 groups a send's messages
+ * Records per partition of a topic in one produce request. kafkajs 2.2.4 groups a send's messages
  * by partition by copying the partition's list for every message (groupMessagesPerPartition:
  * quadratic in the records per partition): the first checkpoint after a 100k-vehicle load, 100k
  * vehicle.updates records in 2 partitions, held a node's event loop for a minute and more (150 s
@@ -86,7 +87,7 @@ export class KafkaLog implements PartitionedLog {
     const compression = kafkaCompressionTypes[options.compression ?? 'gzip'];
     this.accumulator = new ProduceAccumulator(
       async (topicMessages) => { await (await this.producer()).sendBatch({ topicMessages, acks: -1, compression }); },
-      (topic) => PUBLISH_CHUNK_PER_PARTITION * Math.max(1, this.partitionCounts.get(topic) ?? 1),
+      PUBLISH_CHUNK_PER_PARTITION,
     );
   }
 
@@ -132,7 +133,12 @@ export class KafkaLog implements PartitionedLog {
   async publish(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (!this.partitionCounts.has(topic)) await this.refreshPartitions(await this.admin(), [topic]);
-    await this.accumulator.publish(topic, records.map((r) => ({ key: r.key, value: r.value === null ? null : toBuffer(r.value), ...(r.partition !== undefined && { partition: r.partition }) })));
+    const partitions = this.partitionsOf(topic);
+    // murmur2 of the key, as kafkajs's default partitioner would (without its Buffer per key):
+    // the accumulator counts each request's records per partition.
+    await this.accumulator.publish(topic, records.map((r) => ({
+      key: r.key, value: r.value === null ? null : toBuffer(r.value), partition: r.partition ?? partitionForKey(r.key, partitions),
+    })));
   }
 
   async consume(options: ConsumerOptions): Promise<LogConsumer> {

@@ -1,5 +1,8 @@
 import type { Message, TopicMessages } from 'kafkajs';
 
+/** A message whose partition is already chosen (the accumulator counts per partition). */
+export type PartitionedMessage = Message & { partition: number };
+
 interface Publication {
   /** Chunks of this publish not acknowledged yet. */
   unacked: number;
@@ -10,7 +13,9 @@ interface Publication {
 
 interface Chunk {
   readonly topic: string;
-  readonly messages: Message[];
+  readonly messages: PartitionedMessage[];
+  /** Messages per partition in this chunk. */
+  readonly perPartition: Map<number, number>;
   readonly publication: Publication;
 }
 
@@ -40,19 +45,31 @@ export class ProduceAccumulator {
   private idle: (() => void)[] = [];
 
   /**
-   * @param limitOf most messages of `topic` one request may hold: kafkajs groups a request's
-   *   messages per partition in time quadratic in the messages per partition.
+   * @param perPartition most messages of one partition of a topic a request may hold: kafkajs
+   *   groups a request's messages per partition in time quadratic in the messages per partition
+   *   (and a checkpoint's views can all go to one partition: a bound vehicle's home partition is
+   *   the one its key hashes to).
    */
-  constructor(private readonly send: SendBatch, private readonly limitOf: (topic: string) => number) {}
+  constructor(private readonly send: SendBatch, private readonly perPartition: number) {}
 
-  publish(topic: string, messages: Message[]): Promise<void> {
+  publish(topic: string, messages: readonly PartitionedMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const limit = Math.max(1, this.limitOf(topic));
-      const publication: Publication = { unacked: Math.ceil(messages.length / limit), failed: false, resolve, reject };
-      for (let start = 0; start < messages.length; start += limit) {
-        this.queue.push({ topic, messages: messages.length <= limit ? messages : messages.slice(start, start + limit), publication });
+      const publication: Publication = { unacked: 0, failed: false, resolve, reject };
+      // Cut where a partition would exceed its share: chunks keep the publish's order.
+      let chunk: Chunk = { topic, messages: [], perPartition: new Map(), publication };
+      for (const m of messages) {
+        const n = chunk.perPartition.get(m.partition) ?? 0;
+        if (n === this.perPartition) {
+          this.queue.push(chunk);
+          publication.unacked++;
+          chunk = { topic, messages: [], perPartition: new Map(), publication };
+        }
+        chunk.messages.push(m);
+        chunk.perPartition.set(m.partition, (chunk.perPartition.get(m.partition) ?? 0) + 1);
       }
+      this.queue.push(chunk);
+      publication.unacked++;
       this.kick();
     });
   }
@@ -80,7 +97,7 @@ export class ProduceAccumulator {
     const perTopic = new Map<string, Message[]>();
     for (const chunk of batch) {
       const messages = perTopic.get(chunk.topic);
-      if (messages === undefined) perTopic.set(chunk.topic, chunk.messages.slice());
+      if (messages === undefined) perTopic.set(chunk.topic, [...chunk.messages]);
       else for (const m of chunk.messages) messages.push(m);
     }
     try {
@@ -102,13 +119,17 @@ export class ProduceAccumulator {
 
   /** The queue's first chunks, as many as fit one request (at least one). */
   private takeBatch(): Chunk[] {
-    const counts = new Map<string, number>();
+    const counts = new Map<string, Map<number, number>>();
     const batch: Chunk[] = [];
     while (this.head < this.queue.length) {
       const chunk = this.queue[this.head];
-      const count = (counts.get(chunk.topic) ?? 0) + chunk.messages.length;
-      if (batch.length > 0 && count > this.limitOf(chunk.topic)) break;
-      counts.set(chunk.topic, count);
+      let topicCounts = counts.get(chunk.topic);
+      if (batch.length > 0 && topicCounts !== undefined) {
+        const counted = topicCounts;
+        if ([...chunk.perPartition].some(([p, n]) => (counted.get(p) ?? 0) + n > this.perPartition)) break;
+      }
+      if (topicCounts === undefined) counts.set(chunk.topic, (topicCounts = new Map()));
+      for (const [p, n] of chunk.perPartition) topicCounts.set(p, (topicCounts.get(p) ?? 0) + n);
       batch.push(chunk);
       this.head++;
     }

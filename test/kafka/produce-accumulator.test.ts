@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Producer, type TopicMessages } from 'kafkajs';
-import { ProduceAccumulator } from '../../adapters/kafka/produce-accumulator.js';
+import { ProduceAccumulator, type PartitionedMessage } from '../../adapters/kafka/produce-accumulator.js';
+import { partitionForKey } from '../../adapters/embedded/murmur2.js';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
@@ -29,9 +30,12 @@ function accumulator(limit: number, fail: (n: number) => boolean = () => false):
     requests.push(new Map(topicMessages.map((t) => [t.topic, t.messages.map((m) => String(m.value))])));
     if (fail(n)) throw new Error(`request ${n} refused`);
     await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.LZ4 });
-  }, () => limit);
+  }, limit);
   return { acc, requests };
 }
+
+/** A record on the partition Kafka's default partitioner gives its key. */
+const message = (key: string, value: string, partitions: number): PartitionedMessage => ({ key, value, partition: partitionForKey(key, partitions) });
 
 async function newTopics(n: number, partitions: number): Promise<string[]> {
   const names = Array.from({ length: n }, () => `test.${uid()}.out`);
@@ -83,7 +87,7 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
     const [updates, events] = await newTopics(2, 3);
     const { acc, requests } = accumulator(1000);
     const publish = (topic: string, from: number, n: number) =>
-      acc.publish(topic, Array.from({ length: n }, (_, i) => ({ key: `veh-${(from + i) % 5}`, value: String(from + i) })));
+      acc.publish(topic, Array.from({ length: n }, (_, i) => message(`veh-${(from + i) % 5}`, String(from + i), 3)));
     // Four "checkpoints" in one turn, each with both topics: one request.
     const first = [0, 10, 20, 30].flatMap((from) => [publish(updates, from, 10), publish(events, from, 2)]);
     // While it is in flight (the next turn), four more: together in the second.
@@ -102,10 +106,10 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
     }
   });
 
-  it('#11 a publish larger than a request is split, in order, and resolves once every part is acknowledged', async () => {
+  it('#11 a publish with more records for one partition than a request may hold is split, in order, and resolves once every part is acknowledged', async () => {
     const [topic] = await newTopics(1, 2);
     const { acc, requests } = accumulator(10);
-    await acc.publish(topic, Array.from({ length: 25 }, (_, i) => ({ key: 'veh-1', value: String(i) })));
+    await acc.publish(topic, Array.from({ length: 25 }, (_, i) => message('veh-1', String(i), 2)));
     assert.deepEqual(requests.map((r) => r.get(topic)?.length), [10, 10, 5]);
     const stored = await readBack(topic, 25);
     assert.deepEqual(stored.get('veh-1'), Array.from({ length: 25 }, (_, i) => String(i)));
@@ -114,14 +118,26 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
   it('#11 a failed request rejects every publish it held; publishes queued behind it still go', async () => {
     const [topic] = await newTopics(1, 1);
     const { acc, requests } = accumulator(1000, (n) => n === 0);
-    const a = acc.publish(topic, [{ key: 'k', value: 'a' }]);
-    const b = acc.publish(topic, [{ key: 'k', value: 'b' }]);
+    const a = acc.publish(topic, [message('k', 'a', 1)]);
+    const b = acc.publish(topic, [message('k', 'b', 1)]);
     const refused = Promise.all([assert.rejects(a, /request 0 refused/), assert.rejects(b, /request 0 refused/)]);
     await new Promise((r) => setImmediate(r));
-    const c = acc.publish(topic, [{ key: 'k', value: 'c' }]);
+    const c = acc.publish(topic, [message('k', 'c', 1)]);
     await Promise.all([refused, c]);
     await acc.drained();
     assert.equal(requests.length, 2);
     assert.deepEqual((await readBack(topic, 1)).get('k'), ['c']);
+  });
+
+  it('#11 records spread over partitions share a request up to the limit of each partition', async () => {
+    const [topic] = await newTopics(1, 4);
+    const { acc, requests } = accumulator(10);
+    // 40 keys over 4 partitions: no partition gets more than 10 of them in one request.
+    const records = Array.from({ length: 40 }, (_, i) => message(`veh-${i}`, String(i), 4));
+    const counts = new Map<number, number>();
+    for (const r of records) counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+    await acc.publish(topic, records);
+    assert.equal(requests.length, Math.ceil(Math.max(...counts.values()) / 10), 'as many requests as the fullest partition needs');
+    assert.equal(requests.reduce((n, r) => n + (r.get(topic)?.length ?? 0), 0), 40);
   });
 });
