@@ -3,7 +3,8 @@
  * the engine against the real Kafka, Redis and PostgreSQL of this machine. Prints
  *  1. points/s through Kafka → vehicle actors → Redis/PostgreSQL: BENCH_POINTS points
  *     pre-produced to telemetry.raw (not measured), then one node started in-process consumes
- *     them; "applied by actors" and "durably written (positions in PostgreSQL) and committed";
+ *     them; "applied by actors" and "durably written (positions in PostgreSQL) and committed",
+ *     the node process's CPU per point and the checkpoint stage times (fleetline_checkpoint_stage_seconds);
  *  2. the checkpoint flush of BENCH_DIRTY dirty vehicle actors over 24 partitions (what
  *     ShardSupervisor.checkpoint writes: history, snapshots to Redis + PostgreSQL, current
  *     state), total and per store;
