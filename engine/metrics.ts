@@ -26,6 +26,7 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly checkpointSeconds: Histogram;
   private readonly checkpointSnapshots: Counter;
   private readonly checkpointFailures: Counter<'stage'>;
+  private readonly checkpointStages: Histogram<'stage'>;
   private readonly fenced: Counter;
   private readonly crashes: Counter<'partition'>;
   private readonly replayed: Counter<'partition'>;
@@ -55,6 +56,10 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSeconds = new Histogram({ name: 'fleetline_checkpoint_seconds', help: 'Time to flush one partition and commit its offset.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
     this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
+    this.checkpointStages = new Histogram({
+      name: 'fleetline_checkpoint_stage_seconds', help: 'Time of each stage of a partition checkpoint (outputs: publish to acks, overlapping the others; outputs-wait: what the checkpoint still waited for them).',
+      labelNames: ['stage'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r,
+    });
     this.fenced = new Counter({ name: 'fleetline_fenced_writes_total', help: 'Snapshot writes rejected because another node owns the partition now.', registers: r });
     this.moves = new Histogram({
       name: 'fleetline_partition_moves_seconds', help: 'Partitions that arrived on this node (acquire + restore) or left it (last checkpoint + hand-off), with the time each took.',
@@ -112,6 +117,7 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSnapshots.inc(snapshots);
   }
   checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
+  checkpointStage(stage: string, seconds: number): void { this.checkpointStages.observe({ stage }, seconds); }
   fencedWrite(): void { this.fenced.inc(); }
   actorCrashed(partition: number): void { this.crashes.inc({ partition: String(partition) }); }
   crashReplayed(partition: number, points: number): void { this.replayed.inc({ partition: String(partition) }, points); }

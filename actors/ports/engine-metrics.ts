@@ -9,6 +9,12 @@ export interface EngineMetrics {
   clientError(code: string): void;
   checkpoint(partition: number, seconds: number, snapshots: number): void;
   checkpointFailed(stage: string): void;
+  /**
+   * Time one stage of a checkpoint took (history, snapshots, current state, outputs; `outputs`
+   * from its start to its acks, `outputs-wait` the part of it the checkpoint still waited for
+   * after its other stages).
+   */
+  checkpointStage(stage: string, seconds: number): void;
   fencedWrite(): void;
   /** A vehicle actor threw while handling a message (it was restored; the batch went on). */
   actorCrashed(partition: number): void;
@@ -38,6 +44,7 @@ export const noMetrics: EngineMetrics = {
   clientError: () => {},
   checkpoint: () => {},
   checkpointFailed: () => {},
+  checkpointStage: () => {},
   fencedWrite: () => {},
   actorCrashed: () => {},
   crashReplayed: () => {},
