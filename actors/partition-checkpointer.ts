@@ -43,7 +43,11 @@ export class PartitionCheckpointer {
 
   constructor(private readonly deps: CheckpointerDeps, private readonly commit: (partition: number, nextOffset: number, topic: string) => Promise<void>) {}
 
-  async checkpoint(shard: PartitionShard, snapshots: SnapshotWhen = 'due'): Promise<CheckpointOutcome> {
+  /**
+   * @param storesWritten called once the stores are written, when only the outputs' acks (and the
+   *   commit) are left: the caller may start another partition's checkpoint meanwhile.
+   */
+  async checkpoint(shard: PartitionShard, snapshots: SnapshotWhen = 'due', storesWritten?: () => void): Promise<CheckpointOutcome> {
     if (!shard.hasPendingCheckpoint) return 'snapshotted';
     const started = performance.now();
     const interval = this.deps.snapshotIntervalMs;
@@ -51,11 +55,12 @@ export class PartitionCheckpointer {
     const data = shard.takeCheckpoint(snapshots === 'now' || interval === undefined || shard.snapshotDue(now, interval));
     const stage = { name: 'history' };
     try {
-      await this.write(shard, data, stage);
+      await this.write(shard, data, stage, storesWritten);
       if (!data.withSnapshots) {
         this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, 0);
         return 'written';
       }
+      const commitStarted = performance.now();
       if (data.nextOffset > shard.committedOffset) {
         stage.name = 'commit';
         await this.commit(shard.partition, data.nextOffset, Topics.telemetryRaw);
@@ -66,6 +71,7 @@ export class PartitionCheckpointer {
         await this.commit(shard.partition, data.forwardedNextOffset, Topics.telemetryByVehicle);
         shard.forwardedCommittedOffset = data.forwardedNextOffset;
       }
+      this.deps.metrics.checkpointStage('commit', (performance.now() - commitStarted) / 1000);
       shard.lastSnapshotAt = now;
       this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
       return 'snapshotted';
@@ -76,6 +82,7 @@ export class PartitionCheckpointer {
         return 'fenced';
       }
       shard.giveBack(data);
+      if (e instanceof OutputsFailed) stage.name = 'outputs';
       this.deps.metrics.checkpointFailed(stage.name);
       this.lastFailure = `${stage.name}: ${(e as Error).message}`;
       this.deps.logger.warn({ partition: shard.partition, stage: stage.name, err: (e as Error).message }, 'checkpoint failed; will retry');
@@ -83,22 +90,62 @@ export class PartitionCheckpointer {
     }
   }
 
-  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }): Promise<void> {
-    const { history, snapshots, currentState, bus, encodeRecord: encode } = this.deps;
-    if (data.positions.length > 0) await history.appendPositions(data.positions);
-    stage.name = 'events';
-    if (data.events.length > 0) await history.appendEvents(data.events);
-    stage.name = 'segments';
-    if (data.segments.length > 0) await history.upsertSegments(data.segments);
-    if (data.repairs.length > 0) await history.repairSegments?.(data.repairs);
-    stage.name = 'snapshots';
-    if (data.withSnapshots && data.snapshots.length > 0) await snapshots.save(shard.partition, shard.epoch, data.snapshots);
-    stage.name = 'current-state';
-    // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
-    if (currentState && data.retired.length > 0) await currentState.remove(data.retired);
-    if (currentState && data.views.length > 0) await currentState.write(data.views);
-    stage.name = 'outputs';
-    if (data.views.length > 0) await bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) })));
-    if (data.events.length > 0) await bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) })));
+  private async write(shard: PartitionShard, data: CheckpointData, stage: { name: string }, storesWritten?: () => void): Promise<void> {
+    const { history, snapshots, currentState } = this.deps;
+    const step = async (name: string, work: () => Promise<unknown>): Promise<void> => {
+      stage.name = name;
+      const started = performance.now();
+      await work();
+      this.deps.metrics.checkpointStage(name, (performance.now() - started) / 1000);
+    };
+    // The outputs leave first and travel while the stores are written: waiting for their acks
+    // after everything else made every checkpoint pay the brokers' round trips on top.
+    const outputs = this.publishOutputs(data);
+    try {
+      if (data.positions.length > 0) await step('positions', () => history.appendPositions(data.positions));
+      if (data.events.length > 0) await step('events', () => history.appendEvents(data.events));
+      if (data.segments.length > 0) await step('segments', () => history.upsertSegments(data.segments));
+      if (data.repairs.length > 0) await step('segments', async () => history.repairSegments?.(data.repairs));
+      if (data.withSnapshots && data.snapshots.length > 0) await step('snapshots', () => snapshots.save(shard.partition, shard.epoch, data.snapshots));
+      // Removals first: a vehicle retired and seen again within one checkpoint ends up written.
+      if (currentState && data.retired.length > 0) await step('current-state', () => currentState.remove(data.retired));
+      if (currentState && data.views.length > 0) await step('current-state', () => currentState.write(data.views));
+    } catch (e) {
+      // Not left running: the partition's next checkpoint must not start before they are acked
+      // or failed (one partition's records leave in checkpoint order).
+      await outputs.catch(() => undefined);
+      throw e;
+    }
+    storesWritten?.();
+    // Awaited before the checkpoint ends, so before any commit: a committed offset's outputs are
+    // acknowledged (at least once, as before).
+    await step('outputs-wait', () => outputs);
+  }
+
+  /** Both output topics, published at once (the log may send them in one request); resolves when acked. */
+  private async publishOutputs(data: CheckpointData): Promise<void> {
+    const { bus, encodeRecord: encode } = this.deps;
+    const started = performance.now();
+    const sends: Promise<void>[] = [];
+    if (data.views.length > 0) sends.push(bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) }))));
+    if (data.events.length > 0) sends.push(bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) }))));
+    if (sends.length === 0) return;
+    try {
+      await Promise.all(sends);
+    } catch (e) {
+      // Both settle before this one does: a checkpoint that failed leaves nothing in flight.
+      await Promise.allSettled(sends);
+      throw new OutputsFailed(e as Error);
+    }
+    this.deps.metrics.checkpointStage('outputs', (performance.now() - started) / 1000);
+  }
+}
+
+/** The output topics' publish failed (the stage of the checkpoint that failed is `outputs`). */
+class OutputsFailed extends Error {
+  readonly code = 'OUTPUTS_FAILED';
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'OutputsFailed';
   }
 }

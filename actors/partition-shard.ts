@@ -11,8 +11,11 @@ import type { TripSegment } from './domain/trip-segment.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { LiveOutbox } from './live-updates.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
-import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { fromSnapshot, newVehicleState, restoreInto, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { spawnVehicle, VehicleBehaviour, vehicleLogic, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { diff, fromSnapshot, newVehicleState, restoreInto, settingsOf, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { holdsOutput, settledHorizon } from './reorder-window.js';
+import { recoverCrashed } from './crash-replay.js';
+import type { PositionRow } from './ports/history-store.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
 import type { SegmentRepair } from './segment-repair.js';
 import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
@@ -32,6 +35,11 @@ export interface ShardDeps {
   readonly decodeRecord: (bytes: Uint8Array) => unknown;
   /** The last snapshot written of a vehicle (a crashed actor is restored from it); none: reset. */
   readonly lastSnapshot?: (partition: number, vehicleId: string) => Promise<VehicleSnapshot | undefined>;
+  /**
+   * A vehicle's stored positions stamped after `afterTs`, oldest first, the newest `limit` at
+   * most (HistoryStore.positionsAfter): a crashed actor replays them over its snapshot.
+   */
+  readonly storedPositions?: (vehicleId: string, afterTs: number, limit: number) => Promise<readonly TelemetryPoint[]>;
   /** Replaces the vehicle logic (tests make it throw). */
   readonly vehicleLogic?: VehicleLogic;
   /** In a cluster: where every change goes for the nodes that do not own this partition. */
@@ -126,6 +134,10 @@ export class PartitionShard implements VehicleOutbox {
   private readonly livenessTimer: NodeJS.Timeout;
   /** Set while points apply before every snapshot was restored (beginRestore … endRestore). */
   private streaming: StreamingRestore | null = null;
+  /** Crashed actors being put back: checkpoints write no snapshots (so commit nothing) meanwhile. */
+  private recovering = 0;
+  /** The positions the last checkpoint took: unwritten until it succeeds (a failed one gives them back). */
+  private writing: readonly PositionRow[] = [];
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
@@ -564,35 +576,79 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   /**
-   * A vehicle actor threw: count and log it, then put its state back to its last written
-   * snapshot (a fresh state when it has none), in place. What it had accepted since is already
-   * in the history rows pending here; its later points apply on top of the restored state.
+   * A vehicle actor threw: count and log it, then put its state back, in place, to what it was
+   * before that message: its last written snapshot (a fresh state when it has none) with the
+   * points it accepted since replayed, silently (crash-replay.ts). While that runs, checkpoints
+   * write no snapshots: the state the crash left must never be stored, nor a commit move past
+   * points the stored state lacks.
    */
   async crashed(vehicleId: string, error: unknown): Promise<void> {
     this.deps.metrics.actorCrashed(this.partition);
-    this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot');
+    this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot and replaying its points since');
     const r = this.residents.get(vehicleId);
     if (r === undefined) return;
     const state = r.state;
     // Whatever the crash left half-done is never written. It stays among the vehicles changed
     // since their last snapshot: the state restored below is what the next snapshot write stores.
     this.pending.dirty.delete(state);
-    let restored: VehicleState | null = null;
+    this.recovering++;
     try {
-      const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
-      if (snap !== undefined) restored = fromSnapshot(snap, state.profile);
-    } catch (e) {
-      this.deps.logger.warn({ partition: this.partition, vehicleId, err: (e as Error).message }, 'crashed vehicle: snapshot unreadable, reset instead');
+      const lastSnapshot = this.deps.lastSnapshot;
+      const stored = this.deps.storedPositions;
+      const recovery = await recoverCrashed(state, {
+        ...(lastSnapshot ? { lastSnapshot: () => lastSnapshot(this.partition, vehicleId) } : {}),
+        ...(stored ? { storedPositions: (afterTs: number, limit: number) => stored(vehicleId, afterTs, limit) } : {}),
+        // Copied now, before any read: what a checkpoint writes from here on is in this copy.
+        unwritten: this.unwrittenPoints(vehicleId),
+      }, (this.deps.vehicleLogic ?? vehicleLogic).applyPoint, Date.now());
+      restoreInto(state, recovery.state);
+      this.deps.metrics.crashReplayed(this.partition, recovery.replayed);
+      const fromTs = Number.isFinite(recovery.fromTs) ? recovery.fromTs : null;
+      if (recovery.problem === null) this.deps.logger.info({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed }, 'crashed vehicle restored: snapshot and the points since replayed');
+      else this.deps.logger.error({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed, problem: recovery.problem }, 'crashed vehicle restored incompletely');
+      if (this.closed || this.residents.get(vehicleId) !== r) return;
+      this.afterRecovery(state, recovery.replayed);
+    } finally {
+      this.recovering--;
     }
-    restored ??= newVehicleState(state.profile, state.deviceId, this.partition);
-    restoreInto(state, restored);
-    if (this.closed || this.residents.get(vehicleId) !== r) return;
+  }
+
+  /** The accepted points of a vehicle no checkpoint has written yet, in the order they were accepted. */
+  private unwrittenPoints(vehicleId: string): TelemetryPoint[] {
+    const out: TelemetryPoint[] = [];
+    for (const row of this.writing) if (row.vehicleId === vehicleId) out.push(row.point);
+    for (const row of this.pending.positions) if (row.vehicleId === vehicleId) out.push(row.point);
+    return out;
+  }
+
+  /**
+   * A recovered vehicle: snapshotted next (its replayed state is newer than its snapshot), its
+   * segments written again (upserts by id: the same rows, and any the crashed message had
+   * changed), its held output booked on the status timer, and its view sent only where it differs
+   * from the one last sent (the index's: clients hold it already; the crashed message sent none).
+   */
+  private afterRecovery(state: VehicleState, replayed: number): void {
+    if (replayed > 0) this.pending.unsnapshotted.add(state);
+    const segments = takeSegments(state, settledHorizon(state));
+    if (segments !== null) this.segments(segments);
+    if (holdsOutput(state)) this.watch(state, state.domain.lastReceivedAt + settingsOf(state).reorderWindowS * 1000);
     const view = state.view;
-    if (view !== null) this.deps.index.upsert(view, true);
-    else this.deps.index.remove(vehicleId);
-    this.deps.hub.publish({ id: vehicleId, company: state.profile.company, delta: view === null ? null : { ...view }, view, receivedAt: Date.now() });
-    if (view !== null) this.deps.live?.changed(this.partition, view, Date.now());
-    else this.deps.live?.gone(this.partition, vehicleId, state.profile.company);
+    const id = state.vehicleId;
+    const company = state.profile.company;
+    const before = this.deps.index.get(id) ?? null;
+    if (view === null) {
+      if (before === null) return;
+      this.deps.index.remove(id);
+      this.deps.hub.publish({ id, company, delta: null, view: null, receivedAt: Date.now() });
+      this.deps.live?.gone(this.partition, id, company);
+      return;
+    }
+    const delta = diff(before, view);
+    if (Object.keys(delta).length <= 1) return;
+    this.pending.markChanged(state);
+    this.deps.index.upsert(view, before === null || before.lat !== view.lat || before.lon !== view.lon);
+    this.deps.hub.publish({ id, company, delta, view, receivedAt: Date.now() });
+    this.deps.live?.changed(this.partition, view, Date.now());
   }
 
   events(events: VehicleEvent[]): void {
@@ -616,11 +672,14 @@ export class PartitionShard implements VehicleOutbox {
 
   /**
    * Takes everything a checkpoint must write; with snapshots, they cover at least `nextOffset`
-   * (every vehicle changed since the last snapshot write is in them).
+   * (every vehicle changed since the last snapshot write is in them). No snapshots while a
+   * crashed actor is being put back (crashed()): the data says so, and nothing is committed.
    */
   takeCheckpoint(withSnapshots = true): CheckpointData {
     this.checkpointedOffsets = [this.appliedOffset, this.forwardedAppliedOffset];
-    return this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots);
+    const data = this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots && this.recovering === 0);
+    this.writing = data.positions;
+    return data;
   }
 
   /**
@@ -636,6 +695,7 @@ export class PartitionShard implements VehicleOutbox {
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
   giveBack(data: CheckpointData): void {
+    if (this.writing === data.positions) this.writing = [];
     this.pending.giveBack(data, (s) => this.residents.get(s.vehicleId)?.state === s);
   }
 

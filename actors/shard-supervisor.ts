@@ -250,10 +250,12 @@ export class ShardSupervisor {
     const epoch = await this.deps.snapshots.acquire(partition);
     await this.holdLease(partition, epoch);
     const snapshots = this.deps.snapshots;
+    const positionsAfter = this.deps.history.positionsAfter?.bind(this.deps.history);
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
       ...this.deps,
       lastSnapshot: (p, id) => snapshots.loadOne(p, id),
+      ...(positionsAfter ? { storedPositions: positionsAfter } : {}),
       forward: (list) => this.forward(list),
       ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });
@@ -372,18 +374,25 @@ export class ShardSupervisor {
   checkpointAll(snapshots: SnapshotWhen = 'due'): Promise<void> {
     this.roundsQueued++;
     this.rounds = this.rounds.then(async () => {
-      let failed = false;
       const queue = [...this.slots.values()];
+      const checkpoints: Promise<CheckpointOutcome | 'skipped'>[] = [];
       // A few partitions at a time: each checkpoint mostly waits for PostgreSQL, Redis and the
-      // acks of its output topics, one after another (one at a time, the outputs' produce
-      // round trips alone took half of a round). One partition's checkpoints still never overlap.
+      // acks of its output topics (one at a time, the outputs' produce round trips alone took
+      // half of a round). A partition's place is free once its stores are written: its outputs'
+      // acks and its commit finish in its own queue while the next partition writes. One
+      // partition's checkpoints still never overlap.
       await Promise.all(Array.from({ length: CHECKPOINT_CONCURRENCY }, async () => {
         for (let slot = queue.shift(); slot !== undefined; slot = queue.shift()) {
           if (slot.phase !== 'active') continue;
           const held = slot;
-          if ((await held.serial(() => this.checkpointHeld(held, snapshots))) === 'failed') failed = true;
+          let storesWritten!: () => void;
+          const stored = new Promise<void>((resolve) => { storesWritten = resolve; });
+          const done = held.serial(() => this.checkpointHeld(held, snapshots, storesWritten));
+          checkpoints.push(done);
+          await Promise.race([stored, done]);
         }
       }));
+      const failed = (await Promise.all(checkpoints)).includes('failed');
       if (!failed) {
         this.checkpointer.lastFailure = null;
         if (this.intake === 'paused') {
@@ -401,9 +410,9 @@ export class ShardSupervisor {
   }
 
   /** A checkpoint of an active partition (inside its serial queue); a fence gives it up. */
-  private async checkpointHeld(slot: PartitionSlot, snapshots: SnapshotWhen): Promise<CheckpointOutcome | 'skipped'> {
+  private async checkpointHeld(slot: PartitionSlot, snapshots: SnapshotWhen, storesWritten?: () => void): Promise<CheckpointOutcome | 'skipped'> {
     if (slot.phase !== 'active' || slot.shard === null) return 'skipped';
-    const outcome = await this.checkpointer.checkpoint(slot.shard, snapshots);
+    const outcome = await this.checkpointer.checkpoint(slot.shard, snapshots, storesWritten);
     // Renewed by every round that was not fenced (a failing store still holds the partition).
     if (outcome !== 'fenced') await this.holdLease(slot.partition, slot.shard.epoch);
     // Right after a checkpoint with snapshots every vehicle not changed since is in the store.

@@ -26,8 +26,10 @@ export class PrometheusMetrics implements EngineMetrics {
   private readonly checkpointSeconds: Histogram;
   private readonly checkpointSnapshots: Counter;
   private readonly checkpointFailures: Counter<'stage'>;
+  private readonly checkpointStages: Histogram<'stage'>;
   private readonly fenced: Counter;
   private readonly crashes: Counter<'partition'>;
+  private readonly replayed: Counter<'partition'>;
   private readonly moves: Histogram<'direction'>;
   private readonly rebalances: Histogram;
   private readonly passivations: Counter<'what'>;
@@ -54,6 +56,10 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSeconds = new Histogram({ name: 'fleetline_checkpoint_seconds', help: 'Time to flush one partition and commit its offset.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r });
     this.checkpointSnapshots = new Counter({ name: 'fleetline_checkpoint_snapshots_total', help: 'Actor snapshots written by checkpoints.', registers: r });
     this.checkpointFailures = new Counter({ name: 'fleetline_checkpoint_failures_total', help: 'Checkpoints that failed (and will be retried), by stage.', labelNames: ['stage'], registers: r });
+    this.checkpointStages = new Histogram({
+      name: 'fleetline_checkpoint_stage_seconds', help: 'Time of each stage of a partition checkpoint (outputs: publish to acks, overlapping the others; outputs-wait: what the checkpoint still waited for them).',
+      labelNames: ['stage'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r,
+    });
     this.fenced = new Counter({ name: 'fleetline_fenced_writes_total', help: 'Snapshot writes rejected because another node owns the partition now.', registers: r });
     this.moves = new Histogram({
       name: 'fleetline_partition_moves_seconds', help: 'Partitions that arrived on this node (acquire + restore) or left it (last checkpoint + hand-off), with the time each took.',
@@ -68,7 +74,8 @@ export class PrometheusMetrics implements EngineMetrics {
     });
     this.resumes = new Counter({ name: 'fleetline_ws_resumes_total', help: 'Stream resumes, by outcome: resumed (the gap was served), GAP_TOO_LARGE, EPOCH_CHANGED (a full snapshot in a new epoch), UNKNOWN_SESSION.', labelNames: ['outcome'], registers: r });
     this.sessionSaves = new Counter({ name: 'fleetline_ws_session_saves_total', help: 'Stream sessions written to the session store (Redis or memory), batched per WS_SESSION_SAVE_MS.', registers: r });
-    this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot), by partition.', labelNames: ['partition'], registers: r });
+    this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot, then their points since replayed), by partition.', labelNames: ['partition'], registers: r });
+    this.replayed = new Counter({ name: 'fleetline_actor_replayed_points_total', help: 'Points crashed vehicle actors applied again over their restored snapshot (stored and unwritten positions since it), by partition.', labelNames: ['partition'], registers: r });
     new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
     new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
@@ -110,8 +117,10 @@ export class PrometheusMetrics implements EngineMetrics {
     this.checkpointSnapshots.inc(snapshots);
   }
   checkpointFailed(stage: string): void { this.checkpointFailures.inc({ stage }); }
+  checkpointStage(stage: string, seconds: number): void { this.checkpointStages.observe({ stage }, seconds); }
   fencedWrite(): void { this.fenced.inc(); }
   actorCrashed(partition: number): void { this.crashes.inc({ partition: String(partition) }); }
+  crashReplayed(partition: number, points: number): void { this.replayed.inc({ partition: String(partition) }, points); }
   partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void { this.moves.observe({ direction }, seconds); }
   rebalanced(seconds: number): void { this.rebalances.observe(seconds); }
   actorsPassivated(n: number): void { this.passivations.inc({ what: 'passivated' }, n); }

@@ -3,7 +3,8 @@
  * the engine against the real Kafka, Redis and PostgreSQL of this machine. Prints
  *  1. points/s through Kafka → vehicle actors → Redis/PostgreSQL: BENCH_POINTS points
  *     pre-produced to telemetry.raw (not measured), then one node started in-process consumes
- *     them; "applied by actors" and "durably written (positions in PostgreSQL) and committed";
+ *     them; "applied by actors" and "durably written (positions in PostgreSQL) and committed",
+ *     the node process's CPU per point and the checkpoint stage times (fleetline_checkpoint_stage_seconds);
  *  2. the checkpoint flush of BENCH_DIRTY dirty vehicle actors over 24 partitions (what
  *     ShardSupervisor.checkpoint writes: history, snapshots to Redis + PostgreSQL, current
  *     state), total and per store;
@@ -28,6 +29,7 @@
  *   BENCH_TIMEOUT_S   longest wait for a measured condition (default 900)
  *   BENCH_CPU_PROF    a directory: every part runs with --cpu-prof into it
  *   SNAPSHOT_INTERVAL_MS  the node's snapshot cadence in part 1 (default: the engine's)
+ *   KAFKA_COMPRESSION     the node's producer codec (default: the engine's)
  *   KAFKA_BROKERS (127.0.0.1:9092), FLEETLINE_BENCH_REDIS_URL (redis://127.0.0.1:6379),
  *   FLEETLINE_BENCH_PG_URL (admin connection, postgres://postgres@127.0.0.1:5432/postgres)
  */
@@ -190,6 +192,8 @@ function nodeConfig(d: Deployment, extra: Record<string, string> = {}): Config {
     NODE_ID: `bench-${d.id}`,
     // The snapshot cadence can be set for a run (SNAPSHOT_INTERVAL_MS=0: snapshots and commits at every checkpoint).
     ...(process.env.SNAPSHOT_INTERVAL_MS !== undefined ? { SNAPSHOT_INTERVAL_MS: process.env.SNAPSHOT_INTERVAL_MS } : {}),
+    // And the codec of what the node produces (the output topics).
+    ...(process.env.KAFKA_COMPRESSION !== undefined ? { KAFKA_COMPRESSION: process.env.KAFKA_COMPRESSION } : {}),
     ...extra,
   });
 }
@@ -208,6 +212,17 @@ function benchLogger(level: 'warn' | 'info', onLine?: (line: Record<string, unkn
     },
   });
   return pino({ level }, sink);
+}
+
+/** Each label value's sum of a labelled histogram (its `_sum` series), e.g. the checkpoint stages. */
+async function histogramSums(node: FleetlineNode, name: string, label: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  const sums = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}_sum\\{([^}]*)\\} ([0-9.e+-]+)$`, 'gm'))) {
+    const value = new RegExp(`${label}="([^"]*)"`).exec(m[1])?.[1];
+    if (value !== undefined) sums.set(value, (sums.get(value) ?? 0) + Number(m[2]));
+  }
+  return sums;
 }
 
 async function metricValue(node: FleetlineNode, name: string): Promise<number> {
@@ -284,8 +299,8 @@ async function partKafka(d: Deployment): Promise<void> {
   let node: FleetlineNode | undefined;
   try {
     const callAt = now();
-    // Resident means an actor each: the snapshots are an hour old, which passivation would leave on the map without one.
-    node = await startNode(nodeConfig(d, { PASSIVATE_AFTER_S: '0' }), log);
+    const cpuAtCall = process.cpuUsage();
+    node = await startNode(nodeConfig(d), log);
     const readyAt = now();
     if (assignedAt === 0) throw new Error(`the node acquired ${acquired} partitions, not ${PARTITIONS}`);
     const n = node;
@@ -322,6 +337,9 @@ async function partKafka(d: Deployment): Promise<void> {
       return rows >= POINTS ? now() : undefined;
     }, 100, () => `${committed} offsets committed, ${rows} positions in PostgreSQL`);
     if (rows !== POINTS) throw new Error(`${rows} positions in PostgreSQL, expected ${POINTS}`);
+    // CPU of this process (the node, and the bench's light polling) from startNode() to durable.
+    const cpu = process.cpuUsage(cpuAtCall);
+    const stages = await histogramSums(n, 'fleetline_checkpoint_stage_seconds', 'stage');
 
     const appliedMs = applied - assignedAt;
     const durableMs = durableAt - assignedAt;
@@ -332,6 +350,10 @@ async function partKafka(d: Deployment): Promise<void> {
       `all ${int(POINTS)} positions counted in PostgreSQL ${secs(durableMs)} after the partitions were assigned)`);
     console.log(`   node start before that (startNode() call → partitions assigned: migrations, topics, group join): ${secs(assignedAt - callAt)}; ` +
       `first point accepted ${secs((firstAcceptedAt ?? assignedAt) - assignedAt)} after assignment; startNode() resolved ${secs(readyAt - callAt)} after the call`);
+    console.log(`   node process CPU from startNode() to durable: ${secs((cpu.user + cpu.system) / 1000)} (user ${secs(cpu.user / 1000)}, system ${secs(cpu.system / 1000)}), ` +
+      `${((cpu.user + cpu.system) / POINTS).toFixed(1)} µs per point`);
+    console.log(`   checkpoint stage time summed over partitions (fleetline_checkpoint_stage_seconds): ` +
+      [...stages].sort((a, b) => b[1] - a[1]).map(([stage, sec]) => `${stage} ${sec.toFixed(1)} s`).join(', '));
   } finally {
     const closeStart = now();
     await node?.close();

@@ -9,9 +9,17 @@ export interface EngineMetrics {
   clientError(code: string): void;
   checkpoint(partition: number, seconds: number, snapshots: number): void;
   checkpointFailed(stage: string): void;
+  /**
+   * Time one stage of a checkpoint took (history, snapshots, current state, outputs; `outputs`
+   * from its start to its acks, `outputs-wait` the part of it the checkpoint still waited for
+   * after its other stages).
+   */
+  checkpointStage(stage: string, seconds: number): void;
   fencedWrite(): void;
   /** A vehicle actor threw while handling a message (it was restored; the batch went on). */
   actorCrashed(partition: number): void;
+  /** Points a crashed vehicle actor applied again over its restored snapshot (crash-replay.ts). */
+  crashReplayed(partition: number, points: number): void;
   /** A partition arrived (restored: acquire to active) or left (hand-off: revoke to released). */
   partitionMoved(direction: 'acquired' | 'handed-off', seconds: number): void;
   /** Idle vehicles whose actor was stopped (passivation), and passivated ones brought back. */
@@ -36,8 +44,10 @@ export const noMetrics: EngineMetrics = {
   clientError: () => {},
   checkpoint: () => {},
   checkpointFailed: () => {},
+  checkpointStage: () => {},
   fencedWrite: () => {},
   actorCrashed: () => {},
+  crashReplayed: () => {},
   partitionMoved: () => {},
   actorsPassivated: () => {},
   actorsReactivated: () => {},

@@ -24,5 +24,11 @@ export interface HistoryStore {
    * (rederiveSegments), replacing the rows of that period. Optional: a store without positions has nothing to re-cut from.
    */
   repairSegments?(repairs: readonly SegmentRepair[]): Promise<void>;
+  /**
+   * A vehicle's stored positions stamped after `afterTs`, oldest first: the newest `limit` of
+   * them when there are more (a crashed vehicle actor replays them over its restored snapshot).
+   * Optional: a store that keeps no positions has nothing to replay.
+   */
+  positionsAfter?(vehicleId: string, afterTs: number, limit: number): Promise<TelemetryPoint[]>;
   close(): Promise<void>;
 }

@@ -1,19 +1,81 @@
 import type { HistoryStore, PositionRow } from '../../actors/ports/history-store.js';
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { TripSegment } from '../../actors/domain/trip-segment.js';
+import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
+
+export interface MemoryHistoryStoreOptions {
+  /**
+   * How long written positions are kept (ms), for a crashed vehicle actor to replay those since
+   * its last snapshot (default 60 s). The engine keeps twice SNAPSHOT_INTERVAL_MS, at least 60 s:
+   * a vehicle's snapshot is never older than one interval and a checkpoint.
+   */
+  readonly retainMs?: number;
+}
+
+interface WrittenBatch {
+  readonly at: number;
+  readonly rows: readonly PositionRow[];
+}
+
+const DEFAULT_RETAIN_MS = 60_000;
+/** Rows scanned between two turns of the event loop. */
+const SCAN_SLICE = 100_000;
 
 /**
- * The embedded default keeps no history: the live state is in the actors, the events reach
- * the clients through the delivery hub, and durable history is PostgreSQL's job.
+ * The embedded default keeps no lasting history: the live state is in the actors, the events
+ * reach the clients through the delivery hub, and durable history is PostgreSQL's job. It keeps
+ * the positions of the last `retainMs` only, as written (the checkpoints' own arrays, no copy),
+ * for positionsAfter.
  */
 export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory';
+  private readonly retainMs: number;
+  private batches: WrittenBatch[] = [];
 
-  async appendPositions(_rows: readonly PositionRow[]): Promise<void> {}
+  constructor(options: MemoryHistoryStoreOptions = {}) {
+    this.retainMs = options.retainMs ?? DEFAULT_RETAIN_MS;
+  }
+
+  async appendPositions(rows: readonly PositionRow[]): Promise<void> {
+    const now = Date.now();
+    this.forgetBefore(now - this.retainMs);
+    if (rows.length > 0 && this.retainMs > 0) this.batches.push({ at: now, rows });
+  }
+
+  /**
+   * A scan of what is kept: a crash is rare, and a per-vehicle index would cost every write. It
+   * yields to the event loop every SCAN_SLICE rows (a million rows took about 0.3 s here).
+   */
+  async positionsAfter(vehicleId: string, afterTs: number, limit: number): Promise<TelemetryPoint[]> {
+    this.forgetBefore(Date.now() - this.retainMs);
+    // Each ts once, the first written kept (as PostgreSQL's key keeps it).
+    const byTs = new Map<number, TelemetryPoint>();
+    let scanned = 0;
+    for (const batch of this.batches.slice()) {
+      for (const r of batch.rows) {
+        if (r.vehicleId === vehicleId && r.point.ts > afterTs && !byTs.has(r.point.ts)) byTs.set(r.point.ts, r.point);
+      }
+      scanned += batch.rows.length;
+      if (scanned >= SCAN_SLICE) {
+        scanned = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const points = [...byTs.values()].sort((a, b) => a.ts - b.ts);
+    return points.length > limit ? points.slice(points.length - Math.max(0, limit)) : points;
+  }
 
   async appendEvents(_events: readonly VehicleEvent[]): Promise<void> {}
 
   async upsertSegments(_segments: readonly TripSegment[]): Promise<void> {}
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.batches = [];
+  }
+
+  private forgetBefore(cutoff: number): void {
+    let n = 0;
+    while (n < this.batches.length && this.batches[n].at < cutoff) n++;
+    if (n > 0) this.batches.splice(0, n);
+  }
 }

@@ -9,10 +9,12 @@ import type {
 import { consistentHashAssigner } from './consistent-hash-assigner.js';
 import { kafkaCompressionTypes, registerKafkaCodecs, type KafkaCompression } from './kafka-codecs.js';
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
+import { ProduceAccumulator } from './produce-accumulator.js';
+import { partitionForKey } from '../embedded/murmur2.js';
 import { pinoLogCreator } from './kafka-logging.js';
 
 /**
- * Records per producer.send, per partition of the topic. kafkajs 2.2.4 groups a send's messages
+ * Records per partition of a topic in one produce request. kafkajs 2.2.4 groups a send's messages
  * by partition by copying the partition's list for every message (groupMessagesPerPartition:
  * quadratic in the records per partition): the first checkpoint after a 100k-vehicle load, 100k
  * vehicle.updates records in 2 partitions, held a node's event loop for a minute and more (150 s
@@ -71,6 +73,7 @@ export class KafkaLog implements PartitionedLog {
   private readonly consumers = new Set<KafkaLogConsumer>();
   private adminReady: Promise<Admin> | undefined;
   private producerReady: Promise<Producer> | undefined;
+  private readonly accumulator: ProduceAccumulator;
   private closed = false;
 
   constructor(private readonly options: KafkaLogOptions) {
@@ -81,6 +84,11 @@ export class KafkaLog implements PartitionedLog {
       logLevel: logLevel.WARN,
       logCreator: pinoLogCreator(options.log),
     });
+    const compression = kafkaCompressionTypes[options.compression ?? 'gzip'];
+    this.accumulator = new ProduceAccumulator(
+      async (topicMessages) => { await (await this.producer()).sendBatch({ topicMessages, acks: -1, compression }); },
+      PUBLISH_CHUNK_PER_PARTITION,
+    );
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
@@ -116,26 +124,21 @@ export class KafkaLog implements PartitionedLog {
   }
 
   /**
-   * One produce request per partition leader (kafkajs groups the messages), acks=-1, in the
-   * configured codec, in sends of at most PUBLISH_CHUNK_PER_PARTITION records per partition, one
-   * after the other (their order holds).
-   * Resolves only once the broker acknowledged every record; rejects otherwise (after
-   * kafkajs's retries), in which case any subset may have been stored.
+   * acks=-1, in the configured codec. Publishes made while a produce request is in flight leave
+   * together in the next one, every topic in one request (ProduceAccumulator), in requests of at
+   * most PUBLISH_CHUNK_PER_PARTITION records per partition of a topic, one request at a time
+   * (their order holds). Resolves only once the broker acknowledged every record; rejects
+   * otherwise (after kafkajs's retries), in which case any subset may have been stored.
    */
   async publish(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
     if (records.length === 0) return;
     if (!this.partitionCounts.has(topic)) await this.refreshPartitions(await this.admin(), [topic]);
-    const producer = await this.producer();
-    const size = PUBLISH_CHUNK_PER_PARTITION * Math.max(1, this.partitionCounts.get(topic) ?? 1);
-    for (let start = 0; start < records.length; start += size) {
-      const chunk = records.length <= size ? records : records.slice(start, start + size);
-      await producer.send({
-        topic,
-        acks: -1,
-        compression: kafkaCompressionTypes[this.options.compression ?? 'gzip'],
-        messages: chunk.map((r) => ({ key: r.key, value: r.value === null ? null : toBuffer(r.value), ...(r.partition !== undefined && { partition: r.partition }) })),
-      });
-    }
+    const partitions = this.partitionsOf(topic);
+    // murmur2 of the key, as kafkajs's default partitioner would (without its Buffer per key):
+    // the accumulator counts each request's records per partition.
+    await this.accumulator.publish(topic, records.map((r) => ({
+      key: r.key, value: r.value === null ? null : toBuffer(r.value), partition: r.partition ?? partitionForKey(r.key, partitions),
+    })));
   }
 
   async consume(options: ConsumerOptions): Promise<LogConsumer> {
@@ -173,6 +176,7 @@ export class KafkaLog implements PartitionedLog {
   async close(): Promise<void> {
     this.closed = true;
     for (const c of [...this.consumers]) await c.stop();
+    await this.accumulator.drained();
     const producer = this.producerReady;
     const admin = this.adminReady;
     this.producerReady = undefined;

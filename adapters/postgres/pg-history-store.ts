@@ -38,6 +38,35 @@ ON CONFLICT (id) DO UPDATE SET
   max_speed = EXCLUDED.max_speed, avg_speed = EXCLUDED.avg_speed, idle_ms = EXCLUDED.idle_ms,
   closed = EXCLUDED.closed, updated_at = now()`;
 
+const POSITIONS_AFTER = `
+SELECT device_id, ts, lat, lon, speed, course, alt, ignition, fuel, odometer, attrs FROM positions
+WHERE vehicle_id = $1 AND ts > $2 ORDER BY ts DESC LIMIT $3`;
+
+interface StoredPosition {
+  device_id: string;
+  ts: Date;
+  lat: number;
+  lon: number;
+  speed: number | null;
+  course: number | null;
+  alt: number | null;
+  ignition: boolean | null;
+  fuel: number | null;
+  odometer: number | null;
+  attrs: Record<string, string | number | boolean> | null;
+}
+
+/** A stored row as the point it was (a NULL column is a field the device did not send). */
+function toPoint(r: StoredPosition): TelemetryPoint {
+  return {
+    deviceId: r.device_id, ts: r.ts.getTime(), lat: r.lat, lon: r.lon,
+    ...(r.speed !== null ? { speed: r.speed } : {}), ...(r.course !== null ? { course: r.course } : {}),
+    ...(r.alt !== null ? { alt: r.alt } : {}), ...(r.ignition !== null ? { ignition: r.ignition } : {}),
+    ...(r.fuel !== null ? { fuel: r.fuel } : {}), ...(r.odometer !== null ? { odometer: r.odometer } : {}),
+    ...(r.attrs !== null ? { attrs: r.attrs } : {}),
+  };
+}
+
 /** SQLSTATE 23514 "no partition of relation ... found for row": the day's partition is gone. */
 const NO_PARTITION = '23514';
 
@@ -175,6 +204,19 @@ export class PgHistoryStore implements HistoryStore {
         client.release();
       }
     }
+  }
+
+  /**
+   * The newest `limit` positions of a vehicle stamped after `afterTs`, oldest first: one range
+   * scan of the (vehicle_id, ts) key of each day partition from `afterTs` on, read backwards.
+   * speed, course, alt and fuel are stored as real: a value comes back as the float4 it was
+   * stored as (node-pg parses its shortest text form, so 52.3 stays 52.3).
+   */
+  async positionsAfter(vehicleId: string, afterTs: number, limit: number): Promise<TelemetryPoint[]> {
+    const { rows } = await this.pool.query<StoredPosition>(POSITIONS_AFTER, [vehicleId, Number.isFinite(afterTs) ? new Date(afterTs).toISOString() : '-infinity', Math.max(0, Math.floor(limit))]);
+    const points = new Array<TelemetryPoint>(rows.length);
+    for (let i = 0; i < rows.length; i++) points[rows.length - 1 - i] = toPoint(rows[i]);
+    return points;
   }
 
   /** Retention (see dropExpiredPartitions); forgets the dropped days. */

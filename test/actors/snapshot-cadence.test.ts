@@ -66,7 +66,7 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
       await shard.settled();
       return offset;
     };
-    return { stores, shard, checkpointer, feed };
+    return { stores, shard, checkpointer, feed, bus };
   }
 
   it('#11 while points flow a checkpoint writes positions and views but neither snapshots nor a commit; a quiet checkpoint then writes every vehicle changed since and commits', async () => {
@@ -126,6 +126,60 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
       assert.equal(stores.commits.at(-1), end);
     }
     assert.equal(stores.saved.length, 3);
+    shard.close();
+  });
+
+  it('#11 the output topics are published while the stores are written, and acknowledged before the commit', async () => {
+    const { stores, shard, checkpointer, feed, bus } = await setup(undefined);
+    const order: string[] = [];
+    const publish = bus.publish.bind(bus);
+    let acked!: () => void;
+    const acks = new Promise<void>((resolve) => { acked = resolve; });
+    const published: string[] = [];
+    bus.publish = async (topic, records) => {
+      order.push(`publish ${topic}`);
+      await acks;
+      await publish(topic, records);
+      if (topic === Topics.vehicleUpdates) published.push(...records.map((r) => r.key));
+      order.push(`acked ${topic}`);
+    };
+    stores.history.appendPositions = async (rows) => {
+      order.push('positions');
+      stores.positions.push(...rows);
+      acked();
+    };
+    const inner = stores.snapshots.save.bind(stores.snapshots);
+    stores.snapshots.save = async (p, e, snaps) => {
+      order.push('snapshots');
+      await inner(p, e, snaps);
+    };
+    const end = await feed(['a', 'b'], t0);
+    assert.equal(await checkpointer.checkpoint(shard), 'snapshotted');
+    assert.equal(order[0], `publish ${Topics.vehicleUpdates}`, 'the outputs leave before the positions are written');
+    assert.ok(order.indexOf('positions') < order.indexOf(`acked ${Topics.vehicleUpdates}`), 'and are acknowledged after');
+    assert.ok(order.includes(`acked ${Topics.vehicleUpdates}`));
+    assert.deepEqual(stores.commits, [end]);
+    assert.deepEqual(published.sort(), [vid('a'), vid('b')]);
+    shard.close();
+  });
+
+  it('#11 a checkpoint whose outputs fail commits nothing, gives its vehicles back, and the next one publishes them', async () => {
+    const { stores, shard, checkpointer, feed, bus } = await setup(undefined);
+    const publish = bus.publish.bind(bus);
+    bus.publish = async () => { throw new Error('brokers down'); };
+    await feed(['a'], t0);
+    assert.equal(await checkpointer.checkpoint(shard), 'failed');
+    assert.match(checkpointer.lastFailure ?? '', /^outputs: brokers down/);
+    assert.deepEqual(stores.commits, [], 'no commit past outputs that were not acknowledged');
+    const published: string[] = [];
+    bus.publish = async (topic, records) => {
+      await publish(topic, records);
+      if (topic === Topics.vehicleUpdates) published.push(...records.map((r) => r.key));
+    };
+    const end = await feed(['b'], t0 + 1000);
+    assert.equal(await checkpointer.checkpoint(shard), 'snapshotted');
+    assert.deepEqual(stores.commits, [end]);
+    assert.deepEqual(published.sort(), [vid('a'), vid('b')], 'a (given back) and b published by the next checkpoint');
     shard.close();
   });
 });

@@ -1,0 +1,143 @@
+/**
+ * ProduceAccumulator against a real Apache Kafka broker (127.0.0.1:9092 or KAFKA_BROKERS): what
+ * leaves in which produce request, and what the broker holds afterwards. Topics of its own
+ * (test.<random>.*), deleted at the end.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Producer, type TopicMessages } from 'kafkajs';
+import { ProduceAccumulator, type PartitionedMessage } from '../../adapters/kafka/produce-accumulator.js';
+import { partitionForKey } from '../../adapters/embedded/murmur2.js';
+import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
+
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
+const uid = () => randomBytes(5).toString('hex');
+const kafka = new Kafka({ clientId: `fleetline-test-${uid()}`, brokers: BROKERS, logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+
+let admin: Admin;
+let producer: Producer;
+const topics: string[] = [];
+
+/** Every produce request the accumulator sent: per topic, its messages' values. */
+type Request = Map<string, string[]>;
+
+function accumulator(limit: number, fail: (n: number) => boolean = () => false): { acc: ProduceAccumulator; requests: Request[] } {
+  const requests: Request[] = [];
+  const acc = new ProduceAccumulator(async (topicMessages: TopicMessages[]) => {
+    const n = requests.length;
+    requests.push(new Map(topicMessages.map((t) => [t.topic, t.messages.map((m) => String(m.value))])));
+    if (fail(n)) throw new Error(`request ${n} refused`);
+    await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.LZ4 });
+  }, limit);
+  return { acc, requests };
+}
+
+/** A record on the partition Kafka's default partitioner gives its key. */
+const message = (key: string, value: string, partitions: number): PartitionedMessage => ({ key, value, partition: partitionForKey(key, partitions) });
+
+async function newTopics(n: number, partitions: number): Promise<string[]> {
+  const names = Array.from({ length: n }, () => `test.${uid()}.out`);
+  await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+  topics.push(...names);
+  return names;
+}
+
+/** Every record of `topic`, per key, in partition order. */
+async function readBack(topic: string, expected: number): Promise<Map<string, string[]>> {
+  const byKey = new Map<string, string[]>();
+  let seen = 0;
+  const consumer = kafka.consumer({ groupId: `test.${uid()}.read`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const key = String(message.key);
+        byKey.set(key, [...(byKey.get(key) ?? []), String(message.value)]);
+        seen++;
+      },
+    });
+    const deadline = Date.now() + 20_000;
+    while (seen < expected && Date.now() < deadline) await sleep(50);
+    await sleep(200);
+  } finally {
+    await consumer.disconnect();
+  }
+  return byKey;
+}
+
+before(async () => {
+  registerKafkaCodecs();
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+  await producer.connect();
+});
+
+after(async () => {
+  await producer?.disconnect();
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin?.disconnect();
+});
+
+describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 90_000 }, () => {
+  it('#11 publishes of one turn leave in one request, every topic in it; those made while it is in flight leave together in the next; each key keeps its order', async () => {
+    const [updates, events] = await newTopics(2, 3);
+    const { acc, requests } = accumulator(1000);
+    const publish = (topic: string, from: number, n: number) =>
+      acc.publish(topic, Array.from({ length: n }, (_, i) => message(`veh-${(from + i) % 5}`, String(from + i), 3)));
+    // Four "checkpoints" in one turn, each with both topics: one request.
+    const first = [0, 10, 20, 30].flatMap((from) => [publish(updates, from, 10), publish(events, from, 2)]);
+    // While it is in flight (the next turn), four more: together in the second.
+    await new Promise((r) => setImmediate(r));
+    const second = [40, 50, 60, 70].map((from) => publish(updates, from, 10));
+    await Promise.all([...first, ...second]);
+    assert.equal(requests.length, 2, 'two requests for twelve publishes');
+    assert.deepEqual([...requests[0].keys()].sort(), [events, updates].sort(), 'both topics in the first request');
+    assert.equal(requests[0].get(updates)?.length, 40);
+    assert.equal(requests[1].get(updates)?.length, 40);
+
+    const stored = await readBack(updates, 80);
+    for (let k = 0; k < 5; k++) {
+      const want = Array.from({ length: 80 }, (_, i) => i).filter((i) => i % 5 === k).map(String);
+      assert.deepEqual(stored.get(`veh-${k}`), want, `veh-${k}'s records in publish order, each once`);
+    }
+  });
+
+  it('#11 a publish with more records for one partition than a request may hold is split, in order, and resolves once every part is acknowledged', async () => {
+    const [topic] = await newTopics(1, 2);
+    const { acc, requests } = accumulator(10);
+    await acc.publish(topic, Array.from({ length: 25 }, (_, i) => message('veh-1', String(i), 2)));
+    assert.deepEqual(requests.map((r) => r.get(topic)?.length), [10, 10, 5]);
+    const stored = await readBack(topic, 25);
+    assert.deepEqual(stored.get('veh-1'), Array.from({ length: 25 }, (_, i) => String(i)));
+  });
+
+  it('#11 a failed request rejects every publish it held; publishes queued behind it still go', async () => {
+    const [topic] = await newTopics(1, 1);
+    const { acc, requests } = accumulator(1000, (n) => n === 0);
+    const a = acc.publish(topic, [message('k', 'a', 1)]);
+    const b = acc.publish(topic, [message('k', 'b', 1)]);
+    const refused = Promise.all([assert.rejects(a, /request 0 refused/), assert.rejects(b, /request 0 refused/)]);
+    await new Promise((r) => setImmediate(r));
+    const c = acc.publish(topic, [message('k', 'c', 1)]);
+    await Promise.all([refused, c]);
+    await acc.drained();
+    assert.equal(requests.length, 2);
+    assert.deepEqual((await readBack(topic, 1)).get('k'), ['c']);
+  });
+
+  it('#11 records spread over partitions share a request up to the limit of each partition', async () => {
+    const [topic] = await newTopics(1, 4);
+    const { acc, requests } = accumulator(10);
+    // 40 keys over 4 partitions: no partition gets more than 10 of them in one request.
+    const records = Array.from({ length: 40 }, (_, i) => message(`veh-${i}`, String(i), 4));
+    const counts = new Map<number, number>();
+    for (const r of records) counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+    await acc.publish(topic, records);
+    assert.equal(requests.length, Math.ceil(Math.max(...counts.values()) / 10), 'as many requests as the fullest partition needs');
+    assert.equal(requests.reduce((n, r) => n + (r.get(topic)?.length ?? 0), 0), 40);
+  });
+});
