@@ -153,8 +153,8 @@ class Swarm {
       c.send({ type: 'report' } satisfies DriverToSwarm);
     })));
     const latency = reports[0].latency.map((_, i) => reports.reduce((a, r) => a + r.latency[i], 0));
-    const sum = (k: 'entries' | 'frames' | 'bytes' | 'open' | 'closed') => reports.reduce((a, r) => a + r[k], 0);
-    return { entries: sum('entries'), frames: sum('frames'), bytes: sum('bytes'), open: sum('open'), closed: sum('closed'), latency };
+    const sum = (k: 'entries' | 'frames' | 'bytes' | 'open' | 'closed' | 'cpuUs') => reports.reduce((a, r) => a + r[k], 0);
+    return { entries: sum('entries'), frames: sum('frames'), bytes: sum('bytes'), open: sum('open'), closed: sum('closed'), cpuUs: sum('cpuUs'), latency };
   }
 
   stop(): void {
@@ -198,7 +198,7 @@ function serverPercentile(from: Scrape, to: Scrape, p: number): string {
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-interface ModeResult { mode: string; serverP50: string; serverP99: string; perS: number; p50: number; p99: number; rssPerConn: number; cpuUsPerUpdate: number; serverCpu: number; framesPerS: number; mbPerS: number; fed: number; failed: number; open: number }
+interface ModeResult { mode: string; serverP50: string; serverP99: string; perS: number; p50: number; p99: number; rssPerConn: number; cpuUsPerUpdate: number; serverCpu: number; clientCpu: number; clientUsPerUpdate: number; framesPerS: number; mbPerS: number; fed: number; failed: number; open: number }
 
 async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
   const engine = new LaunchedEngine(Math.ceil(VEHICLES * 1.02), SECRET, {
@@ -235,6 +235,7 @@ async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
       mode, open: r.open, perS: r.entries / elapsed, framesPerS: r.frames / elapsed, mbPerS: r.bytes / elapsed / 1e6,
       p50: percentile(r.latency, 0.5), p99: percentile(r.latency, 0.99), serverP50: serverPercentile(start, end, 0.5), serverP99: serverPercentile(start, end, 0.99),
       rssPerConn: (connected.rss - before.rss) / open, serverCpu: (cpu1 - cpu0) / elapsed,
+      clientCpu: r.cpuUs / 1e6 / elapsed, clientUsPerUpdate: r.cpuUs / Math.max(1, r.entries),
       cpuUsPerUpdate: ((cpu1 - cpu0) * 1e6) / Math.max(1, r.entries), fed: (feeder.accepted - fedBefore) / elapsed, failed: feeder.failed,
     };
   } finally {
@@ -278,6 +279,7 @@ for (const mode of MODES) {
   console.log(load());
   console.log(`${mode.padEnd(10)} delivered ${Math.round(r.perS).toLocaleString('en')} vehicle-updates/s (${Math.round(r.framesPerS).toLocaleString('en')} frames/s, ${r.mbPerS.toFixed(1)} MB/s) to ${r.open} clients; fed ${Math.round(r.fed)} points/s${r.failed ? ` (${r.failed} failed)` : ''}`);
   console.log(`${''.padEnd(10)} latency p50 ${r.p50} ms, p99 ${r.p99} ms (point ts → decoded by the client; in the server, entered → written: p50 ${r.serverP50} ms, p99 ${r.serverP99} ms); server RSS ${(r.rssPerConn / 1024).toFixed(1)} KiB/connection; server CPU ${(r.serverCpu * 100).toFixed(0)}% of a core, ${r.cpuUsPerUpdate.toFixed(2)} µs per delivered update`);
+  console.log(`${''.padEnd(10)} client processes CPU ${(r.clientCpu * 100).toFixed(0)}% of a core, ${r.clientUsPerUpdate.toFixed(2)} µs per decoded update; server + clients ${(r.cpuUsPerUpdate + r.clientUsPerUpdate).toFixed(2)} µs per update (${Math.round(cpus().length * 1e6 / (r.cpuUsPerUpdate + r.clientUsPerUpdate)).toLocaleString('en')}/s on ${cpus().length} cores at that cost)`);
 }
 const once = results.find((r) => r.mode === 'once');
 const per = results.find((r) => r.mode === 'per-client');
