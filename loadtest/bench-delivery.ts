@@ -31,6 +31,7 @@ const program = new Command()
   .option('--warmup <n>', 'seconds of load before measuring', '5')
   .option('--modes <list>', 'once, per-client or both', 'once,per-client')
   .option('--core-only', 'only the in-process fan-out core (no sockets)')
+  .option('--skip-core', 'only the end-to-end part (no in-process fan-out core)')
   .option('--short', 'a short run: 2000 clients, 8 s per mode')
   .parse();
 const o = program.opts<Record<string, string | boolean>>();
@@ -251,8 +252,8 @@ const core: Record<string, { perUpdateUs: number; delivered: number; bytes: numb
 // A first, smaller run of each mode warms the JIT up (whichever mode ran first cold paid for
 // it); then the modes alternate and each keeps its best run: CPU time on a shared machine
 // varies by tens of percent between runs, and the minimum is the least disturbed.
-for (const mode of MODES) await runFanoutCore(mode, Math.min(CONNECTIONS, 2000), coreFleet, viewports, 10, Math.round(RATE / 2));
-const REPEATS = o.short ? 2 : 3;
+if (!o.skipCore) for (const mode of MODES) await runFanoutCore(mode, Math.min(CONNECTIONS, 2000), coreFleet, viewports, 10, Math.round(RATE / 2));
+const REPEATS = o.skipCore ? 0 : o.short ? 2 : 3;
 for (let k = 0; k < REPEATS; k++) {
   for (const mode of MODES) {
     const r = await runFanoutCore(mode, CONNECTIONS, coreFleet, viewports, 20, Math.round(RATE / 2));
