@@ -103,6 +103,12 @@ export interface SubscriberState {
   inbox: DeliveryInbox;
 }
 
+/** One call of the hub. */
+interface Delivery {
+  readonly updates: Update[];
+  readonly events: VehicleEvent[];
+}
+
 /**
  * What the hub delivered to one connection since its actor last ran. The hub calls a target once
  * per event-loop turn that changed something in its scope; a message to the actor for each would
@@ -111,8 +117,8 @@ export interface SubscriberState {
  * only when no flush is due within the flush interval, or when something must go out at once.
  */
 interface DeliveryInbox {
-  updates: Update[][];
-  events: VehicleEvent[][];
+  /** The hub's calls in order, each the changes of one event-loop turn. */
+  batches: Delivery[];
   /** A `deliver` message is in the mailbox, not yet handled. */
   woken: boolean;
 }
@@ -129,7 +135,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const initial: SubscriberState = {
     grant: undefined, sub: null, seen: new SeenSet(), pending: new PendingBatch(), gone: new Set(), events: [], seq: 0,
     flushTimer: null, flushAt: 0, stoppedDueAt: 0, clusters: null, clustersDueAt: 0, rateLimit: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false, session: null,
-    inbox: { updates: [], events: [], woken: false },
+    inbox: { batches: [], woken: false },
   };
   const frameRate = new RateWindow(deps.options.maxFramesPerSecond);
   const subRate = new RateWindow(deps.options.maxSubscriptionsPerSecond ?? Number.POSITIVE_INFINITY);
@@ -156,7 +162,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const watermark = (s: SubscriberState): number => {
     let oldest = Date.now();
     for (const p of s.pending.values()) if (p.receivedAt < oldest) oldest = p.receivedAt;
-    for (const batch of s.inbox.updates) for (const u of batch) if (u.receivedAt < oldest) oldest = u.receivedAt;
+    for (const batch of s.inbox.batches) for (const u of batch.updates) if (u.receivedAt < oldest) oldest = u.receivedAt;
     return oldest;
   };
   const fail = (s: SubscriberState, code: ErrorCode, msg: string, close?: number): void => {
@@ -458,8 +464,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const receive = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
     if (s.closed) return;
     const inbox = s.inbox;
-    if (updates.length > 0) inbox.updates.push(updates);
-    if (events.length > 0) inbox.events.push(events);
+    inbox.batches.push({ updates, events });
     if (inbox.woken) return;
     const flushSoon = s.flushTimer !== null && s.flushAt <= Date.now() + (deps.pace?.ms ?? deps.options.flushMs);
     if (flushSoon && events.length === 0 && !updates.some(isUrgent)) return;
@@ -470,21 +475,29 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   /** Applies what the hub delivered since the actor last ran, in the order it came. */
   const applyInbox = (s: SubscriberState): void => {
     const inbox = s.inbox;
-    if (inbox.updates.length === 0 && inbox.events.length === 0) return;
-    const updates = inbox.updates.length === 1 ? inbox.updates[0] : inbox.updates.flat();
-    const events = inbox.events.length === 1 ? inbox.events[0] : inbox.events.flat();
-    inbox.updates = [];
-    inbox.events = [];
-    onDeliver(s, updates, events);
+    if (inbox.batches.length === 0) return;
+    const batches = inbox.batches;
+    inbox.batches = [];
+    onDeliver(s, batches);
   };
 
-  const onDeliver = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
+  const onDeliver = (s: SubscriberState, batches: readonly Delivery[]): void => {
     const sub = s.sub;
     if (sub === null || s.grant === undefined) return;
-    if (s.clusters !== null) return deliverClusters(s, sub, s.grant, s.clusters, updates, events);
+    if (s.clusters !== null) return deliverClusters(s, sub, s.grant, s.clusters, batches);
+    for (const { updates, events } of batches) {
+      applyUpdates(s, sub, s.grant, updates);
+      for (const e of events) if (s.seen.has(e.vehicleId)) s.events.push(e);
+    }
+    // Events and alarms go out now, not at the next flush.
+    if (s.events.length > 0 || s.pending.count('urgent') > 0) corked(() => sendUrgent(s));
+    scheduleFlush(s);
+  };
+
+  const applyUpdates = (s: SubscriberState, sub: Subscription, grant: Grant, updates: readonly Update[]): void => {
     for (const u of updates) {
       const wasSeen = s.seen.has(u.id);
-      if (u.view !== null && inScope(sub, s.grant, u.view, deps.membership)) {
+      if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) {
         if (wasSeen) {
           s.pending.change(u, sub.fields);
           continue;
@@ -499,21 +512,15 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
         s.gone.add(u.id);
       }
     }
-    for (const e of events) {
-      if (s.seen.has(e.vehicleId)) s.events.push(e);
-    }
-    // Events and alarms go out now, not at the next flush.
-    if (s.events.length > 0 || s.pending.count('urgent') > 0) corked(() => sendUrgent(s));
-    scheduleFlush(s);
   };
 
-  const deliverClusters = (s: SubscriberState, sub: Subscription, grant: Grant, grid: ClusterGrid, updates: Update[], events: VehicleEvent[]): void => {
-    for (const u of updates) {
-      if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) grid.place(u.id, u.view.lat, u.view.lon);
-      else grid.remove(u.id);
-    }
-    for (const e of events) {
-      if (grid.has(e.vehicleId)) s.events.push(e);
+  const deliverClusters = (s: SubscriberState, sub: Subscription, grant: Grant, grid: ClusterGrid, batches: readonly Delivery[]): void => {
+    for (const { updates, events } of batches) {
+      for (const u of updates) {
+        if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) grid.place(u.id, u.view.lat, u.view.lon);
+        else grid.remove(u.id);
+      }
+      for (const e of events) if (grid.has(e.vehicleId)) s.events.push(e);
     }
     if (s.events.length > 0) corked(() => sendUrgent(s));
     scheduleFlush(s);
