@@ -106,7 +106,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const system = startActorSystem();
   const index = new SpatialStateIndex();
   const recent = new RecentChanges();
-  const hub = new DeliveryHub(undefined, directory, recent);
+  const flushPace = eventLoopPace(config.wsFlushMs, config.wsMaxFlushMs);
+  const hub = new DeliveryHub(undefined, directory, recent, flushPace.pace);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
   let sse: SseEndpoint | null = null;
@@ -128,7 +129,6 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     infra.redis ? new RedisSessionStore(infra.redis, { prefix: config.redisPrefix, ...sessionLimits }) : new MemorySessionStore(sessionLimits),
     recent, { ...sessionLimits, saveEveryMs: config.wsSessionSaveMs }, metrics, log,
   );
-  const flushPace = eventLoopPace(config.wsFlushMs, config.wsMaxFlushMs);
   // WebSocket and SSE streams share these: the same actors, sessions and per-token connection limit.
   const subscriberDeps = {
     index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, sessions, pace: flushPace.pace,
