@@ -2,6 +2,7 @@ import type { VehicleDelta, VehicleView } from './domain/vehicle-state.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { Grant } from './ports/client-connection.js';
 import type { EntryCache } from './shared-entries.js';
+import type { FlushPace } from './flush-pace.js';
 import { RecentEventIds } from './recent-event-ids.js';
 import type { RecentChanges } from './recent-changes.js';
 import { SubscriptionIndex } from './subscription-index.js';
@@ -38,6 +39,11 @@ export interface DeliveryTarget {
 
 const EVERYTHING: Subscription = { fields: 'full' };
 
+/** How long changes are gathered before routing at a flush interval of `flushMs`: none until it is stretched past 80 ms, then an eighth of it. */
+export function gatherMs(flushMs: number): number {
+  return flushMs >= 80 ? Math.round(flushMs / 8) : 0;
+}
+
 interface Slot {
   u: Update[];
   e: VehicleEvent[];
@@ -59,11 +65,18 @@ export class DeliveryHub {
   private readonly last = new Map<string, VehicleView>();
   private updates: Update[] = [];
   private events: VehicleEvent[] = [];
-  private scheduled = false;
+  /** A drain is due: at the next turn, or when the gathering timer fires. */
+  private scheduled: 'now' | 'gathering' | null = null;
+  private gatherTimer: NodeJS.Timeout | null = null;
   private readonly recentEvents: RecentEventIds;
 
-  /** `recent` records what was routed, for resumes (actors/recent-changes.ts). */
-  constructor(recentEventIds = RECENT_EVENT_IDS, membership: GroupMembership = NO_GROUPS, private readonly recent?: RecentChanges) {
+  /**
+   * `recent` records what was routed, for resumes (actors/recent-changes.ts). `pace`: the
+   * node's flush interval; while it is stretched (a busy node), changes are gathered over a
+   * few turns (gatherMs) before they are routed, since every drain costs a call, a slot and a
+   * batch per subscriber it touches whatever it carries. Events and alarms are routed at once.
+   */
+  constructor(recentEventIds = RECENT_EVENT_IDS, membership: GroupMembership = NO_GROUPS, private readonly recent?: RecentChanges, private readonly pace?: FlushPace) {
     this.recentEvents = new RecentEventIds(recentEventIds);
     this.index = new SubscriptionIndex(membership);
   }
@@ -92,24 +105,35 @@ export class DeliveryHub {
 
   publish(u: Update): void {
     this.updates.push(u);
-    this.schedule();
+    this.schedule(u.delta !== null && u.delta.alerts !== undefined);
   }
 
   /** Queues an event for its subscribers; an id delivered recently (a replay) is dropped. */
   publishEvent(e: VehicleEvent): void {
     if (!this.recentEvents.firstTime(e.id)) return;
     this.events.push(e);
-    this.schedule();
+    this.schedule(true);
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.drain());
+  private schedule(urgent: boolean): void {
+    const gather = urgent || this.pace === undefined ? 0 : gatherMs(this.pace.ms);
+    if (this.scheduled === 'now' || (this.scheduled === 'gathering' && gather > 0)) return;
+    if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
+    if (gather === 0) {
+      this.scheduled = 'now';
+      setImmediate(() => this.drain());
+    } else {
+      this.scheduled = 'gathering';
+      this.gatherTimer = setTimeout(() => this.drain(), gather);
+    }
   }
 
   private drain(): void {
-    this.scheduled = false;
+    if (this.scheduled === null) return;
+    if (this.gatherTimer !== null) clearTimeout(this.gatherTimer);
+    this.gatherTimer = null;
+    this.scheduled = null;
     const updates = this.updates;
     const events = this.events;
     this.updates = [];

@@ -74,12 +74,21 @@ export class PendingBatch {
       this.put({ id: u.id, single: u, entering: false, merged: null, receivedAt: u.receivedAt, priority }, undefined);
       return;
     }
+    const next = higher(before.priority, priority) === 'urgent' ? 'urgent' : priority;
     if (before.single !== null) {
-      before.merged = { ...(sharedDelta(before.single, fields) as VehicleDelta) };
+      const previous = sharedDelta(before.single, fields) as VehicleDelta;
+      // The newer delta sets every field the older one did (a moving vehicle's next position):
+      // merged, they are the newer one, whose bytes stay shared with every other client.
+      if (covers(delta, previous)) {
+        before.single = u;
+        this.reprioritise(before, next);
+        return;
+      }
+      before.merged = { ...previous };
       before.single = null;
     }
     Object.assign(before.merged as VehicleDelta, delta);
-    this.reprioritise(before, higher(before.priority, priority) === 'urgent' ? 'urgent' : priority);
+    this.reprioritise(before, next);
   }
 
   /**
@@ -115,6 +124,12 @@ export class PendingBatch {
 }
 
 const NONE: ReadonlySet<Priority> = new Set();
+
+/** Whether `newer` has every field of `older`. */
+function covers(newer: VehicleDelta, older: VehicleDelta): boolean {
+  for (const k in older) if (!Object.hasOwn(newer, k)) return false;
+  return true;
+}
 
 /** The value of an entry as the client receives it. */
 export function pendingValue(e: PendingEntry, fields: PayloadFields): unknown {

@@ -8,6 +8,27 @@ import type { Subscription } from './subscription.js';
 const MARK_EVERY_MS = 250;
 const MAX_MARKS = 64;
 
+/** A Map that counts its changes, so that a copy of it is made again only when it changed. */
+export class CountedMap<K, V> extends Map<K, V> {
+  changes = 0;
+
+  override set(key: K, value: V): this {
+    this.changes++;
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    if (!super.delete(key)) return false;
+    this.changes++;
+    return true;
+  }
+
+  override clear(): void {
+    this.changes++;
+    super.clear();
+  }
+}
+
 /**
  * The vehicles a client holds, recording what changed since the last save (so a save writes
  * only the difference) and which ones left (the session's gone log, kept until a resume can no
@@ -19,7 +40,7 @@ export class SeenSet extends Set<string> {
   /** The whole set must be written (new, cleared). */
   replaced = true;
   /** Vehicles that left, with the seq of the gone frame that said so (PENDING_GONE until it is sent). */
-  readonly left = new Map<string, number>();
+  readonly left = new CountedMap<string, number>();
   /** Most entries of `left`; the session's floor rises past the seq of an entry dropped. */
   maxLeft = 1000;
   droppedLeftSeq = 0;
@@ -100,6 +121,8 @@ export class StreamSession {
   subscribedAt = 0;
   marks: [number, number][] = [];
   events: SessionEvent[] = [];
+  /** The last copy of the gone log saved (goneLog()). */
+  private goneCopy: { of: CountedMap<string, number>; at: number; gone: [string, number][] } | null = null;
   /** Events appended since the last save; -1: the buffer must be rewritten. */
   private appended = -1;
   eventsDropped: [number, number] = [0, 0];
@@ -177,13 +200,26 @@ export class StreamSession {
     this.dirty = true;
   }
 
+  /**
+   * The gone log as saved: copied again only when it changed (a session is saved every second
+   * it sends a frame, its log holds up to WS_SESSION_EVENTS vehicles, and it seldom changes).
+   * The copy is never mutated: a store may keep it.
+   */
+  private goneLog(): SessionMeta['gone'] {
+    const left = this.seen.left;
+    if (this.goneCopy === null || this.goneCopy.of !== left || this.goneCopy.at !== left.changes) {
+      this.goneCopy = { of: left, at: left.changes, gone: [...left] };
+    }
+    return this.goneCopy.gone;
+  }
+
   meta(now: number): SessionMeta {
     return {
       id: this.id, grant: grantList(this.grant), epoch: this.epoch, seq: this.seq,
       sub: this.sub === null ? null : subscriptionFrame(this.sub),
       subscribedAt: this.subscribedAt,
       floor: Math.max(this.floor, this.seen.droppedLeftSeq === PENDING_GONE ? this.seq + 1 : this.seen.droppedLeftSeq),
-      marks: this.marks, gone: [...this.seen.left], eventsDropped: this.eventsDropped, detachedAt: this.detachedAt, savedAt: now,
+      marks: this.marks, gone: this.goneLog(), eventsDropped: this.eventsDropped, detachedAt: this.detachedAt, savedAt: now,
     };
   }
 

@@ -16,6 +16,7 @@ import { sendableClasses } from './delivery-priority.js';
 import { ClusterGrid, VehicleRateLimit } from './level-of-detail.js';
 import { PendingBatch, pendingBytes, pendingValue, type PendingEntry } from './pending-batch.js';
 import type { FrameEncoder } from './ports/frame-encoder.js';
+import type { FlushPace } from './flush-pace.js';
 
 export interface SubscriberOptions {
   /** How often pending deltas are flushed to the client. */
@@ -57,12 +58,15 @@ export interface SubscriberDeps {
   readonly quota?: ConnectionQuota;
   /** Stream sessions, for `resume` (docs/protocol.md); without it a connection has no session. */
   readonly sessions?: SessionRegistry;
+  /** The node's flush interval, stretched under load (flush-pace.ts); none: always options.flushMs. */
+  readonly pace?: FlushPace;
 }
 
 export type SubscriberMsg =
   | { readonly kind: 'open'; readonly token: string | undefined }
   | { readonly kind: 'frame'; readonly data: Uint8Array; readonly isBinary: boolean }
-  | { readonly kind: 'deliver'; readonly updates: Update[]; readonly events: VehicleEvent[] }
+  /** The hub handed over changes (in the inbox) that must not wait for the flush timer. */
+  | { readonly kind: 'deliver' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'expired' }
   /** Another connection resumed this connection's session. */
@@ -95,6 +99,28 @@ export interface SubscriberState {
   quotaKey: string | null;
   closed: boolean;
   session: StreamSession | null;
+  /** Changes the hub handed over and the actor has not applied yet (applied first thing at its next message). */
+  inbox: DeliveryInbox;
+}
+
+/** One call of the hub. */
+interface Delivery {
+  readonly updates: Update[];
+  readonly events: VehicleEvent[];
+}
+
+/**
+ * What the hub delivered to one connection since its actor last ran. The hub calls a target once
+ * per event-loop turn that changed something in its scope; a message to the actor for each would
+ * cost more than the changes themselves (10k connections × every turn). So changes wait here and
+ * are applied when the actor next runs, which is at the latest its next flush: a message is sent
+ * only when no flush is due within the flush interval, or when something must go out at once.
+ */
+interface DeliveryInbox {
+  /** The hub's calls in order, each the changes of one event-loop turn. */
+  batches: Delivery[];
+  /** A `deliver` message is in the mailbox, not yet handled. */
+  woken: boolean;
 }
 
 /** This connection at the delivery hub: re-filed there whenever its grant or subscription changes. */
@@ -109,6 +135,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const initial: SubscriberState = {
     grant: undefined, sub: null, seen: new SeenSet(), pending: new PendingBatch(), gone: new Set(), events: [], seq: 0,
     flushTimer: null, flushAt: 0, stoppedDueAt: 0, clusters: null, clustersDueAt: 0, rateLimit: null, authTimer: null, expiresAt: 0, expiryTimer: null, target: null, quotaKey: null, closed: false, session: null,
+    inbox: { batches: [], woken: false },
   };
   const frameRate = new RateWindow(deps.options.maxFramesPerSecond);
   const subRate = new RateWindow(deps.options.maxSubscriptionsPerSecond ?? Number.POSITIVE_INFINITY);
@@ -135,6 +162,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const watermark = (s: SubscriberState): number => {
     let oldest = Date.now();
     for (const p of s.pending.values()) if (p.receivedAt < oldest) oldest = p.receivedAt;
+    for (const batch of s.inbox.batches) for (const u of batch.updates) if (u.receivedAt < oldest) oldest = u.receivedAt;
     return oldest;
   };
   const fail = (s: SubscriberState, code: ErrorCode, msg: string, close?: number): void => {
@@ -163,10 +191,11 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
   const scheduleFlush = (s: SubscriberState): void => {
     if (s.closed) return;
     const now = Date.now();
+    const flushMs = deps.pace?.ms ?? deps.options.flushMs;
     let at = Infinity;
-    if (s.gone.size > 0 || s.events.length > 0 || s.pending.count('moving') > 0 || s.pending.count('urgent') > 0) at = now + deps.options.flushMs;
-    if (s.pending.count('stopped') > 0) at = Math.min(at, Math.max(now + deps.options.flushMs, s.stoppedDueAt));
-    if (s.clusters?.dirty) at = Math.min(at, Math.max(now + deps.options.flushMs, s.clustersDueAt));
+    if (s.gone.size > 0 || s.events.length > 0 || s.pending.count('moving') > 0 || s.pending.count('urgent') > 0) at = now + flushMs;
+    if (s.pending.count('stopped') > 0) at = Math.min(at, Math.max(now + flushMs, s.stoppedDueAt));
+    if (s.clusters?.dirty) at = Math.min(at, Math.max(now + flushMs, s.clustersDueAt));
     if (at === Infinity || (s.flushTimer !== null && s.flushAt <= at)) return;
     if (s.flushTimer) clearTimeout(s.flushTimer);
     s.flushAt = at;
@@ -221,7 +250,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
       s.authTimer = null;
       armExpiry(s, session.expiresAt);
       if (deps.sessions) adopt(s, deps.sessions.open(grant));
-      s.target = { grant, sub: s.sub, deliver: (updates, events) => dispatch(self, { kind: 'deliver', updates, events }) };
+      s.target = { grant, sub: s.sub, deliver: (updates, events) => receive(s, updates, events) };
       deps.hub.attach(s.target);
       ready(s, session);
     } catch (e) {
@@ -431,13 +460,44 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     }
   };
 
-  const onDeliver = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
+  /** The hub's call: changes wait in the inbox; the actor is woken only if no flush comes soon enough for them. */
+  const receive = (s: SubscriberState, updates: Update[], events: VehicleEvent[]): void => {
+    if (s.closed) return;
+    const inbox = s.inbox;
+    inbox.batches.push({ updates, events });
+    if (inbox.woken) return;
+    const flushSoon = s.flushTimer !== null && s.flushAt <= Date.now() + (deps.pace?.ms ?? deps.options.flushMs);
+    if (flushSoon && events.length === 0 && !updates.some(isUrgent)) return;
+    inbox.woken = true;
+    dispatch(self, { kind: 'deliver' });
+  };
+
+  /** Applies what the hub delivered since the actor last ran, in the order it came. */
+  const applyInbox = (s: SubscriberState): void => {
+    const inbox = s.inbox;
+    if (inbox.batches.length === 0) return;
+    const batches = inbox.batches;
+    inbox.batches = [];
+    onDeliver(s, batches);
+  };
+
+  const onDeliver = (s: SubscriberState, batches: readonly Delivery[]): void => {
     const sub = s.sub;
     if (sub === null || s.grant === undefined) return;
-    if (s.clusters !== null) return deliverClusters(s, sub, s.grant, s.clusters, updates, events);
+    if (s.clusters !== null) return deliverClusters(s, sub, s.grant, s.clusters, batches);
+    for (const { updates, events } of batches) {
+      applyUpdates(s, sub, s.grant, updates);
+      for (const e of events) if (s.seen.has(e.vehicleId)) s.events.push(e);
+    }
+    // Events and alarms go out now, not at the next flush.
+    if (s.events.length > 0 || s.pending.count('urgent') > 0) corked(() => sendUrgent(s));
+    scheduleFlush(s);
+  };
+
+  const applyUpdates = (s: SubscriberState, sub: Subscription, grant: Grant, updates: readonly Update[]): void => {
     for (const u of updates) {
       const wasSeen = s.seen.has(u.id);
-      if (u.view !== null && inScope(sub, s.grant, u.view, deps.membership)) {
+      if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) {
         if (wasSeen) {
           s.pending.change(u, sub.fields);
           continue;
@@ -452,21 +512,15 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
         s.gone.add(u.id);
       }
     }
-    for (const e of events) {
-      if (s.seen.has(e.vehicleId)) s.events.push(e);
-    }
-    // Events and alarms go out now, not at the next flush.
-    if (s.events.length > 0 || s.pending.count('urgent') > 0) corked(() => sendUrgent(s));
-    scheduleFlush(s);
   };
 
-  const deliverClusters = (s: SubscriberState, sub: Subscription, grant: Grant, grid: ClusterGrid, updates: Update[], events: VehicleEvent[]): void => {
-    for (const u of updates) {
-      if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) grid.place(u.id, u.view.lat, u.view.lon);
-      else grid.remove(u.id);
-    }
-    for (const e of events) {
-      if (grid.has(e.vehicleId)) s.events.push(e);
+  const deliverClusters = (s: SubscriberState, sub: Subscription, grant: Grant, grid: ClusterGrid, batches: readonly Delivery[]): void => {
+    for (const { updates, events } of batches) {
+      for (const u of updates) {
+        if (u.view !== null && inScope(sub, grant, u.view, deps.membership)) grid.place(u.id, u.view.lat, u.view.lon);
+        else grid.remove(u.id);
+      }
+      for (const e of events) if (grid.has(e.vehicleId)) s.events.push(e);
     }
     if (s.events.length > 0) corked(() => sendUrgent(s));
     scheduleFlush(s);
@@ -530,6 +584,9 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
 
   const self: Ref<SubscriberMsg> = spawn(parent, async (s: SubscriberState, msg: SubscriberMsg): Promise<SubscriberState> => {
     if (s.closed) return s;
+    // Changes delivered before this message are applied before it, as if each had been a message of its own.
+    if (msg.kind === 'deliver') s.inbox.woken = false;
+    if (msg.kind !== 'open') applyInbox(s);
     switch (msg.kind) {
       case 'open':
         if (msg.token !== undefined) await authenticate(s, msg.token);
@@ -540,7 +597,7 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
         }, deps.options.authTimeoutMs);
         break;
       case 'frame': await onFrame(s, msg.data, msg.isBinary); break;
-      case 'deliver': onDeliver(s, msg.updates, msg.events); break;
+      case 'deliver': break;
       case 'flush': flush(s); break;
       case 'expired': onExpired(s); break;
       case 'taken':
@@ -552,6 +609,11 @@ export function spawnSubscriber(parent: Ref<unknown>, name: string, conn: Client
     return s;
   }, name, { initialState: initial, onCrash: (_m, _e, ctx) => ctx.resume });
   return self;
+}
+
+/** An alarm started or ended: it goes out at once, not at the next flush (delivery-priority.ts). */
+function isUrgent(u: Update): boolean {
+  return u.delta !== null && u.delta.alerts !== undefined;
 }
 
 /** Whether `next` grants nothing beyond `current` (null: everything). */

@@ -35,6 +35,7 @@ import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
 import { SseEndpoint } from './sse-endpoint.js';
 import { TelemetryIntake } from './telemetry-intake.js';
+import { eventLoopPace } from './event-loop-pace.js';
 import { engineTopics } from './topics.js';
 import type { Transport } from '../actors/ports/transport.js';
 
@@ -105,7 +106,8 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const system = startActorSystem();
   const index = new SpatialStateIndex();
   const recent = new RecentChanges();
-  const hub = new DeliveryHub(undefined, directory, recent);
+  const flushPace = eventLoopPace(config.wsFlushMs, config.wsMaxFlushMs);
+  const hub = new DeliveryHub(undefined, directory, recent, flushPace.pace);
   let supervisor: ShardSupervisor | null = null;
   let stream: StreamEndpoint | null = null;
   let sse: SseEndpoint | null = null;
@@ -129,7 +131,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   );
   // WebSocket and SSE streams share these: the same actors, sessions and per-token connection limit.
   const subscriberDeps = {
-    index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, sessions,
+    index, hub, membership: directory, verifier: auth, decode: decodeMsgpack, metrics, sessions, pace: flushPace.pace,
     quota: new ConnectionQuota(config.wsMaxConnectionsPerToken),
     options: {
       flushMs: config.wsFlushMs, stoppedFlushMs: config.wsStoppedFlushMs, clusterFlushMs: config.wsClusterFlushMs, maxBufferedBytes: config.wsMaxBufferedBytes, maxQueuedBytes: config.wsMaxQueuedBytes, maxFramesPerSecond: config.wsMaxFramesPerSecond,
@@ -279,6 +281,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   const close = (): Promise<void> => {
     closing ??= (async () => {
       accepting = false;
+      flushPace.stop();
       demo?.stop();
       await stopFollowing();
       await supervisor.stop();

@@ -31,6 +31,7 @@ const program = new Command()
   .option('--warmup <n>', 'seconds of load before measuring', '5')
   .option('--modes <list>', 'once, per-client or both', 'once,per-client')
   .option('--core-only', 'only the in-process fan-out core (no sockets)')
+  .option('--skip-core', 'only the end-to-end part (no in-process fan-out core)')
   .option('--short', 'a short run: 2000 clients, 8 s per mode')
   .parse();
 const o = program.opts<Record<string, string | boolean>>();
@@ -153,8 +154,8 @@ class Swarm {
       c.send({ type: 'report' } satisfies DriverToSwarm);
     })));
     const latency = reports[0].latency.map((_, i) => reports.reduce((a, r) => a + r.latency[i], 0));
-    const sum = (k: 'entries' | 'frames' | 'bytes' | 'open' | 'closed') => reports.reduce((a, r) => a + r[k], 0);
-    return { entries: sum('entries'), frames: sum('frames'), bytes: sum('bytes'), open: sum('open'), closed: sum('closed'), latency };
+    const sum = (k: 'entries' | 'frames' | 'bytes' | 'open' | 'closed' | 'cpuUs') => reports.reduce((a, r) => a + r[k], 0);
+    return { entries: sum('entries'), frames: sum('frames'), bytes: sum('bytes'), open: sum('open'), closed: sum('closed'), cpuUs: sum('cpuUs'), latency };
   }
 
   stop(): void {
@@ -198,7 +199,7 @@ function serverPercentile(from: Scrape, to: Scrape, p: number): string {
 
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
-interface ModeResult { mode: string; serverP50: string; serverP99: string; perS: number; p50: number; p99: number; rssPerConn: number; cpuUsPerUpdate: number; serverCpu: number; framesPerS: number; mbPerS: number; fed: number; failed: number; open: number }
+interface ModeResult { mode: string; serverP50: string; serverP99: string; perS: number; p50: number; p99: number; rssPerConn: number; cpuUsPerUpdate: number; serverCpu: number; clientCpu: number; clientUsPerUpdate: number; framesPerS: number; mbPerS: number; fed: number; failed: number; open: number }
 
 async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
   const engine = new LaunchedEngine(Math.ceil(VEHICLES * 1.02), SECRET, {
@@ -235,6 +236,7 @@ async function runMode(mode: 'once' | 'per-client'): Promise<ModeResult> {
       mode, open: r.open, perS: r.entries / elapsed, framesPerS: r.frames / elapsed, mbPerS: r.bytes / elapsed / 1e6,
       p50: percentile(r.latency, 0.5), p99: percentile(r.latency, 0.99), serverP50: serverPercentile(start, end, 0.5), serverP99: serverPercentile(start, end, 0.99),
       rssPerConn: (connected.rss - before.rss) / open, serverCpu: (cpu1 - cpu0) / elapsed,
+      clientCpu: r.cpuUs / 1e6 / elapsed, clientUsPerUpdate: r.cpuUs / Math.max(1, r.entries),
       cpuUsPerUpdate: ((cpu1 - cpu0) * 1e6) / Math.max(1, r.entries), fed: (feeder.accepted - fedBefore) / elapsed, failed: feeder.failed,
     };
   } finally {
@@ -250,8 +252,8 @@ const core: Record<string, { perUpdateUs: number; delivered: number; bytes: numb
 // A first, smaller run of each mode warms the JIT up (whichever mode ran first cold paid for
 // it); then the modes alternate and each keeps its best run: CPU time on a shared machine
 // varies by tens of percent between runs, and the minimum is the least disturbed.
-for (const mode of MODES) await runFanoutCore(mode, Math.min(CONNECTIONS, 2000), coreFleet, viewports, 10, Math.round(RATE / 2));
-const REPEATS = o.short ? 2 : 3;
+if (!o.skipCore) for (const mode of MODES) await runFanoutCore(mode, Math.min(CONNECTIONS, 2000), coreFleet, viewports, 10, Math.round(RATE / 2));
+const REPEATS = o.skipCore ? 0 : o.short ? 2 : 3;
 for (let k = 0; k < REPEATS; k++) {
   for (const mode of MODES) {
     const r = await runFanoutCore(mode, CONNECTIONS, coreFleet, viewports, 20, Math.round(RATE / 2));
@@ -278,6 +280,7 @@ for (const mode of MODES) {
   console.log(load());
   console.log(`${mode.padEnd(10)} delivered ${Math.round(r.perS).toLocaleString('en')} vehicle-updates/s (${Math.round(r.framesPerS).toLocaleString('en')} frames/s, ${r.mbPerS.toFixed(1)} MB/s) to ${r.open} clients; fed ${Math.round(r.fed)} points/s${r.failed ? ` (${r.failed} failed)` : ''}`);
   console.log(`${''.padEnd(10)} latency p50 ${r.p50} ms, p99 ${r.p99} ms (point ts → decoded by the client; in the server, entered → written: p50 ${r.serverP50} ms, p99 ${r.serverP99} ms); server RSS ${(r.rssPerConn / 1024).toFixed(1)} KiB/connection; server CPU ${(r.serverCpu * 100).toFixed(0)}% of a core, ${r.cpuUsPerUpdate.toFixed(2)} µs per delivered update`);
+  console.log(`${''.padEnd(10)} client processes CPU ${(r.clientCpu * 100).toFixed(0)}% of a core, ${r.clientUsPerUpdate.toFixed(2)} µs per decoded update; server + clients ${(r.cpuUsPerUpdate + r.clientUsPerUpdate).toFixed(2)} µs per update (${Math.round(cpus().length * 1e6 / (r.cpuUsPerUpdate + r.clientUsPerUpdate)).toLocaleString('en')}/s on ${cpus().length} cores at that cost)`);
 }
 const once = results.find((r) => r.mode === 'once');
 const per = results.find((r) => r.mode === 'per-client');

@@ -24,12 +24,15 @@ export interface SwarmReport {
   readonly latency: number[];
   readonly open: number;
   readonly closed: number;
+  /** CPU time (user + system, µs) this process spent since the reset: the clients' own cost. */
+  readonly cpuUs: number;
 }
 
 export type SwarmToDriver = { type: 'connected'; open: number } | { type: 'report'; report: SwarmReport } | { type: 'error'; message: string };
 export type DriverToSwarm = { type: 'reset' } | { type: 'report' } | { type: 'stop' };
 
 const LATENCY_BUCKETS = 10_001;
+const cpuOf = (u: NodeJS.CpuUsage): number => u.user + u.system;
 
 interface Entry { ts?: number }
 interface Frame { t: string; u?: Entry[]; vehicles?: unknown[] }
@@ -41,6 +44,7 @@ async function run(job: SwarmJob): Promise<void> {
   let bytes = 0;
   let latency = new Array<number>(LATENCY_BUCKETS).fill(0);
   let closed = 0;
+  let cpu0 = process.cpuUsage();
   const sockets: WebSocket[] = [];
   const send = (m: SwarmToDriver) => process.send?.(m);
 
@@ -86,8 +90,9 @@ async function run(job: SwarmJob): Promise<void> {
     if (m.type === 'reset') {
       entries = frames = bytes = 0;
       latency = new Array<number>(LATENCY_BUCKETS).fill(0);
+      cpu0 = process.cpuUsage();
     } else if (m.type === 'report') {
-      send({ type: 'report', report: { entries, frames, bytes, latency, open: sockets.length - closed, closed } });
+      send({ type: 'report', report: { entries, frames, bytes, latency, open: sockets.length - closed, closed, cpuUs: cpuOf(process.cpuUsage(cpu0)) } });
     } else if (m.type === 'stop') {
       for (const ws of sockets) ws.terminate();
       setTimeout(() => process.exit(0), 100);

@@ -22,7 +22,9 @@ export class LaunchedEngine {
     const fleetFile = join(dir, 'fleet.json');
     writeFileSync(fleetFile, JSON.stringify(demoFleet(this.devices)));
     const main = fileURLToPath(new URL('../../engine/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    // BENCH_CPU_PROF=dir: the engine writes a V8 CPU profile of its main thread there when it exits.
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', main], {
       env: {
         ...process.env, PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: this.jwtSecret,
         FLEET_FILE: fleetFile, ACCEPT_UNBOUND_DEVICES: 'true', LOG_LEVEL: 'info', ...this.env,

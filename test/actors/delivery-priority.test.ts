@@ -280,8 +280,17 @@ describe('#9 encode once: one change, one encode, shared by every client', () =>
     await clients[0].settle();
     fleet.change(view('k', 10.502, 50, { ...MOVING, speed: 41 }));
     for (const c of clients) await c.flush();
-    assert.equal(encoder.entries, 3, 'two changes merged into one entry: one encode per client');
+    assert.equal(encoder.entries, 1, 'the newer change sets every field of the older: it stands for both, encoded once for all');
     for (const [i, c] of clients.entries()) assert.deepEqual(c.entriesOf('k', again[i]), [{ id: 'k', lon: 10.502, ts: 6, speed: 41 }]);
+
+    encoder.entries = 0;
+    const third = clients.map((c) => c.frames.length);
+    fleet.change(view('k', 10.503, 50, { ...MOVING, speed: 41, name: 'renamed' }));
+    await clients[0].settle();
+    fleet.change(view('k', 10.504, 50, { ...MOVING, speed: 41, name: 'renamed' }));
+    for (const c of clients) await c.flush();
+    assert.equal(encoder.entries, 3, 'the newer change lacks a field of the older: merged, one encode per client');
+    for (const [i, c] of clients.entries()) assert.deepEqual(c.entriesOf('k', third[i]), [{ id: 'k', lon: 10.504, ts: 8, name: 'renamed' }]);
     for (const c of [...clients, minClient]) c.close();
   });
 

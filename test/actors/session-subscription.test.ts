@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { subscriptionFrame } from '../../actors/stream-session.js';
+import { SeenSet, StreamSession, subscriptionFrame } from '../../actors/stream-session.js';
+import { PENDING_GONE } from '../../actors/ports/session-store.js';
 import { parseSubscription } from '../../actors/subscription.js';
 
 // A session stores its subscription as a `sub` frame; a resume parses it back. Every selector,
@@ -21,3 +22,17 @@ for (const [name, frame] of frames) {
     assert.deepEqual(again, sub);
   });
 }
+
+test('#9 a session\'s saved gone log follows every change of it, though copied only when it changed', () => {
+  const session = new StreamSession('s1', null, 'node-a', 100);
+  session.subscribed(parseSubscription({ t: 'sub', bbox: [0, 0, 1, 1] }), new SeenSet(['a', 'b', 'c']), 1);
+  const first = session.takeSave(1000).meta.gone;
+  assert.deepEqual(first, []);
+  assert.equal(session.takeSave(2000).meta.gone, first, 'unchanged: the same copy');
+  session.seen.delete('a');
+  assert.deepEqual(session.takeSave(3000).meta.gone, [['a', PENDING_GONE]]);
+  session.onFrame({ t: 'gone', seq: 2, ids: ['a'] }, () => 3000, 3000);
+  assert.deepEqual(session.takeSave(4000).meta.gone, [['a', 2]], 'the seq of the gone frame');
+  session.seen.add('a');
+  assert.deepEqual(session.takeSave(5000).meta.gone, [], 'back in scope: no longer gone');
+});
