@@ -136,6 +136,8 @@ export function summarizeDrain(points: number, complete: boolean, samples: reado
   }
   const span = end.t - start;
   result.perS = span > 0 ? Math.round(points / span) : 0;
+  // Everything handled before the first reading: no pace was seen, only the drain as a whole.
+  if (result.steadyPerS === 0) result.steadyPerS = result.perS;
   result.startS = Math.round(start * 10) / 10;
   result.drainS = Math.round(span * 10) / 10;
   return result;

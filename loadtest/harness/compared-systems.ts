@@ -19,6 +19,9 @@ import { HandledCounter } from './kafka-progress.js';
 export interface ComparedSystem {
   readonly system: 'fleetline' | 'baseline';
   readonly topicPrefix: string;
+  readonly redisPrefix: string;
+  /** Its PostgreSQL database, if it has one. */
+  readonly database: string | null;
   /** The topic the devices send to (Kafka transport). */
   readonly rawTopic: string;
   /** The consumer group that works telemetry.raw off (its committed offsets measure intake). */
@@ -48,6 +51,12 @@ export interface SystemSetup {
 }
 
 const id = (): string => randomBytes(4).toString('hex');
+
+/** Runs every step, even after one failed; throws what failed, together. */
+async function everyStep(what: string, steps: (() => Promise<unknown>)[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps.map((s) => s()))).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length > 0) throw new Error(`${what}: ${failed.map((f) => (f.reason as Error).message).join('; ')}`);
+}
 
 async function removeTopicsAndGroups(brokers: readonly string[], prefix: string): Promise<void> {
   const admin = new Kafka({ clientId: 'fleetline-loadtest-cleanup', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
@@ -87,7 +96,7 @@ export class FleetlineSystem implements ComparedSystem {
   readonly system = 'fleetline';
   readonly topicPrefix = `loadtest.fl.${id()}.`;
   readonly redisPrefix = `loadtest:fl:${this.topicPrefix.split('.')[2]}:`;
-  readonly dbName = `fleetline_loadtest_${this.topicPrefix.split('.')[2]}`;
+  readonly database = `fleetline_loadtest_${this.topicPrefix.split('.')[2]}`;
   readonly rawTopic = `${this.topicPrefix}telemetry.raw`;
   readonly groupId = `${this.topicPrefix}fleetline-engine`;
   readonly metricsUrls: string[] = [];
@@ -105,7 +114,7 @@ export class FleetlineSystem implements ComparedSystem {
   }
 
   async start(): Promise<void> {
-    const dbUrl = await createBenchDatabase(this.dbName);
+    const dbUrl = await createBenchDatabase(this.database);
     this.dbCreated = true;
     await seedFleet(dbUrl, this.setup.devices);
     this.engine = new LaunchedEngine(this.setup.devices, this.setup.jwtSecret, {
@@ -121,9 +130,11 @@ export class FleetlineSystem implements ComparedSystem {
   }
 
   async clean(): Promise<void> {
-    await removeTopicsAndGroups(this.setup.kafkaBrokers, this.topicPrefix);
-    await removeRedisPrefix(this.redisPrefix, this.setup.redisUrl ?? BENCH_REDIS_URL);
-    if (this.dbCreated) await dropBenchDatabase(this.dbName);
+    await everyStep(`cleaning up after fleetline (topics ${this.topicPrefix}*, keys ${this.redisPrefix}*, database ${this.database})`, [
+      () => removeTopicsAndGroups(this.setup.kafkaBrokers, this.topicPrefix),
+      () => removeRedisPrefix(this.redisPrefix, this.setup.redisUrl ?? BENCH_REDIS_URL),
+      async () => { if (this.dbCreated) await dropBenchDatabase(this.database); },
+    ]);
   }
 
   logTail(): string {
@@ -185,6 +196,7 @@ export class BaselineSystem implements ComparedSystem {
   readonly system = 'baseline';
   readonly topicPrefix = `loadtest.bl.${id()}.`;
   readonly redisPrefix = `loadtest:bl:${this.topicPrefix.split('.')[2]}:`;
+  readonly database = null;
   readonly rawTopic = `${this.topicPrefix}telemetry.raw`;
   readonly groupId = `${this.topicPrefix}baseline-processor`;
   readonly metricsUrls: string[] = [];
@@ -225,8 +237,10 @@ export class BaselineSystem implements ComparedSystem {
 
   async clean(): Promise<void> {
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    await removeTopicsAndGroups(this.setup.kafkaBrokers, this.topicPrefix);
-    await removeRedisPrefix(this.redisPrefix, this.setup.redisUrl ?? BENCH_REDIS_URL);
+    await everyStep(`cleaning up after the baseline (topics ${this.topicPrefix}*, keys ${this.redisPrefix}*)`, [
+      () => removeTopicsAndGroups(this.setup.kafkaBrokers, this.topicPrefix),
+      () => removeRedisPrefix(this.redisPrefix, this.setup.redisUrl ?? BENCH_REDIS_URL),
+    ]);
   }
 
   logTail(): string {

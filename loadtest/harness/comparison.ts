@@ -27,7 +27,10 @@ export interface LiveAttempt {
 /** What one system did in the comparison. */
 export interface SystemComparison {
   system: 'fleetline' | 'baseline';
+  /** Its topics and consumer groups, Redis keys and database: all removed after its runs. */
   topicPrefix: string;
+  redisPrefix: string;
+  database: string | null;
   /** Its intake: the backlog drained, from its group's committed offsets. */
   drain: DrainResult;
   /** Every live run, in order (the baseline steps down until one is sustained). */
@@ -186,15 +189,19 @@ async function startAndDrain(o: RunOptions, sys: ComparedSystem, log: (l: string
   }
 }
 
-async function withSystem<T>(sys: ComparedSystem, job: () => Promise<T>): Promise<T> {
+/** Runs `job` on the system, then stops it and removes what it left; a failed job's error wins over a failed clean-up's. */
+async function withSystem<T>(sys: ComparedSystem, job: () => Promise<T>, log: (l: string) => void): Promise<T> {
+  let result: T;
   try {
-    return await job();
+    result = await job();
   } catch (e) {
-    throw new Error(`${sys.system}: ${(e as Error).message}\n${sys.logTail()}`);
-  } finally {
     await sys.stop().catch(() => undefined);
-    await sys.clean();
+    await sys.clean().catch((c: Error) => log(c.message));
+    throw new Error(`${sys.system}: ${(e as Error).message}\n${sys.logTail()}`);
   }
+  await sys.stop();
+  await sys.clean();
+  return result;
 }
 
 /**
@@ -226,8 +233,8 @@ export async function runComparison(o: RunOptions, hooks: RunHooks = {}): Promis
       // Next: below this rate, and no more than the system (or the devices) managed at it.
       rate = roundRate(Math.min(rate * o.comparison.stepDown, live.attempt.handledPerS > 0 ? live.attempt.handledPerS : Infinity));
     }
-    return { system: 'baseline', topicPrefix: baselineSys.topicPrefix, drain, attempts, run: live!.run, lag: live!.lag, ...resources(live!.run) };
-  });
+    return { system: 'baseline', topicPrefix: baselineSys.topicPrefix, redisPrefix: baselineSys.redisPrefix, database: null, drain, attempts, run: live!.run, lag: live!.lag, ...resources(live!.run) };
+  }, log);
   const comparedAt = baseline.attempts.at(-1)!.ratePerS;
 
   const fleetlineSys = new FleetlineSystem({ ...setup, env: o.nodeEnv });
@@ -235,8 +242,8 @@ export async function runComparison(o: RunOptions, hooks: RunHooks = {}): Promis
     const drain = await startAndDrain(o, fleetlineSys, log);
     log(`fleetline: live run at ${comparedAt.toLocaleString('en-US')} points/s (the baseline's)`);
     const live = await liveRun(o, fleetlineSys, comparedAt, secret, hooks);
-    return { system: 'fleetline', topicPrefix: fleetlineSys.topicPrefix, drain, attempts: [live.attempt], run: live.run, lag: live.lag, ...resources(live.run) };
-  });
+    return { system: 'fleetline', topicPrefix: fleetlineSys.topicPrefix, redisPrefix: fleetlineSys.redisPrefix, database: fleetlineSys.database, drain, attempts: [live.attempt], run: live.run, lag: live.lag, ...resources(live.run) };
+  }, log);
 
   const ratio = (a: number, b: number): number => (b > 0 ? round3(a / b) : 0);
   const intake = ratio(fleetline.drain.perS, baseline.drain.perS);
