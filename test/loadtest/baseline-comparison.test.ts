@@ -107,6 +107,8 @@ describe('Fleetline beside the baseline, end to end (#11)', () => {
       assert.equal(s.run.clients.connected, 8, `every client subscribed to ${s.system}`);
       assert.ok(s.run.latency.count > 0, `${s.system}'s clients timed deliveries`);
       assert.ok(s.lag.length > 0, `${s.system}'s lag was sampled`);
+      assert.equal(s.run.loss.unchecked, 0, `every client of ${s.system} was compared with its GET /v1/vehicles`);
+      assert.ok(s.run.loss.expected > 0);
     }
     // The same load on both: seed, devices, clients, rate.
     assert.equal(r.baseline.run.options.seed, r.fleetline.run.options.seed);
