@@ -62,7 +62,10 @@ export async function produceBacklog(brokers: readonly string[], topic: string, 
   return sent;
 }
 
-/** One reading during a drain: seconds since the system was started, records committed and handled so far. */
+/**
+ * One reading during a drain: seconds since the system was started, records committed (held
+ * below the backlog until the group's other topics are committed too) and handled so far.
+ */
 export interface DrainSample { t: number; committed: number; handled: number | null }
 
 /** How fast a system worked off a backlog. */
@@ -97,11 +100,23 @@ export async function watchDrain(watcher: GroupWatcher, handled: () => Promise<n
   const origin = performance.now();
   const samples: DrainSample[] = [];
   let complete = false;
+  let failures = 0;
   for (;;) {
-    const [p, h] = await Promise.all([watcher.progress(), handled()]);
+    let p: Awaited<ReturnType<GroupWatcher['progress']>>;
+    let h: number | null;
+    try {
+      [p, h] = await Promise.all([watcher.progress(), handled()]);
+    } catch (e) {
+      // A broker busy with the system's start (its topics being created) answers later.
+      if (++failures > 50) throw e;
+      await sleep(periodMs);
+      continue;
+    }
     const t = (performance.now() - origin) / 1000;
-    samples.push({ t: Math.round(t * 1000) / 1000, committed: p.committed, handled: h });
-    if (p.committed >= points) {
+    // Everything of the backlog committed, including what it was forwarded to (its other topics).
+    const done = p.committed >= points && p.behindElsewhere === 0;
+    samples.push({ t: Math.round(t * 1000) / 1000, committed: done ? p.committed : Math.min(p.committed, points - 1), handled: h });
+    if (done) {
       complete = true;
       break;
     }

@@ -26,6 +26,8 @@ export interface ComparedSystem {
   readonly rawTopic: string;
   /** The consumer group that works telemetry.raw off (its committed offsets measure intake). */
   readonly groupId: string;
+  /** Other topics that group consumes, which a drain waits for too. */
+  readonly alsoTopics: readonly string[];
   /** Where clients connect (`/v1/stream`); empty until started. */
   readonly url: string;
   /** /metrics endpoints of every process of the system (scraped beside `url`'s). */
@@ -99,6 +101,8 @@ export class FleetlineSystem implements ComparedSystem {
   readonly database = `fleetline_loadtest_${this.topicPrefix.split('.')[2]}`;
   readonly rawTopic = `${this.topicPrefix}telemetry.raw`;
   readonly groupId = `${this.topicPrefix}fleetline-engine`;
+  /** A point whose vehicle lives in another partition is forwarded here, and committed on telemetry.raw once forwarded. */
+  readonly alsoTopics = [`${this.topicPrefix}telemetry.by-vehicle`];
   readonly metricsUrls: string[] = [];
   private engine: LaunchedEngine | null = null;
   private dbCreated = false;
@@ -199,6 +203,7 @@ export class BaselineSystem implements ComparedSystem {
   readonly database = null;
   readonly rawTopic = `${this.topicPrefix}telemetry.raw`;
   readonly groupId = `${this.topicPrefix}baseline-processor`;
+  readonly alsoTopics = [];
   readonly metricsUrls: string[] = [];
   url = '';
   private processor: ServiceProcess | null = null;

@@ -170,7 +170,7 @@ async function startAndDrain(o: RunOptions, sys: ComparedSystem, log: (l: string
     seed: o.seed, devices: o.devices, points: c.backlogPoints, badRatio: o.badRatio, duplicateRatio: o.duplicateRatio, center: o.center, radiusKm: o.radiusKm,
   });
   log(`${sys.system}: ${points.toLocaleString('en-US')} points in ${sys.rawTopic}; starting it`);
-  const watcher = new GroupWatcher(o.kafkaBrokers, sys.groupId, sys.rawTopic);
+  const watcher = new GroupWatcher(o.kafkaBrokers, sys.groupId, sys.rawTopic, sys.alsoTopics);
   try {
     let counter: HandledCounter | null = null;
     const handled = async (): Promise<number | null> => (counter ??= sys.handled())?.read() ?? null;

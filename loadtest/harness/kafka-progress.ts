@@ -9,22 +9,26 @@ export interface GroupProgress {
   committed: number;
   /** end − committed. */
   lag: number;
+  /** Records of the group's other topics (`alsoTopics`) not committed yet. */
+  behindElsewhere: number;
 }
 
-/** One Kafka admin connection that reads a group's committed offsets against a topic's ends. */
+/**
+ * One Kafka admin connection that reads a group's committed offsets against a topic's ends, and
+ * against those of topics the group also consumes (Fleetline's telemetry.by-vehicle: a point
+ * forwarded there is committed on telemetry.raw before it is applied).
+ */
 export class GroupWatcher {
   private readonly admin: Admin;
   private connected: Promise<void> | null = null;
 
-  constructor(brokers: readonly string[], private readonly groupId: string, private readonly topic: string) {
+  constructor(brokers: readonly string[], private readonly groupId: string, private readonly topic: string, private readonly alsoTopics: readonly string[] = []) {
     this.admin = new Kafka({ clientId: 'fleetline-loadtest-progress', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
   }
 
-  async progress(): Promise<GroupProgress> {
-    this.connected ??= this.admin.connect();
-    await this.connected;
-    const ends = await this.admin.fetchTopicOffsets(this.topic);
-    const [offsets] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [this.topic] });
+  private async of(topic: string): Promise<{ end: number; committed: number }> {
+    const ends = await this.admin.fetchTopicOffsets(topic);
+    const [offsets] = await this.admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
     const committedOf = new Map<number, number>();
     for (const p of offsets?.partitions ?? []) if (Number(p.offset) >= 0) committedOf.set(p.partition, Number(p.offset));
     let end = 0;
@@ -33,7 +37,16 @@ export class GroupWatcher {
       end += Number(e.high);
       committed += committedOf.get(e.partition) ?? Number(e.low);
     }
-    return { end, committed, lag: Math.max(0, end - committed) };
+    return { end, committed };
+  }
+
+  async progress(): Promise<GroupProgress> {
+    this.connected ??= this.admin.connect();
+    await this.connected;
+    // A topic the system has not created yet holds nothing to wait for.
+    const [main, ...others] = await Promise.all([this.of(this.topic), ...this.alsoTopics.map((t) => this.of(t).catch(() => ({ end: 0, committed: 0 })))]);
+    const behindElsewhere = others.reduce((sum, o) => sum + Math.max(0, o.end - o.committed), 0);
+    return { end: main.end, committed: main.committed, lag: Math.max(0, main.end - main.committed), behindElsewhere };
   }
 
   async close(): Promise<void> {
