@@ -34,6 +34,12 @@ export interface ComparedSystem {
   readonly metricsUrls: readonly string[];
   /** Its counters of points applied and rejected (null until started). */
   handled(): HandledCounter | null;
+  /**
+   * Records still queued in it: in telemetry.raw and not yet handled, and for the baseline also
+   * the updates its fanout has not consumed. A live run starts when this is down (a previous run
+   * that overloaded it must not leave its backlog to the next).
+   */
+  queued(): Promise<number>;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Removes its topics, consumer groups, Redis keys and database (after stop()). */
@@ -68,6 +74,43 @@ async function removeTopicsAndGroups(brokers: readonly string[], prefix: string)
     if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
     const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records of `topic` the groups named `group*` have not committed, summed (0 without such a group). */
+async function groupsBehind(brokers: readonly string[], groupPrefix: string, topic: string): Promise<number> {
+  const admin = new Kafka({ clientId: 'fleetline-loadtest-queued', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(groupPrefix));
+    if (groups.length === 0) return 0;
+    const ends = await admin.fetchTopicOffsets(topic);
+    let behind = 0;
+    for (const groupId of groups) {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      for (const e of ends) {
+        const c = committed.get(e.partition) ?? -1;
+        if (c >= 0) behind += Math.max(0, Number(e.high) - c);
+      }
+    }
+    return behind;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records of telemetry.raw a system has not handled yet: the topic's end minus its counters. */
+async function rawQueued(brokers: readonly string[], topic: string, counter: HandledCounter | null): Promise<number> {
+  const handled = await counter?.read();
+  if (handled === null || handled === undefined) return Number.POSITIVE_INFINITY;
+  const admin = new Kafka({ clientId: 'fleetline-loadtest-queued', brokers: [...brokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const end = (await admin.fetchTopicOffsets(topic)).reduce((s, e) => s + Number(e.high), 0);
+    return Math.max(0, end - handled);
   } finally {
     await admin.disconnect();
   }
@@ -115,6 +158,10 @@ export class FleetlineSystem implements ComparedSystem {
 
   handled(): HandledCounter | null {
     return this.url === '' ? null : new HandledCounter(`${this.url}/metrics`, ['fleetline_points_accepted_total', 'fleetline_points_rejected_total']);
+  }
+
+  queued(): Promise<number> {
+    return rawQueued(this.setup.kafkaBrokers, this.rawTopic, this.handled());
   }
 
   async start(): Promise<void> {
@@ -215,6 +262,14 @@ export class BaselineSystem implements ComparedSystem {
   handled(): HandledCounter | null {
     const metrics = this.metricsUrls[0];
     return metrics === undefined ? null : new HandledCounter(`${metrics}/metrics`, ['baseline_updates_published_total', 'baseline_points_rejected_total']);
+  }
+
+  async queued(): Promise<number> {
+    const [raw, fanout] = await Promise.all([
+      rawQueued(this.setup.kafkaBrokers, this.rawTopic, this.handled()),
+      groupsBehind(this.setup.kafkaBrokers, `${this.topicPrefix}baseline-fanout-`, `${this.topicPrefix}vehicle.updates`),
+    ]);
+    return raw + fanout;
   }
 
   async start(): Promise<void> {

@@ -19,6 +19,8 @@ export interface LiveAttempt {
   lagGrowthPerS: number;
   /** Records the system handled per second during the load (its /metrics counters). */
   handledPerS: number;
+  /** Records still queued in the system when the run started (−1: unknown); it waits for them to drain first. */
+  queuedBefore?: number;
   /** Lag (records) at the start and the end of the load. */
   lagAtStart: number;
   lagAtEnd: number;
@@ -143,8 +145,30 @@ export function roundRate(r: number): number {
 
 interface Live { run: RunResult; lag: LagSample[]; attempt: LiveAttempt }
 
+/**
+ * Waits until the system has worked off what is queued in it (the drain's tail, or a previous
+ * live run that overloaded it): down to `floor` records, or no longer shrinking for 10 s, or
+ * `timeoutMs`. Returns what was still queued.
+ */
+export async function waitUntilCaughtUp(queued: () => Promise<number>, floor: number, timeoutMs = 180_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let best = Number.POSITIVE_INFINITY;
+  let bestAt = Date.now();
+  for (;;) {
+    const q = await queued().catch(() => Number.POSITIVE_INFINITY);
+    if (q <= floor || Date.now() > deadline) return q;
+    if (q < best * 0.99) {
+      best = q;
+      bestAt = Date.now();
+    } else if (Date.now() - bestAt > 10_000) return q;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 /** One live run of the profile against `sys` at `rate`, with its consumer lag sampled from Kafka. */
 async function liveRun(o: RunOptions, sys: ComparedSystem, rate: number, secret: string, hooks: RunHooks): Promise<Live> {
+  const left = await waitUntilCaughtUp(() => sys.queued(), Math.max(100, rate * 0.05));
+  if (left > Math.max(100, rate * 0.05)) (hooks.log ?? console.error)(`${sys.system}: starting the live run with ${Number.isFinite(left) ? left.toLocaleString('en-US') : 'an unknown number of'} records still queued in it`);
   const watcher = new GroupWatcher(o.kafkaBrokers, sys.groupId, sys.rawTopic);
   const sampler = new LagSampler(watcher, sys.handled()!, 500);
   let loadStart = 0;
@@ -156,7 +180,8 @@ async function liveRun(o: RunOptions, sys: ComparedSystem, rate: number, secret:
     }, { ...hooks, onLoadStart: () => { loadStart = sampler.now(); } });
     await sampler.stop();
     const lag = sampler.samples.map((s) => ({ ...s, t: Math.round((s.t - loadStart) * 10) / 10 }));
-    return { run, lag, attempt: judgeAttempt(rate, run.intake.achievedRatio, lag, o.warmupS, run.loadSeconds, o.comparison.sustainedRatio) };
+    const attempt = { ...judgeAttempt(rate, run.intake.achievedRatio, lag, o.warmupS, run.loadSeconds, o.comparison.sustainedRatio), queuedBefore: Number.isFinite(left) ? left : -1 };
+    return { run, lag, attempt };
   } finally {
     await sampler.stop();
     await watcher.close();

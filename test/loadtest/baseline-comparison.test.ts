@@ -5,7 +5,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { summarizeDrain } from '../../loadtest/harness/backlog-drain.js';
 import { comparisonSummaryLines, renderComparisonHtml } from '../../loadtest/harness/comparison-report.js';
-import { judgeAttempt, lagSlope, roundRate, runComparison, type ComparisonResult } from '../../loadtest/harness/comparison.js';
+import { judgeAttempt, lagSlope, roundRate, runComparison, waitUntilCaughtUp, type ComparisonResult } from '../../loadtest/harness/comparison.js';
 import { readProfile, resolveOptions } from '../../loadtest/harness/profile.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL } from '../../loadtest/bench-stores.js';
 
@@ -52,6 +52,15 @@ describe('Fleetline beside the baseline: the measures (#11)', () => {
     assert.equal(unsent.sustained, false);
     assert.match(unsent.why, /sent 60\.0 %/);
     assert.deepEqual([roundRate(7833), roundRate(123_456), roundRate(42), roundRate(3)], [7800, 120_000, 42, 10]);
+  });
+
+  it('#11 a live run waits for what a previous one left queued in the system, and gives up on a queue that does not shrink', async () => {
+    let queued = 5000;
+    const left = await waitUntilCaughtUp(async () => (queued = Math.max(0, queued - 1500)), 100, 10_000);
+    assert.equal(left, 0);
+    const started = Date.now();
+    assert.equal(await waitUntilCaughtUp(async () => 777, 100, 1200), 777, 'a stuck queue: the timeout');
+    assert.ok(Date.now() - started < 5000);
   });
 });
 
