@@ -86,7 +86,10 @@ export interface DrainResult {
   startS: number;
   /** Seconds from then until the last record was committed. */
   drainS: number;
-  /** The start was extrapolated back (the system had handled records before its /metrics answered). */
+  /**
+   * The start was extrapolated back (the system had handled records before its /metrics
+   * answered), or, when no pace was seen at all, taken at the last reading before: a lower bound.
+   */
   startEstimated: boolean;
   samples: DrainSample[];
 }
@@ -146,7 +149,10 @@ export function summarizeDrain(points: number, complete: boolean, samples: reado
   else {
     // Busy before its /metrics first answered: back from there at its steady pace.
     const pace = result.steadyPerS || overall;
-    start = pace > 0 ? Math.max(0, seen[0].t - seen[0].n / pace) : seen[0].t;
+    // No pace seen either (the whole backlog between two readings): from the last reading
+    // before its counters answered, so the rate is a lower bound.
+    const before = samples.filter((x) => x.t < seen[0].t).at(-1)?.t ?? 0;
+    start = pace > 0 ? Math.max(0, seen[0].t - seen[0].n / pace) : before;
     result.startEstimated = true;
   }
   const span = end.t - start;

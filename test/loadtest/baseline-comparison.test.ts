@@ -38,6 +38,11 @@ describe('Fleetline beside the baseline: the measures (#11)', () => {
     assert.equal(d.startEstimated, true);
     assert.equal(d.startS, 0);
     assert.equal(d.perS, 1000);
+    // The whole backlog between two readings: no pace, the rate from the last reading before (a lower bound).
+    const all = summarizeDrain(6000, true, [{ t: 0, handled: null, committed: 0 }, { t: 1, handled: null, committed: 0 }, { t: 3, handled: 6000, committed: 6000 }]);
+    assert.equal(all.perS, 3000);
+    assert.equal(all.steadyPerS, 3000);
+    assert.equal(all.startEstimated, true);
   });
 
   it('#11 a live run is sustained when the devices sent the rate and the lag did not grow; either failing says why', () => {
@@ -101,7 +106,7 @@ describe('Fleetline beside the baseline, end to end (#11)', () => {
   it('#11 one comparison runs both systems on real Kafka, Redis and PostgreSQL, reports both with the ratios of their numbers, renders both, and cleans up', { timeout: 300_000 }, async () => {
     const options = resolveOptions(readProfile('baseline-vs-fleetline'), {
       devices: 200, clients: 8, durationS: 4, warmupS: 1, settleS: 1, silentAfterS: 100,
-      comparison: { backlogPoints: 3000, partitions: 2, maxAttempts: 1, drainTimeoutS: 120 },
+      comparison: { backlogPoints: 10_000, partitions: 2, maxAttempts: 1, drainTimeoutS: 120 },
     });
     assert.equal(options.compareBaseline, true);
     const r = await runComparison(options, { progress: false, log: () => undefined });
