@@ -96,21 +96,22 @@ export function lagSlope(samples: readonly { t: number; lag: number }[]): number
 }
 
 /**
- * Sustained: the devices sent ≥ `ratio` of the asked rate, and the lag over the load (after
- * the warm-up) grew by less than (1 − ratio) of the rate per second, i.e. the system consumed
- * at least `ratio` of what it was sent.
+ * Sustained: the devices sent ≥ `ratio` of the asked rate, the system handled ≥ `ratio` of it
+ * over the whole load, and the lag after the warm-up grew by less than (1 − ratio) of the rate
+ * per second (it was not falling behind at the end).
  */
 export function judgeAttempt(rate: number, achievedRatio: number, lag: readonly LagSample[], warmupS: number, loadS: number, ratio: number): LiveAttempt {
   const window = lag.filter((s) => s.t >= Math.min(warmupS, loadS / 2) && s.t <= loadS);
   const slope = lagSlope(window);
-  const reasons: string[] = [];
-  if (achievedRatio < ratio) reasons.push(`the devices sent ${(achievedRatio * 100).toFixed(1)} % of the asked rate`);
-  if (slope > (1 - ratio) * rate) reasons.push(`the lag grew ${Math.round(slope)} records/s`);
-  if (window.length < 3) reasons.push(`only ${window.length} lag readings during the load`);
   const inLoad = lag.filter((s) => s.t >= 0 && s.t <= loadS);
   const first = inLoad[0];
   const last = inLoad.at(-1);
   const handledPerS = first && last && last.t > first.t ? Math.round((last.handled - first.handled) / (last.t - first.t)) : 0;
+  const reasons: string[] = [];
+  if (achievedRatio < ratio) reasons.push(`the devices sent ${(achievedRatio * 100).toFixed(1)} % of the asked rate`);
+  if (handledPerS < ratio * rate) reasons.push(`it handled ${((handledPerS / rate) * 100).toFixed(1)} % of the asked rate`);
+  if (slope > (1 - ratio) * rate) reasons.push(`the lag grew ${Math.round(slope)} records/s`);
+  if (window.length < 3) reasons.push(`only ${window.length} lag readings during the load`);
   return {
     ratePerS: rate, sustained: reasons.length === 0, why: reasons.join('; '), achievedRatio, handledPerS,
     lagGrowthPerS: Math.round(slope), lagAtStart: inLoad[0]?.lag ?? 0, lagAtEnd: inLoad.at(-1)?.lag ?? 0,

@@ -53,6 +53,16 @@ describe('Fleetline beside the baseline: the measures (#11)', () => {
     const behind = judgeAttempt(1000, 0.99, lagOf(1000, 800, 10), 2, 10, 0.95);
     assert.equal(behind.sustained, false);
     assert.match(behind.why, /lag grew 200 records\/s/);
+    // Behind by the end of the warm-up, level after it: the lag does not grow, but it handled 80 %.
+    const warmupLag = Array.from({ length: 21 }, (_, i) => {
+      const t = i / 2;
+      const handled = t < 2 ? 0 : 1000 * (t - 2);
+      return { t, end: 1000 * t, committed: 0, handled, lag: 1000 * t - handled };
+    });
+    const standing = judgeAttempt(1000, 0.99, warmupLag, 2, 10, 0.95);
+    assert.equal(standing.sustained, false);
+    assert.match(standing.why, /handled 80\.0 % of the asked rate/);
+    assert.doesNotMatch(standing.why, /lag grew/);
     const unsent = judgeAttempt(1000, 0.6, lagOf(600, 600, 10), 2, 10, 0.95);
     assert.equal(unsent.sustained, false);
     assert.match(unsent.why, /sent 60\.0 %/);
