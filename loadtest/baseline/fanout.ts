@@ -15,6 +15,7 @@ import { FanoutClient } from './fanout-client.js';
 import { SubscriptionMap } from './subscription-map.js';
 import { readSnapshot } from './snapshot-reader.js';
 import type { UpdateMessage } from './point-batch.js';
+import { currentVehicles } from './vehicles-endpoint.js';
 
 export interface FanoutHandle {
   /** http://host:port; clients connect to `${url}/v1/stream` (ws://). */
@@ -63,6 +64,7 @@ export async function startFanout(config: BaselineConfig, log: Logger = pino({ l
   const transport = createTransport('auto', { maxBodyBytes: 64 * 1024, maxFrameBytes: 64 * 1024, pingIntervalSeconds: 30, pongTimeoutSeconds: 60 }, log);
   transport.onRequest(async (req) => {
     if (req.path === '/healthz') return { status: 200, body: 'ok' };
+    if (req.path === '/v1/vehicles' && req.method === 'GET') return currentVehicles(req, auth, (grant, sub) => readSnapshot(redis, keys, grant, sub, config.snapshotLimit));
     if (req.path === '/metrics') return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
     return { status: 404, body: 'not found' };
   });

@@ -1,6 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { comparisonSummaryLines, renderComparisonHtml } from './comparison-report.js';
+import { runComparison } from './comparison.js';
 import { renderHtml } from './html-report.js';
 import { runLoad } from './load-run.js';
 import { profileNames, readProfile, resolveOptions, type RunOptionsInput } from './profile.js';
@@ -48,12 +50,23 @@ const program = new Command()
   .option('--clients <n>', 'WebSocket clients', num)
   .option('--client-mix <company,bbox,ids>', 'weights of the subscription kinds', list)
   .option('--ids-per-client <n>', 'vehicles in an id-list subscription', num)
+  .option('--compare-baseline', 'run the baseline pipeline and a Fleetline node (both started here, on Kafka, Redis and PostgreSQL) one after the other: each drains a backlog, then the same live load at the baseline\'s highest sustained rate')
+  .option('--backlog <points>', 'points each system drains in the comparison', num)
+  .option('--partitions <n>', 'partitions of each system\'s topics in the comparison', num)
   .option('--out <dir>', 'directory of the JSON and HTML reports')
   .option('--no-progress', 'no live progress line');
 
 program.parse();
 
 const f = program.opts<Record<string, unknown>>();
+let profile: ReturnType<typeof readProfile> | undefined;
+try {
+  profile = typeof f.profile === 'string' ? readProfile(f.profile) : undefined;
+} catch (e) {
+  console.error(`fleetline-loadtest: ${(e as Error).message}`);
+  process.exit(2);
+}
+const profileComparison = profile?.comparison;
 
 const flags: RunOptionsInput = {};
 const set = <K extends keyof RunOptionsInput>(k: K, v: unknown): void => { if (v !== undefined) (flags as Record<string, unknown>)[k] = v; };
@@ -86,6 +99,13 @@ if (Array.isArray(f.clientMix)) {
 }
 set('idsPerClient', f.idsPerClient);
 set('out', f.out);
+set('compareBaseline', f.compareBaseline);
+if (f.backlog !== undefined || f.partitions !== undefined) {
+  const comparison: Record<string, unknown> = { ...(profileComparison ?? {}) };
+  if (f.backlog !== undefined) comparison.backlogPoints = f.backlog;
+  if (f.partitions !== undefined) comparison.partitions = f.partitions;
+  set('comparison', comparison);
+}
 
 function summaryLines(r: RunResult): string[] {
   const n = (v: number): string => v.toLocaleString('en-US');
@@ -101,9 +121,20 @@ function summaryLines(r: RunResult): string[] {
 }
 
 try {
-  const profile = typeof f.profile === 'string' ? readProfile(f.profile) : undefined;
   const options = resolveOptions(profile, flags);
-  const result = await runLoad(options, { progress: f.progress !== false && process.stderr.isTTY });
+  const progress = f.progress !== false && process.stderr.isTTY;
+  if (options.compareBaseline) {
+    const result = await runComparison(options, { progress });
+    const out = resolve(options.out);
+    mkdirSync(out, { recursive: true });
+    const stem = join(out, `${result.name}-${result.startedAt.replace(/[:.]/g, '-')}`);
+    writeFileSync(`${stem}.json`, JSON.stringify(result, null, 2));
+    writeFileSync(`${stem}.html`, renderComparisonHtml(result));
+    for (const line of comparisonSummaryLines(result)) console.log(line);
+    console.log(`  reports   ${stem}.json, ${stem}.html`);
+    process.exit(0);
+  }
+  const result = await runLoad(options, { progress });
   const out = resolve(options.out);
   mkdirSync(out, { recursive: true });
   const stem = join(out, `${result.name}-${result.startedAt.replace(/[:.]/g, '-')}`);

@@ -44,7 +44,11 @@ export class LaunchedEngine {
           buffer = buffer.slice(nl + 1);
           this.logs.push(line);
           if (this.logs.length > 500) this.logs.shift();
-          if (line.includes('"fleetline node listening"')) port = (JSON.parse(line) as { port: number }).port;
+          if (line.includes('"fleetline node listening"')) {
+            port = (JSON.parse(line) as { port: number }).port;
+            // Known before the node is ready: /metrics answers while it loads (a harness timing its start reads it).
+            this.url = `http://127.0.0.1:${port}`;
+          }
           if (line.includes('"fleetline node ready"')) {
             clearTimeout(timer);
             resolve();

@@ -11,7 +11,7 @@ export interface EngineSample {
   eventLoopP99Ms: number;
   /** Records of telemetry.raw not yet consumed, summed over partitions (0 on the embedded log when caught up). */
   consumerLag: number;
-  /** Points applied by the actors per second since the previous scrape. */
+  /** Points applied by the actors (the baseline: read by its processor) per second since the previous scrape. */
   appliedPerS: number;
   mailboxDepth: number;
   connections: number;
@@ -78,7 +78,8 @@ export class EngineMetricsScraper {
     }
     const at = performance.now();
     const cpu = metricSum(text, 'process_cpu_seconds_total') ?? 0;
-    const applied = metricSum(text, 'fleetline_points_accepted_total') ?? 0;
+    // The baseline's processor: updates it published (each point written to Redis and sent on).
+    const applied = metricSum(text, 'fleetline_points_accepted_total') ?? metricSum(text, 'baseline_updates_published_total') ?? 0;
     const prev = this.previous.get(engine);
     this.previous.set(engine, { at, cpu, applied });
     if (prev === undefined) return;

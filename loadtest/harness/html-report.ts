@@ -5,14 +5,14 @@ import type { RunResult } from './run-result.js';
 const require = createRequire(import.meta.url);
 
 /** uPlot's browser build and stylesheet, inlined so the report opens anywhere, offline. */
-function chartLibrary(): { js: string; css: string } {
+export function chartLibrary(): { js: string; css: string } {
   const js = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
   const css = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
   return { js, css };
 }
 
 /** A chart: x (seconds), then one named series per line, aligned on x (null where missing). */
-interface ChartData { title: string; unit: string; x: number[]; series: { label: string; values: (number | null)[] }[] }
+export interface ChartData { title: string; unit: string; x: number[]; series: { label: string; values: (number | null)[] }[] }
 
 function engineChart(r: RunResult, title: string, unit: string, pick: (s: RunResult['engine']['samples'][number]) => number): ChartData {
   const engines = [...new Set(r.engine.samples.map((s) => s.engine))];
@@ -49,9 +49,9 @@ export function charts(r: RunResult): ChartData[] {
   ];
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+export const escapeHtml = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 /** JSON that is safe inside a <script> element. */
-const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
+export const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
 
 function table(rows: [string, string | number][]): string {
   return `<table>${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`).join('')}</table>`;

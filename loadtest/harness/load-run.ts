@@ -20,6 +20,9 @@ export interface RunHooks {
   /** Show the live progress line (off in tests). */
   progress?: boolean;
   log?: (line: string) => void;
+  /** Called when the devices start sending, and when the last one stopped (before the settle). */
+  onLoadStart?: () => void;
+  onLoadEnd?: () => void;
 }
 
 /**
@@ -102,12 +105,12 @@ async function measure(
   try {
     await pool.ready();
     const origin = performance.now();
-    const scraper = new EngineMetricsScraper(engines, o.scrapeMs);
+    const scraper = new EngineMetricsScraper([...engines, ...o.metricsUrls], o.scrapeMs);
     scraper.start(origin);
     pool.start();
+    hooks.onLoadStart?.();
     const warmup = setTimeout(() => {
       latency.startCounting();
-    stationary.startCounting();
       stationary.startCounting();
     }, o.warmupS * 1000);
     const throughput: ThroughputSample[] = [];
@@ -145,6 +148,7 @@ async function measure(
       });
     }
     bar?.stop();
+    hooks.onLoadEnd?.();
     clearTimeout(warmup);
     latency.startCounting();
     stationary.startCounting();

@@ -11,6 +11,8 @@ export const runOptionsSchema = z.object({
   name: z.string().min(1).default('custom'),
   /** Engine base URLs (HTTP intake round-robin, WebSocket clients spread over them, /metrics scraped from each). */
   engines: z.array(z.string().url()).default(['http://127.0.0.1:8080']),
+  /** More /metrics endpoints scraped beside the engines' (a deployment of several processes: the baseline's processor). */
+  metricsUrls: z.array(z.string().url()).default([]),
   /** Start an engine node of our own (embedded bus, production mode) instead of using `engines`. */
   startNode: z.boolean().default(false),
   /** Extra environment of the started node (KAFKA_BROKERS, DATABASE_URL, …). */
@@ -60,6 +62,26 @@ export const runOptionsSchema = z.object({
   radiusKm: z.number().positive().default(15),
   /** Directory of the JSON and HTML reports. */
   out: z.string().default('loadtest/reports'),
+  /**
+   * Run the comparison with the baseline pipeline (docs/performance.md, "Fleetline beside the
+   * baseline"): both systems started by the harness on Kafka, each drains a backlog, then the
+   * same live load at the baseline's highest sustained rate. `rate` is not used.
+   */
+  compareBaseline: z.boolean().default(false),
+  comparison: z.object({
+    /** Points pre-produced to each system's telemetry.raw before it starts; the drain measures its intake. */
+    backlogPoints: z.number().int().min(100).default(300_000),
+    /** Partitions of each system's topics (TELEMETRY_PARTITIONS of both). */
+    partitions: z.number().int().min(1).max(1000).default(24),
+    /** A live run is sustained when the devices sent at least this share of the asked rate and the lag grew by less than (1 − it) × the rate. */
+    sustainedRatio: z.number().gt(0).max(1).default(0.95),
+    /** A live run of the baseline that was not sustained is tried again at this share of its rate… */
+    stepDown: z.number().gt(0).lt(1).default(0.8),
+    /** …at most this many live runs of the baseline in all. */
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** Longest wait for a system to drain its backlog. */
+    drainTimeoutS: z.number().positive().default(600),
+  }).prefault({}),
   /** /metrics scrape period. */
   scrapeMs: z.number().int().min(100).default(1000),
 });

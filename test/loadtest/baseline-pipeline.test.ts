@@ -177,4 +177,27 @@ describe('#11 baseline pipeline on real Kafka and Redis', { timeout: 120_000 }, 
     client.close();
     late.client.close();
   });
+
+  test('#11 GET /v1/vehicles of the baseline fanout answers a filter with the current states from Redis, within the token\'s grant (the harness checks its clients with it)', async () => {
+    await produce([msgpackPoint({ deviceId: 'da4', ts: t0 + 30_000, lat: 52.51, lon: 13.42 }), msgpackPoint({ deviceId: 'db1', ts: t0 + 30_000, lat: 52.51, lon: 13.42 })]);
+    const tokenA = await testToken({ companies: ['A'] });
+    const get = async (query: string, token = tokenA): Promise<{ status: number; body: { vehicles?: { id: string; ts: number; company: string }[] } }> => {
+      const res = await fetch(`${fanout.url}/v1/vehicles?${query}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as { vehicles?: { id: string; ts: number; company: string }[] } };
+    };
+    const deadline = Date.now() + 20_000;
+    let byIds = await get('ids=va4,vb1');
+    while (!byIds.body.vehicles?.some((v) => v.id === 'va4' && v.ts === t0 + 30_000) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      byIds = await get('ids=va4,vb1');
+    }
+    assert.equal(byIds.status, 200);
+    assert.deepEqual(byIds.body.vehicles?.map((v) => [v.id, v.ts]), [['va4', t0 + 30_000]], 'va4 at its point; vb1 is outside the grant');
+    const byCompany = await get('company=A');
+    assert.ok(byCompany.body.vehicles!.length > 0 && byCompany.body.vehicles!.every((v) => v.company === 'A'));
+    const byBox = await get('bbox=13.41,52.50,13.43,52.52');
+    assert.ok(byBox.body.vehicles!.some((v) => v.id === 'va4') && !byBox.body.vehicles!.some((v) => v.id === 'vb1'));
+    assert.equal((await get('company=A', 'not-a-token')).status, 401);
+    assert.equal((await get('bbox=1,2,3')).status, 400);
+  });
 });
