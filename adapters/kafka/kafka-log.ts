@@ -31,7 +31,6 @@ const PUBLISH_CHUNK_PER_PARTITION = 500;
  */
 const PUBLISH_RECORDS_PER_REQUEST = 4_000;
 
-
 /**
  * The classes of traffic that get produce requests of their own, so that one class neither
  * waits behind nor fails with the other's requests: the checkpoints' outputs (large requests
@@ -208,11 +207,11 @@ export class KafkaLog implements PartitionedLog {
     })));
   }
 
-  /** The partition count `topic`'s keyed records are routed by now. */
   private get refreshMs(): number {
     return this.options.partitionRefreshMs ?? 300_000;
   }
 
+  /** The partition count `topic`'s keyed records are routed by now. */
   private routingCount(topic: string): number {
     const next = this.nextCounts.get(topic);
     if (next !== undefined && Date.now() >= next.at) {
