@@ -4,9 +4,12 @@ import type { Message, TopicMessages } from 'kafkajs';
 export type PartitionedMessage = Message & { partition: number };
 
 interface Publication {
-  /** Chunks of this publish not acknowledged yet. */
-  unacked: number;
-  failed: boolean;
+  /** Chunks of this publish still in the queue. */
+  queued: number;
+  /** Chunks of this publish in a request not answered yet. */
+  inFlight: number;
+  /** The first error of a request holding one of its chunks; its queued chunks are dropped. */
+  error: Error | null;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -35,8 +38,11 @@ export type SendBatch = (topicMessages: TopicMessages[]) => Promise<void>;
  *
  * Order: chunks leave in the order they were published, one request at a time, so records of a
  * key keep their publish order (as with one send per publish). A publish resolves once every
- * chunk of it is acknowledged, and rejects if any request holding one of its chunks failed (any
- * subset of its records may then be stored, as before).
+ * chunk of it is acknowledged. When a request holding one of its chunks fails, its chunks still
+ * queued are dropped (sent after the failure they would land before the records the caller
+ * publishes again: a key would read e3, e4, e1, e2, e3, e4), and it rejects once none of its
+ * chunks is in flight any more: when its promise settles, nothing of it can still be stored
+ * later. Any subset of its records may have been stored, as before.
  */
 export class ProduceAccumulator {
   private queue: Chunk[] = [];
@@ -49,27 +55,31 @@ export class ProduceAccumulator {
    *   groups a request's messages per partition in time quadratic in the messages per partition
    *   (and a checkpoint's views can all go to one partition: a bound vehicle's home partition is
    *   the one its key hashes to).
+   * @param perRequest most messages a request may hold, every topic and partition together: kafkajs
+   *   encodes a request in one go, holding the event loop for as long, and whatever else waits
+   *   for this accumulator waits for the whole request.
    */
-  constructor(private readonly send: SendBatch, private readonly perPartition: number) {}
+  constructor(private readonly send: SendBatch, private readonly perPartition: number, private readonly perRequest = Number.POSITIVE_INFINITY) {}
 
   publish(topic: string, messages: readonly PartitionedMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const publication: Publication = { unacked: 0, failed: false, resolve, reject };
-      // Cut where a partition would exceed its share: chunks keep the publish's order.
+      const publication: Publication = { queued: 0, inFlight: 0, error: null, resolve, reject };
+      // Cut where a partition would exceed its share or the chunk a request: chunks keep the
+      // publish's order.
       let chunk: Chunk = { topic, messages: [], perPartition: new Map(), publication };
       for (const m of messages) {
         const n = chunk.perPartition.get(m.partition) ?? 0;
-        if (n === this.perPartition) {
+        if (n === this.perPartition || chunk.messages.length === this.perRequest) {
           this.queue.push(chunk);
-          publication.unacked++;
+          publication.queued++;
           chunk = { topic, messages: [], perPartition: new Map(), publication };
         }
         chunk.messages.push(m);
         chunk.perPartition.set(m.partition, (chunk.perPartition.get(m.partition) ?? 0) + 1);
       }
       this.queue.push(chunk);
-      publication.unacked++;
+      publication.queued++;
       this.kick();
     });
   }
@@ -94,36 +104,63 @@ export class ProduceAccumulator {
 
   private async sendNext(): Promise<void> {
     const batch = this.takeBatch();
+    if (batch.length === 0) {
+      // Only dropped chunks were left.
+      this.sending = false;
+      this.kick();
+      return;
+    }
     const perTopic = new Map<string, Message[]>();
     for (const chunk of batch) {
       const messages = perTopic.get(chunk.topic);
       if (messages === undefined) perTopic.set(chunk.topic, [...chunk.messages]);
       else for (const m of chunk.messages) messages.push(m);
     }
+    let error: Error | null = null;
     try {
       await this.send([...perTopic].map(([topic, messages]) => ({ topic, messages })));
-      for (const { publication } of batch) {
-        if (--publication.unacked === 0 && !publication.failed) publication.resolve();
-      }
     } catch (e) {
+      error = e as Error;
+    }
+    try {
       for (const { publication } of batch) {
-        if (publication.failed) continue;
-        publication.failed = true;
-        publication.reject(e as Error);
+        publication.inFlight--;
+        if (error !== null && publication.error === null) {
+          publication.error = error;
+          // Its chunks still queued are dropped (takeBatch skips them).
+          publication.queued = 0;
+        }
       }
+      for (const { publication } of batch) this.settle(publication);
     } finally {
       this.sending = false;
       this.kick();
     }
   }
 
-  /** The queue's first chunks, as many as fit one request (at least one). */
+  /** Settles a publication once none of its chunks is queued or in flight. */
+  private settle(publication: Publication): void {
+    if (publication.queued > 0 || publication.inFlight > 0) return;
+    if (publication.error === null) publication.resolve();
+    else publication.reject(publication.error);
+  }
+
+  /**
+   * The queue's first chunks, as many as fit one request (at least one unless only dropped
+   * chunks are left): chunks of a publish that already failed are dropped.
+   */
   private takeBatch(): Chunk[] {
     const counts = new Map<string, Map<number, number>>();
     const batch: Chunk[] = [];
+    let messages = 0;
     while (this.head < this.queue.length) {
       const chunk = this.queue[this.head];
+      if (chunk.publication.error !== null) {
+        this.head++;
+        continue;
+      }
       let topicCounts = counts.get(chunk.topic);
+      if (batch.length > 0 && messages + chunk.messages.length > this.perRequest) break;
       if (batch.length > 0 && topicCounts !== undefined) {
         const counted = topicCounts;
         if ([...chunk.perPartition].some(([p, n]) => (counted.get(p) ?? 0) + n > this.perPartition)) break;
@@ -131,6 +168,9 @@ export class ProduceAccumulator {
       if (topicCounts === undefined) counts.set(chunk.topic, (topicCounts = new Map()));
       for (const [p, n] of chunk.perPartition) topicCounts.set(p, (topicCounts.get(p) ?? 0) + n);
       batch.push(chunk);
+      messages += chunk.messages.length;
+      chunk.publication.queued--;
+      chunk.publication.inFlight++;
       this.head++;
     }
     if (this.head === this.queue.length) {
