@@ -9,6 +9,7 @@ import {
 import { consistentHashAssigner } from './consistent-hash-assigner.js';
 import { kafkaCompressionTypes, registerKafkaCodecs, type KafkaCompression } from './kafka-codecs.js';
 import { KafkaLogConsumer } from './kafka-log-consumer.js';
+import { createTopicsWithLeaders } from './topic-creation.js';
 import { ProduceAccumulator } from './produce-accumulator.js';
 import { partitionForKey } from '../embedded/murmur2.js';
 import { pinoLogCreator } from './kafka-logging.js';
@@ -166,17 +167,9 @@ export class KafkaLog implements PartitionedLog {
         replicationFactor: this.options.replicationFactor ?? -1,
         configEntries: topicConfig(s),
       }));
-      // waitForLeaders: resolves once every new partition has a leader. A concurrent creator
-      // (another node) makes kafkajs return false (TOPIC_ALREADY_EXISTS), which is fine.
-      try {
-        await admin.createTopics({ topics, waitForLeaders: true, timeout: 30_000 });
-      } catch (e) {
-        // kafkajs waits for the leaders through metadata requests and retries only
-        // LEADER_NOT_AVAILABLE; a loaded broker may answer UNKNOWN_TOPIC_OR_PARTITION for a topic
-        // it has just created (its metadata cache not updated yet): wait for the leaders here.
-        if ((e as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw e;
-        await this.leadersOf(admin, missing.map((s) => s.name), Date.now() + 30_000);
-      }
+      // Resolves once every new partition has a leader. A concurrent creator (another node)
+      // makes it return false (TOPIC_ALREADY_EXISTS), which is fine.
+      await createTopicsWithLeaders(admin, topics);
       this.options.log.info({ topics: missing.map((s) => `${s.name}/${s.partitions}${s.compacted ? '/compact' : ''}`) }, 'kafka topics created');
     }
     await this.refreshPartitions(admin, specs.map((s) => s.name));
@@ -302,20 +295,6 @@ export class KafkaLog implements PartitionedLog {
     this.adminReady = undefined;
     if (producer) await (await producer.catch(() => undefined))?.disconnect();
     if (admin) await (await admin.catch(() => undefined))?.disconnect();
-  }
-
-  /** Resolves once every partition of `topics` has a leader; throws the last error at `deadline`. */
-  private async leadersOf(admin: Admin, topics: readonly string[], deadline: number): Promise<void> {
-    for (;;) {
-      try {
-        const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [...topics] });
-        if (metadata.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
-        if (Date.now() > deadline) throw new Error(`kafka log: no leaders for ${topics.join(', ')} yet`);
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
   }
 
   private async refreshPartitions(admin: Admin, topics: readonly string[]): Promise<void> {

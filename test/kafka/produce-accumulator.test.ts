@@ -11,6 +11,7 @@ import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Produ
 import { ProduceAccumulator, type PartitionedMessage } from '../../adapters/kafka/produce-accumulator.js';
 import { partitionForKey } from '../../adapters/embedded/murmur2.js';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
 const uid = () => randomBytes(5).toString('hex');
@@ -39,7 +40,7 @@ const message = (key: string, value: string, partitions: number): PartitionedMes
 
 async function newTopics(n: number, partitions: number): Promise<string[]> {
   const names = Array.from({ length: n }, () => `test.${uid()}.out`);
-  await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+  await createTopicsWithLeaders(admin, names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })));
   topics.push(...names);
   return names;
 }
