@@ -89,16 +89,27 @@ describe('#11 baseline pipeline on real Kafka and Redis', { timeout: 120_000 }, 
     await producer.connect();
   });
 
+  // Every step runs even when the start failed half-way: a connection left open keeps the test
+  // process alive after its failure instead of letting it report and exit.
   after(async () => {
-    await producer?.disconnect();
-    await fanout?.stop();
-    await processor?.stop();
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-    await admin.disconnect();
-    await redis?.cleanup();
+    const steps: (() => Promise<unknown> | undefined)[] = [
+      () => producer?.disconnect(),
+      () => fanout?.stop(),
+      () => processor?.stop(),
+      async () => {
+        if (!kafka) return;
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
+          if (topics.length > 0) await admin.deleteTopics({ topics });
+        } finally {
+          await admin.disconnect();
+        }
+      },
+      () => redis?.cleanup(),
+    ];
+    for (const step of steps) await Promise.resolve().then(step).catch(() => undefined);
   });
 
   const produce = (records: { deviceId: string; value: Buffer }[]): Promise<unknown> =>
