@@ -29,6 +29,7 @@ export async function appliedFromBus(): Promise<void> {
   writeFileSync(fleetFile, JSON.stringify(fleet));
   const config = loadConfig({
     PORT: '0', HOST: '127.0.0.1', DEMO_DEVICES: '0', JWT_SECRET: 'bench-secret-0123456789', LOG_LEVEL: 'warn', FLEET_FILE: fleetFile,
+    ...(process.env.EMBEDDED_MAX_BATCH ? { EMBEDDED_MAX_BATCH: process.env.EMBEDDED_MAX_BATCH } : {}),
   });
   const node = await startNode(config, pino({ level: 'warn' }));
   const bound = new Set(fleet.devices.map((d) => d.deviceId));
@@ -68,7 +69,7 @@ export async function appliedFromBus(): Promise<void> {
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`Applied by the actors from the embedded bus (${published} points of ${bound.size} vehicles, ${rounds} points each ${intervalMs / 1000} s apart, ` +
-    `${node.infrastructure.bus.partitionsOf('telemetry.raw')} partitions, bus filled in ${(fillMs / 1000).toFixed(1)} s before consumption; load average ${load}):`);
+    `${node.infrastructure.bus.partitionsOf('telemetry.raw')} partitions, EMBEDDED_MAX_BATCH=${config.embeddedMaxBatch}, bus filled in ${(fillMs / 1000).toFixed(1)} s before consumption; load average ${load}):`);
   console.log(`  applied: ${Math.round(published / (ms / 1000))} points/s (all ${accepted} accepted ${(ms / 1000).toFixed(2)} s after the first batch; polled every ${POLL_MS} ms)`);
   console.log(`  node CPU: ${((cpuMs * 1000) / published).toFixed(2)} µs/point (${(cpuMs / 1000).toFixed(2)} s user+system = ${Math.round(published / (cpuMs / 1000))} points/s per CPU-second), ` +
     `GC ${((100 * gcMs) / ms).toFixed(1)}% of wall time (${Math.round(gcMs)} ms)`);
