@@ -51,7 +51,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
       heartbeatIntervalMs: config.kafkaHeartbeatIntervalMs, sessionTimeoutMs: config.kafkaSessionTimeoutMs, rebalanceTimeoutMs: config.kafkaRebalanceTimeoutMs,
     })
     : null;
-  const bus: PartitionedLog = kafka === null ? new EmbeddedLog() : config.kafkaTopicPrefix ? new NamespacedLog(kafka, config.kafkaTopicPrefix) : kafka;
+  const bus: PartitionedLog = kafka === null ? new EmbeddedLog({ maxBatch: config.embeddedMaxBatch, retainRecords: 1000 }) : config.kafkaTopicPrefix ? new NamespacedLog(kafka, config.kafkaTopicPrefix) : kafka;
 
   const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, name: `fleetline-${config.nodeId}`, logger: log }) : null;
   let pool: pg.Pool | null = null;

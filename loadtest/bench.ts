@@ -16,6 +16,7 @@ import type { TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 import { geofencePointCost } from './bench-geofences.js';
+import { appliedFromBus } from './bench-apply.js';
 import { Packr } from 'msgpackr';
 
 /**
@@ -29,6 +30,8 @@ import { Packr } from 'msgpackr';
  *  5. the per-point cost inside the vehicle actor (filters, motion, trips and stops, events),
  *     one point per message as live traffic arrives, without nact's mailbox.
  *  6. the per-point cost of geofences in the vehicle actor (loadtest/bench-geofences.ts).
+ * BENCH_ONLY=apply (npm run bench:apply): points/s the actors apply from a pre-filled embedded
+ * bus (loadtest/bench-apply.ts), on its own: it holds a million points in memory.
  * Numbers, not assertions: run it on the machine you want to know about.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20_000);
@@ -254,6 +257,8 @@ if (process.argv[2] === LATENCY_CLIENT) {
   await latencyClient(JSON.parse(process.argv[3] ?? '{}') as LatencyJob);
 } else if (process.env.BENCH_ONLY === 'actor') {
   actorPointCost();
+} else if (process.env.BENCH_ONLY === 'apply') {
+  await appliedFromBus();
 } else if (process.env.BENCH_ONLY === 'heap') {
   await heapPerActor();
 } else {
