@@ -251,11 +251,13 @@ export class ShardSupervisor {
     await this.holdLease(partition, epoch);
     const snapshots = this.deps.snapshots;
     const positionsAfter = this.deps.history.positionsAfter?.bind(this.deps.history);
+    const keptAfter = this.deps.history.keptAfter?.bind(this.deps.history);
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
       ...this.deps,
       lastSnapshot: (p, id) => snapshots.loadOne(p, id),
       ...(positionsAfter ? { storedPositions: positionsAfter } : {}),
+      ...(keptAfter ? { storedKeptAfter: keptAfter } : {}),
       forward: (list) => this.forward(list),
       ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });
