@@ -13,12 +13,12 @@ export interface MemoryHistoryStoreOptions {
   /**
    * Most positions kept (default MEMORY_HISTORY_MAX_ROWS); above it the oldest written batches
    * are forgotten first. Bounds the heap of a busy node (a row is its checkpoint's object, about
-   * 200 bytes with its point).
+   * 220 bytes with its point: docs/storage.md).
    */
   readonly maxRows?: number;
 }
 
-/** Default of maxRows: 1 million positions, about 200 MB of heap. */
+/** Default of maxRows: 1 million positions, about 210 MiB of heap. */
 export const MEMORY_HISTORY_MAX_ROWS = 1_000_000;
 
 interface WrittenBatch {
