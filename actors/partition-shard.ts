@@ -442,7 +442,7 @@ export class PartitionShard implements VehicleOutbox {
         // Before its points: the actor's first message puts its state back from the store.
         this.deps.metrics.actorsReactivated(1);
         this.inFlight++;
-        this.send(r, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile), completion: { done: () => { this.inFlight--; } } });
+        this.send(r, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile, state), completion: { done: () => { this.inFlight--; } } });
       } else if (this.streaming !== null) {
         // Waiting from now on (not from when the actor reads the message): its page may come first.
         const snapshot = this.streaming.snapshotOf(vehicleId);
@@ -469,18 +469,28 @@ export class PartitionShard implements VehicleOutbox {
    * A passivated vehicle's state from the snapshot store. Retried while the store fails (its
    * points wait in its mailbox; other vehicles go on); after that it starts afresh, logged.
    */
-  private async storedState(vehicleId: string, profile: VehicleProfile): Promise<VehicleState | null> {
+  private async storedState(vehicleId: string, profile: VehicleProfile, fresh: VehicleState): Promise<VehicleState | null> {
+    let snap: VehicleSnapshot | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
-        return snap === undefined ? null : fromSnapshot(snap, profile);
+        snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
+        break;
       } catch (e) {
         if (attempt >= 5) {
-          this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: the snapshot store failed; it starts afresh');
+          // The stored snapshot may be good: the fresh state must not be written over it.
+          this.pending.keepOut(fresh);
+          this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: the snapshot store failed; it starts afresh, its snapshot not written over');
           return null;
         }
         await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
       }
+    }
+    if (snap === undefined) return null;
+    try {
+      return fromSnapshot(snap, profile);
+    } catch (e) {
+      this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: its snapshot cannot be restored; it starts afresh');
+      return null;
     }
   }
 
