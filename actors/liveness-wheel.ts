@@ -14,7 +14,8 @@ export class LivenessWheel {
 
   /** Checks `vehicleId` at `dueAt` (ms) or soon after; an earlier booking stands. */
   schedule(vehicleId: string, dueAt: number): void {
-    const slot = Math.ceil(dueAt / this.resolutionMs);
+    // A time already walked past (a restored vehicle overdue) is the next slot walked, or never.
+    const slot = Math.max(Math.ceil(dueAt / this.resolutionMs), this.cursor + 1);
     const booked = this.scheduled.get(vehicleId);
     if (booked !== undefined && booked <= slot) return;
     this.scheduled.set(vehicleId, slot);

@@ -18,6 +18,7 @@ import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
 import { applyPoint, applyProfile, newVehicleState } from '../../actors/vehicle-logic.js';
 import { recoverCrashed } from '../../actors/crash-replay.js';
 import { PendingChanges } from '../../actors/pending-changes.js';
+import { LivenessWheel } from '../../actors/liveness-wheel.js';
 import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
@@ -243,5 +244,16 @@ describe('#11 crash replay: what it could not read', () => {
     assert.equal(store.size, 3, 'the oldest batch went');
     assert.equal(store.keptAfter(), t + 20_000, 'the newest forgotten ts');
     assert.deepEqual((await store.positionsAfter('v1', -Infinity, 100)).map((p) => p.ts), [t + 30_000, t + 40_000, t + 50_000]);
+  });
+});
+
+describe('#10 liveness wheel', () => {
+  it('#10 a check booked for a time the wheel has walked past (a restored vehicle overdue) is due at the next walk, and later bookings do not hide it', () => {
+    const wheel = new LivenessWheel();
+    assert.deepEqual(wheel.due(10_000), []);
+    wheel.schedule('overdue', 5_000);
+    wheel.schedule('overdue', 12_000);
+    assert.deepEqual(wheel.due(11_000), ['overdue']);
+    assert.deepEqual(wheel.due(20_000), []);
   });
 });
