@@ -3,7 +3,7 @@ import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { VehicleSnapshot } from './domain/vehicle-state.js';
 import { fromSnapshot, newVehicleState, type VehicleState } from './vehicle-logic.js';
 import type { VehicleLogic } from './vehicle-actor.js';
-import { applyInWindow, settleIfQuiet } from './reorder-window.js';
+import { applyInWindow } from './reorder-window.js';
 
 /**
  * Most stored positions one replay reads. A vehicle sends a few dozen per SNAPSHOT_INTERVAL_MS;
@@ -22,6 +22,11 @@ export interface ReplaySources {
   readonly storedPositions?: (afterTs: number, limit: number) => Promise<readonly TelemetryPoint[]>;
   /** The points it accepted that no checkpoint has written yet, copied when it crashed. */
   readonly unwritten: readonly TelemetryPoint[];
+  /**
+   * Every stored position stamped after this is still kept (the store forgets older ones:
+   * MemoryHistoryStore); -Infinity or absent: none was forgotten.
+   */
+  readonly storedKeptAfter?: () => number;
   /** Between read attempts (tests shorten it). */
   readonly retryDelayMs?: (attempt: number) => number;
 }
@@ -32,6 +37,17 @@ export interface Recovery {
   readonly fromTs: number;
   /** Points applied again (accepted by the logic). */
   readonly replayed: number;
+  /**
+   * Events the replay released from the first unwritten point on, to be sent (again): those of
+   * the crashed message never went out. Ids are deterministic, so the ones that did go out are
+   * repeats the delivery hub and the events table drop.
+   */
+  readonly events: VehicleEvent[];
+  /**
+   * The snapshot could not be read (the state is rebuilt without it): it must not be written
+   * over, it may be newer and better than this state.
+   */
+  readonly snapshotUnread: boolean;
   /** What could not be read or replayed (the recovery went on without it); null: nothing. */
   readonly problem: string | null;
 }
@@ -39,18 +55,21 @@ export interface Recovery {
 /**
  * The state a crashed vehicle actor had before the message that threw: its last written
  * snapshot with every point it accepted since applied again through its logic, in time order:
- * the stored positions newer than the snapshot's newest point, and those not written yet. The
- * replay sends nothing: the events, views and positions of those points were sent and stored
- * when they first applied, so its events are dropped, held events it releases included.
- * Receipt, not points, drives the status: status and last receipt are the crashed state's, and
- * a vehicle silent for its reorder window has its window closed (the status timer has sent what
- * it held). `now` stands for the points' receipt (the future and past filters).
+ * the stored positions newer than the snapshot's newest point, and those not written yet. Views
+ * and positions are not sent again (the shard compares the view with the one last sent). Events
+ * released from the first unwritten point on are returned for sending: the crashed message's
+ * points released theirs but never sent them, and a replay in time order may release an event
+ * at another point than the first run did. Events still held stay held: the status timer (or a
+ * newer point) releases them. Receipt, not points, drives the status: status and last receipt
+ * are the crashed state's. `now` stands for the points' receipt (the future and past filters).
  */
 export async function recoverCrashed(crashed: VehicleState, sources: ReplaySources, apply: VehicleLogic['applyPoint'], now: number): Promise<Recovery> {
   const problems: string[] = [];
   const delay = sources.retryDelayMs ?? ((attempt: number) => 500 * 2 ** attempt);
+  let snapshotUnread = false;
   const snap = sources.lastSnapshot === undefined ? undefined : await reading(sources.lastSnapshot, delay).catch((e: Error) => {
-    problems.push(`snapshot unreadable, restarted from an empty state: ${e.message}`);
+    snapshotUnread = true;
+    problems.push(`snapshot unreadable, restarted from an empty state (its snapshot is not written over): ${e.message}`);
     return undefined;
   });
   const restore = (): VehicleState => {
@@ -68,11 +87,18 @@ export async function recoverCrashed(crashed: VehicleState, sources: ReplaySourc
     problems.push(`stored positions unreadable, only the unwritten ones replayed: ${e.message}`);
     return [];
   });
+  if (stored.length >= REPLAY_LIMIT) problems.push(`more than ${REPLAY_LIMIT} stored positions since the snapshot: only the newest replayed`);
+  const keptAfter = sources.storedKeptAfter?.() ?? -Infinity;
+  if (readStored !== undefined && keptAfter > fromTs) problems.push('the history store forgot positions newer than the snapshot: they are not replayed');
+  let firstUnwritten = Infinity;
+  for (const p of sources.unwritten) if (p.ts > fromTs && p.ts < firstUnwritten) firstUnwritten = p.ts;
   let replayed = 0;
+  let events: VehicleEvent[] = [];
   const scratch: VehicleEvent[] = [];
   try {
     for (const p of pointsToReplay(fromTs, stored, sources.unwritten)) {
       if (applyInWindow(state, p, scratch, now, apply).accepted) replayed++;
+      if (p.ts >= firstUnwritten) for (const e of scratch) events.push(e);
       scratch.length = 0;
     }
   } catch (e) {
@@ -80,10 +106,10 @@ export async function recoverCrashed(crashed: VehicleState, sources: ReplaySourc
     problems.push(`replay threw, the snapshot restored without it: ${(e as Error).message}`);
     state = restore();
     replayed = 0;
+    events = [];
   }
   keepReceipt(state, crashed);
-  settleIfQuiet(state, now, scratch);
-  return { state, fromTs, replayed, problem: problems.length > 0 ? problems.join('; ') : null };
+  return { state, fromTs, replayed, events, snapshotUnread, problem: problems.length > 0 ? problems.join('; ') : null };
 }
 
 /**

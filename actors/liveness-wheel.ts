@@ -1,8 +1,9 @@
 /**
  * When each online vehicle of a shard is due for its offline check, in one-second buckets:
  * one timer per shard instead of one per actor (a million timers would be a million heap
- * entries re-armed on every point). A vehicle is in at most one bucket; a point does not touch
- * the wheel, the check reschedules a vehicle that was heard from since.
+ * entries re-armed on every point). A vehicle is in at most one bucket; a receipt books its
+ * check but an earlier booking stands (one lookup), and that check reschedules a vehicle that
+ * was heard from since.
  */
 export class LivenessWheel {
   private readonly buckets = new Map<number, string[]>();
@@ -13,7 +14,8 @@ export class LivenessWheel {
 
   /** Checks `vehicleId` at `dueAt` (ms) or soon after; an earlier booking stands. */
   schedule(vehicleId: string, dueAt: number): void {
-    const slot = Math.ceil(dueAt / this.resolutionMs);
+    // A time already walked past (a restored vehicle overdue) is the next slot walked, or never.
+    const slot = Math.max(Math.ceil(dueAt / this.resolutionMs), this.cursor + 1);
     const booked = this.scheduled.get(vehicleId);
     if (booked !== undefined && booked <= slot) return;
     this.scheduled.set(vehicleId, slot);

@@ -12,7 +12,7 @@ import type { DeliveryHub } from './delivery-hub.js';
 import type { LiveOutbox } from './live-updates.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
 import { spawnVehicle, VehicleBehaviour, vehicleLogic, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { diff, fromSnapshot, newVehicleState, restoreInto, settingsOf, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { diff, fromSnapshot, newVehicleState, offlineDue, restoreInto, snapshotOfflineDue, settingsOf, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
 import { holdsOutput, settledHorizon } from './reorder-window.js';
 import { recoverCrashed } from './crash-replay.js';
 import type { PositionRow } from './ports/history-store.js';
@@ -40,6 +40,8 @@ export interface ShardDeps {
    * most (HistoryStore.positionsAfter): a crashed actor replays them over its snapshot.
    */
   readonly storedPositions?: (vehicleId: string, afterTs: number, limit: number) => Promise<readonly TelemetryPoint[]>;
+  /** Every stored position stamped after this is still kept (HistoryStore.keptAfter); absent: all are. */
+  readonly storedKeptAfter?: () => number;
   /** Replaces the vehicle logic (tests make it throw). */
   readonly vehicleLogic?: VehicleLogic;
   /** In a cluster: where every change goes for the nodes that do not own this partition. */
@@ -70,6 +72,9 @@ type Source = 'raw' | 'forwarded';
 
 type RouteRefusalOf<R extends string> = { readonly ok: false; readonly reason: R };
 type ForwardedRoute = Route | RouteRefusalOf<'RETIRED_VEHICLE' | 'ACTOR_UNAVAILABLE'>;
+
+/** The completion of a status check run without an actor (nothing waits for it). */
+const NO_COMPLETION: Completion = { done: () => {} };
 
 /** Messages queued at this shard's actors above which apply() waits. */
 const MAX_IN_FLIGHT = 50_000;
@@ -138,6 +143,8 @@ export class PartitionShard implements VehicleOutbox {
   private recovering = 0;
   /** The positions the last checkpoint took: unwritten until it succeeds (a failed one gives them back). */
   private writing: readonly PositionRow[] = [];
+  /** The events the last checkpoint took, likewise. */
+  private writingEvents: readonly VehicleEvent[] = [];
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
@@ -163,9 +170,31 @@ export class PartitionShard implements VehicleOutbox {
         }
       }
       if (r === undefined) continue;
-      this.inFlight++;
-      this.send(r, { kind: 'status', vehicleId: id, now, completion: { done: () => { this.inFlight--; } } });
+      this.statusCheck(r, now);
     }
+  }
+
+  /**
+   * A vehicle's status check. One without an actor yet (restored, no message since) has nothing
+   * queued: its check runs on its state here rather than spawning an actor for it. If that throws,
+   * the vehicle is recovered as a crashed actor is, as the first message of an actor spawned for
+   * it (its next messages wait for the recovery in its mailbox).
+   */
+  private statusCheck(r: Resident, now: number): void {
+    const id = r.state.vehicleId;
+    const done = { done: () => { this.inFlight--; } };
+    if (r.ref === null) {
+      try {
+        this.behaviour.handle(r.state, { kind: 'status', vehicleId: id, now, completion: NO_COMPLETION });
+        return;
+      } catch (e) {
+        this.inFlight++;
+        this.send(r, { kind: 'restore', vehicleId: id, load: () => this.crashed(id, e).then(() => null), completion: done });
+        return;
+      }
+    }
+    this.inFlight++;
+    this.send(r, { kind: 'status', vehicleId: id, now, completion: done });
   }
 
   get size(): number {
@@ -225,15 +254,20 @@ export class PartitionShard implements VehicleOutbox {
         // Events the reorder window still held when the snapshot was written go out from an actor's status timer.
         const holds = (snap.heldEvents?.length ?? 0) > 0;
         if (idleMs !== undefined && !holds && snap.view.ts < Date.now() - idleMs) {
-          // Idle already: on the map, but no actor until its next point.
+          // Idle already: on the map, but no actor until its next point (or its offline check).
           this.passivated.add(snap.vehicleId);
           this.deps.directory.forget([snap.vehicleId]);
+          const due = snapshotOfflineDue(snap, route.profile);
+          if (due !== null) this.liveness.schedule(snap.vehicleId, due);
           views.push(snap.view);
           continue;
         }
         const state = fromSnapshot(snap, route.profile);
         this.residents.set(state.vehicleId, { ref: null, state, seq: 0, lastActive: Date.now() });
         if (holds) this.liveness.schedule(state.vehicleId, Date.now());
+        // Restored online: no receipt will change its status, so its offline check is booked now.
+        const due = offlineDue(state);
+        if (due !== null) this.liveness.schedule(state.vehicleId, due);
         if (state.view) views.push(state.view);
       } catch (e) {
         this.deps.logger.error({ partition: this.partition, vehicleId: snap?.vehicleId, err: (e as Error).message }, 'snapshot skipped: it cannot be restored (the vehicle starts afresh with its next point)');
@@ -408,7 +442,7 @@ export class PartitionShard implements VehicleOutbox {
         // Before its points: the actor's first message puts its state back from the store.
         this.deps.metrics.actorsReactivated(1);
         this.inFlight++;
-        this.send(r, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile), completion: { done: () => { this.inFlight--; } } });
+        this.send(r, { kind: 'restore', vehicleId, load: () => this.storedState(vehicleId, profile, state), completion: { done: () => { this.inFlight--; } } });
       } else if (this.streaming !== null) {
         // Waiting from now on (not from when the actor reads the message): its page may come first.
         const snapshot = this.streaming.snapshotOf(vehicleId);
@@ -435,18 +469,28 @@ export class PartitionShard implements VehicleOutbox {
    * A passivated vehicle's state from the snapshot store. Retried while the store fails (its
    * points wait in its mailbox; other vehicles go on); after that it starts afresh, logged.
    */
-  private async storedState(vehicleId: string, profile: VehicleProfile): Promise<VehicleState | null> {
+  private async storedState(vehicleId: string, profile: VehicleProfile, fresh: VehicleState): Promise<VehicleState | null> {
+    let snap: VehicleSnapshot | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        const snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
-        return snap === undefined ? null : fromSnapshot(snap, profile);
+        snap = await this.deps.lastSnapshot?.(this.partition, vehicleId);
+        break;
       } catch (e) {
         if (attempt >= 5) {
-          this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: the snapshot store failed; it starts afresh');
+          // The stored snapshot may be good: the fresh state must not be written over it.
+          this.pending.keepOut(fresh);
+          this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: the snapshot store failed; it starts afresh, its snapshot not written over');
           return null;
         }
         await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
       }
+    }
+    if (snap === undefined) return null;
+    try {
+      return fromSnapshot(snap, profile);
+    } catch (e) {
+      this.deps.logger.error({ partition: this.partition, vehicleId, err: (e as Error).message }, 'passivated vehicle not restored: its snapshot cannot be restored; it starts afresh');
+      return null;
     }
   }
 
@@ -598,19 +642,34 @@ export class PartitionShard implements VehicleOutbox {
       const recovery = await recoverCrashed(state, {
         ...(lastSnapshot ? { lastSnapshot: () => lastSnapshot(this.partition, vehicleId) } : {}),
         ...(stored ? { storedPositions: (afterTs: number, limit: number) => stored(vehicleId, afterTs, limit) } : {}),
+        ...(this.deps.storedKeptAfter ? { storedKeptAfter: this.deps.storedKeptAfter } : {}),
         // Copied now, before any read: what a checkpoint writes from here on is in this copy.
         unwritten: this.unwrittenPoints(vehicleId),
       }, (this.deps.vehicleLogic ?? vehicleLogic).applyPoint, Date.now());
       restoreInto(state, recovery.state);
+      // Its stored snapshot may be newer and better than this state: never written over by it.
+      if (recovery.snapshotUnread) this.pending.keepOut(state);
       this.deps.metrics.crashReplayed(this.partition, recovery.replayed);
       const fromTs = Number.isFinite(recovery.fromTs) ? recovery.fromTs : null;
       if (recovery.problem === null) this.deps.logger.info({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed }, 'crashed vehicle restored: snapshot and the points since replayed');
       else this.deps.logger.error({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed, problem: recovery.problem }, 'crashed vehicle restored incompletely');
       if (this.closed || this.residents.get(vehicleId) !== r) return;
-      this.afterRecovery(state, recovery.replayed);
+      this.afterRecovery(state, recovery.replayed, recovery.events);
     } finally {
       this.recovering--;
     }
+  }
+
+  /**
+   * `events` less those sent since the last written checkpoint (pending or being written): the
+   * replay releases them again. Older ones it may release again are dropped by id downstream.
+   */
+  private notSentSinceCheckpoint(events: VehicleEvent[]): VehicleEvent[] {
+    if (events.length === 0) return events;
+    const sent = new Set<string>();
+    for (const e of this.writingEvents) sent.add(e.id);
+    for (const e of this.pending.events) sent.add(e.id);
+    return events.filter((e) => !sent.has(e.id));
   }
 
   /** The accepted points of a vehicle no checkpoint has written yet, in the order they were accepted. */
@@ -623,15 +682,20 @@ export class PartitionShard implements VehicleOutbox {
 
   /**
    * A recovered vehicle: snapshotted next (its replayed state is newer than its snapshot), its
-   * segments written again (upserts by id: the same rows, and any the crashed message had
-   * changed), its held output booked on the status timer, and its view sent only where it differs
-   * from the one last sent (the index's: clients hold it already; the crashed message sent none).
+   * view written with the next checkpoint (the crashed message may have sent it to the index and
+   * clients, never to the current state nor vehicle.updates), its segments written again (upserts
+   * by id: the same rows, and any the crashed message had changed), the events its replay released
+   * sent (repeats are dropped by id), its held output booked on the status timer, and its view
+   * sent to clients only where it differs from the one last sent (the index's).
    */
-  private afterRecovery(state: VehicleState, replayed: number): void {
+  private afterRecovery(state: VehicleState, replayed: number, events: VehicleEvent[]): void {
     if (replayed > 0) this.pending.unsnapshotted.add(state);
     const segments = takeSegments(state, settledHorizon(state));
     if (segments !== null) this.segments(segments);
+    this.events(this.notSentSinceCheckpoint(events));
     if (holdsOutput(state)) this.watch(state, state.domain.lastReceivedAt + settingsOf(state).reorderWindowS * 1000);
+    const due = offlineDue(state);
+    if (due !== null) this.watch(state, due);
     const view = state.view;
     const id = state.vehicleId;
     const company = state.profile.company;
@@ -643,12 +707,13 @@ export class PartitionShard implements VehicleOutbox {
       this.deps.live?.gone(this.partition, id, company);
       return;
     }
+    this.pending.markChanged(state);
+    // Latest wins on the other nodes: sent again whether or not the crashed message sent it.
+    this.deps.live?.changed(this.partition, view, Date.now());
     const delta = diff(before, view);
     if (Object.keys(delta).length <= 1) return;
-    this.pending.markChanged(state);
     this.deps.index.upsert(view, before === null || before.lat !== view.lat || before.lon !== view.lon);
     this.deps.hub.publish({ id, company, delta, view, receivedAt: Date.now() });
-    this.deps.live?.changed(this.partition, view, Date.now());
   }
 
   events(events: VehicleEvent[]): void {
@@ -679,6 +744,7 @@ export class PartitionShard implements VehicleOutbox {
     this.checkpointedOffsets = [this.appliedOffset, this.forwardedAppliedOffset];
     const data = this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots && this.recovering === 0);
     this.writing = data.positions;
+    this.writingEvents = data.events;
     return data;
   }
 
@@ -696,6 +762,7 @@ export class PartitionShard implements VehicleOutbox {
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
   giveBack(data: CheckpointData): void {
     if (this.writing === data.positions) this.writing = [];
+    if (this.writingEvents === data.events) this.writingEvents = [];
     this.pending.giveBack(data, (s) => this.residents.get(s.vehicleId)?.state === s);
   }
 

@@ -51,12 +51,24 @@ export class PendingChanges {
     return this.dirty.size === 0 && this.unsnapshotted.size === 0 && this.positions.length === 0 && this.events.length === 0 && this.segments.length === 0 && this.retired.length === 0 && this.repairs.length === 0;
   }
 
+  /**
+   * Vehicles whose snapshot must not be written (a crash recovery could not read it: the stored
+   * one may be better than the state rebuilt without it). Kept out until it is passivated (its
+   * restore reads the snapshot again), retired, or the shard is handed off.
+   */
+  readonly keptOut = new Set<VehicleState>();
+
+  keepOut(state: VehicleState): void {
+    this.keptOut.add(state);
+  }
+
   markChanged(state: VehicleState): void {
     this.dirty.add(state);
     this.unsnapshotted.add(state);
   }
 
   forget(state: VehicleState): void {
+    this.keptOut.delete(state);
     this.dirty.delete(state);
     this.unsnapshotted.delete(state);
   }
@@ -75,6 +87,7 @@ export class PendingChanges {
       snapshotStates = [...this.unsnapshotted];
       this.unsnapshotted = new Set();
       for (const s of snapshotStates) {
+        if (this.keptOut.has(s)) continue;
         const snap = toSnapshot(s);
         if (snap) snapshots.push(snap);
       }

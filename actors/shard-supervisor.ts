@@ -25,7 +25,7 @@ export interface ShardSupervisorOptions {
   readonly replicated?: boolean;
   /** Vehicles idle this long are passivated (default: never); see PartitionShard.passivate. */
   readonly passivateAfterMs?: number;
-  /** Most vehicle actors on this node; above it the longest idle are passivated first. */
+  /** Most resident vehicles on this node (with an actor or not yet); above it the longest idle are passivated first. */
   readonly maxResidentActors?: number;
 }
 
@@ -165,6 +165,7 @@ export class ShardSupervisor {
     return new Map([...this.slots].map(([p, s]) => [p, s.phase]));
   }
 
+  /** Resident vehicles: with a spawned actor or restored without one yet (passivated ones not counted). */
   get actors(): number {
     let n = 0;
     for (const s of this.held()) n += (s.shard as PartitionShard).size;
@@ -251,11 +252,13 @@ export class ShardSupervisor {
     await this.holdLease(partition, epoch);
     const snapshots = this.deps.snapshots;
     const positionsAfter = this.deps.history.positionsAfter?.bind(this.deps.history);
+    const keptAfter = this.deps.history.keptAfter?.bind(this.deps.history);
     const idleMs = this.deps.options.passivateAfterMs;
     const shard = new PartitionShard(partition, epoch, {
       ...this.deps,
       lastSnapshot: (p, id) => snapshots.loadOne(p, id),
       ...(positionsAfter ? { storedPositions: positionsAfter } : {}),
+      ...(keptAfter ? { storedKeptAfter: keptAfter } : {}),
       forward: (list) => this.forward(list),
       ...(idleMs !== undefined ? { passivateAfterMs: idleMs } : {}),
     });

@@ -81,10 +81,16 @@ const SCRATCH_EVENTS: VehicleEvent[] = [];
 type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState | Promise<VehicleState>;
 
 /** The one asynchronous message: nact awaits it before the vehicle's next message. */
-async function restoreFromStore(s: VehicleState, load: () => Promise<VehicleState | null>, completion: Completion): Promise<VehicleState> {
+async function restoreFromStore(s: VehicleState, load: () => Promise<VehicleState | null>, completion: Completion, outbox: VehicleOutbox): Promise<VehicleState> {
   try {
     const restored = await load();
-    if (restored !== null) restoreInto(s, restored);
+    if (restored !== null) {
+      restoreInto(s, restored);
+      // Restored online: no receipt changes its status, so its offline check is booked here.
+      const due = offlineDue(s);
+      if (due !== null) outbox.watch(s, due);
+      if (holdsOutput(s)) outbox.watch(s, s.domain.lastReceivedAt + settingsOf(s).reorderWindowS * 1000);
+    }
   } finally {
     completion.done();
   }
@@ -107,7 +113,7 @@ export class VehicleBehaviour {
 
   constructor(outbox: VehicleOutbox, logic: VehicleLogic = vehicleLogic) {
     this.handle = (s, msg) => {
-      if (msg.kind === 'restore') return restoreFromStore(s, msg.load, msg.completion);
+      if (msg.kind === 'restore') return restoreFromStore(s, msg.load, msg.completion, outbox);
       const events = SCRATCH_EVENTS;
       try {
         if (msg.kind === 'points') {
@@ -127,10 +133,11 @@ export class VehicleBehaviour {
           }
           if (received) {
             const online = markReceived(s, msg.receivedAt, events);
-            if (online !== null) {
-              delta = delta === null ? online : Object.assign(delta, online);
-              outbox.watch(s, offlineDue(s) as number);
-            }
+            if (online !== null) delta = delta === null ? online : Object.assign(delta, online);
+            // On every receipt, not only on going online: a restored vehicle is online already.
+            // The wheel keeps an earlier booking (one lookup); that check books the next one.
+            const due = offlineDue(s);
+            if (due !== null) outbox.watch(s, due);
           }
           if (delta !== null) outbox.changed(s, delta, moved, msg.receivedAt, s.profile.company);
           if (events.length > 0) outbox.events(events.slice());

@@ -183,6 +183,13 @@ export function offlineDue(state: VehicleState): number | null {
   return state.domain.status === 'online' ? state.domain.lastReceivedAt + settingsOf(state).offlineTimeoutS * 1000 : null;
 }
 
+/** offlineDue of a snapshot's vehicle, without restoring it (a passivated vehicle stays a snapshot). */
+export function snapshotOfflineDue(snap: VehicleSnapshot, profile: VehicleProfile): number | null {
+  const d = snap.domain;
+  if (d?.status !== 'online' || typeof d.lastReceivedAt !== 'number') return null;
+  return d.lastReceivedAt + (profile.settings ?? DEFAULT_SETTINGS).offlineTimeoutS * 1000;
+}
+
 function setStatus(state: VehicleState, view: VehicleView, status: 'online' | 'offline'): VehicleDelta {
   state.view = { ...view, status };
   return { id: view.id, status };

@@ -76,7 +76,7 @@ export class PrometheusMetrics implements EngineMetrics {
     this.sessionSaves = new Counter({ name: 'fleetline_ws_session_saves_total', help: 'Stream sessions written to the session store (Redis or memory), batched per WS_SESSION_SAVE_MS.', registers: r });
     this.crashes = new Counter({ name: 'fleetline_actor_crashes_total', help: 'Vehicle actors that threw while handling a message (restored from their last snapshot, then their points since replayed), by partition.', labelNames: ['partition'], registers: r });
     this.replayed = new Counter({ name: 'fleetline_actor_replayed_points_total', help: 'Points crashed vehicle actors applied again over their restored snapshot (stored and unwritten positions since it), by partition.', labelNames: ['partition'], registers: r });
-    new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicle actors.', registers: r, collect() { this.set(sources.actors()); } });
+    new Gauge({ name: 'fleetline_actors_alive', help: 'Resident vehicles on this node: with a spawned actor, or restored and waiting for their first message (no actor yet); passivated ones are not counted.', registers: r, collect() { this.set(sources.actors()); } });
     new Gauge({ name: 'fleetline_mailbox_depth', help: 'Messages dispatched to vehicle actors and not yet processed.', registers: r, collect() { this.set(sources.mailboxDepth()); } });
     new Gauge({ name: 'fleetline_ws_connections', help: 'Open WebSocket connections.', registers: r, collect() { this.set(sources.connections()); } });
     new Gauge({ name: 'fleetline_sse_connections', help: 'Open Server-Sent Events streams (GET /v1/sse).', registers: r, collect() { this.set(sources.sseConnections()); } });

@@ -30,5 +30,11 @@ export interface HistoryStore {
    * Optional: a store that keeps no positions has nothing to replay.
    */
   positionsAfter?(vehicleId: string, afterTs: number, limit: number): Promise<TelemetryPoint[]>;
+  /**
+   * Every position stamped after this (ms) is still kept: the newest ts the store has forgotten
+   * (-Infinity: none). A crash replay over an older snapshot is incomplete. Absent: nothing is
+   * forgotten that a replay could need.
+   */
+  keptAfter?(): number;
   close(): Promise<void>;
 }

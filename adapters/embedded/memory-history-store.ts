@@ -10,7 +10,16 @@ export interface MemoryHistoryStoreOptions {
    * a vehicle's snapshot is never older than one interval and a checkpoint.
    */
   readonly retainMs?: number;
+  /**
+   * Most positions kept (default MEMORY_HISTORY_MAX_ROWS); above it the oldest written batches
+   * are forgotten first. Bounds the heap of a busy node (a row is its checkpoint's object, about
+   * 220 bytes with its point: docs/storage.md).
+   */
+  readonly maxRows?: number;
 }
+
+/** Default of maxRows: 1 million positions, about 210 MiB of heap. */
+export const MEMORY_HISTORY_MAX_ROWS = 1_000_000;
 
 interface WrittenBatch {
   readonly at: number;
@@ -24,22 +33,47 @@ const SCAN_SLICE = 100_000;
 /**
  * The embedded default keeps no lasting history: the live state is in the actors, the events
  * reach the clients through the delivery hub, and durable history is PostgreSQL's job. It keeps
- * the positions of the last `retainMs` only, as written (the checkpoints' own arrays, no copy),
- * for positionsAfter.
+ * the positions of the last `retainMs` only, `maxRows` at most, as written (the checkpoints' own
+ * arrays, no copy), for positionsAfter; keptAfter tells a replay what it forgot.
  */
 export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory';
   private readonly retainMs: number;
+  private readonly maxRows: number;
   private batches: WrittenBatch[] = [];
+  private rows = 0;
+  /** The newest ts of a forgotten position (-Infinity: none forgotten). */
+  private forgottenUpTo = -Infinity;
 
   constructor(options: MemoryHistoryStoreOptions = {}) {
     this.retainMs = options.retainMs ?? DEFAULT_RETAIN_MS;
+    this.maxRows = options.maxRows ?? MEMORY_HISTORY_MAX_ROWS;
   }
 
   async appendPositions(rows: readonly PositionRow[]): Promise<void> {
     const now = Date.now();
     this.forgetBefore(now - this.retainMs);
-    if (rows.length > 0 && this.retainMs > 0) this.batches.push({ at: now, rows });
+    if (rows.length === 0) return;
+    if (this.retainMs <= 0 || this.maxRows <= 0) {
+      this.forgotten(rows);
+      return;
+    }
+    this.batches.push({ at: now, rows });
+    this.rows += rows.length;
+    // Whole batches: the oldest go first, the newest one always stays.
+    let n = 0;
+    while (this.rows > this.maxRows && n < this.batches.length - 1) this.drop(this.batches[n++]);
+    if (n > 0) this.batches.splice(0, n);
+  }
+
+  keptAfter(): number {
+    this.forgetBefore(Date.now() - this.retainMs);
+    return this.forgottenUpTo;
+  }
+
+  /** Positions kept now. */
+  get size(): number {
+    return this.rows;
   }
 
   /**
@@ -71,11 +105,21 @@ export class MemoryHistoryStore implements HistoryStore {
 
   async close(): Promise<void> {
     this.batches = [];
+    this.rows = 0;
   }
 
   private forgetBefore(cutoff: number): void {
     let n = 0;
-    while (n < this.batches.length && this.batches[n].at < cutoff) n++;
+    while (n < this.batches.length && this.batches[n].at < cutoff) this.drop(this.batches[n++]);
     if (n > 0) this.batches.splice(0, n);
+  }
+
+  private drop(batch: WrittenBatch): void {
+    this.rows -= batch.rows.length;
+    this.forgotten(batch.rows);
+  }
+
+  private forgotten(rows: readonly PositionRow[]): void {
+    for (const r of rows) if (r.point.ts > this.forgottenUpTo) this.forgottenUpTo = r.point.ts;
   }
 }
