@@ -36,13 +36,20 @@ export type SendBatch = (topicMessages: TopicMessages[]) => Promise<void>;
  * Order: chunks leave in the order they were published, one request at a time, so records of a
  * key keep their publish order (as with one send per publish). A publish resolves once every
  * chunk of it is acknowledged, and rejects if any request holding one of its chunks failed (any
- * subset of its records may then be stored, as before).
+ * subset of its records may then be stored, as before). A failed request also rejects, unsent,
+ * every publish queued behind it at that moment, and refuses publishes until the next turn of the
+ * event loop (the rejections reach their publishers within the turn): nothing published after
+ * a failed record reaches the broker before that record's publisher learnt of the failure, so a publisher that
+ * retries its failed publishes in order (PartitionShard's forwards) keeps every key in order
+ * while it has several publishes in flight.
  */
 export class ProduceAccumulator {
   private queue: Chunk[] = [];
   private head = 0;
   private sending = false;
   private idle: (() => void)[] = [];
+  /** Set from a failed request until the next turn of the event loop: publishes are refused. */
+  private refusing: Error | null = null;
 
   /**
    * @param perPartition most messages of one partition of a topic a request may hold: kafkajs
@@ -54,6 +61,7 @@ export class ProduceAccumulator {
 
   publish(topic: string, messages: readonly PartitionedMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
+    if (this.refusing !== null) return Promise.reject(this.refusing);
     return new Promise<void>((resolve, reject) => {
       const publication: Publication = { unacked: 0, failed: false, resolve, reject };
       // Cut where a partition would exceed its share: chunks keep the publish's order.
@@ -76,12 +84,12 @@ export class ProduceAccumulator {
 
   /** Resolves once nothing is queued or in flight. */
   drained(): Promise<void> {
-    if (!this.sending && this.head === this.queue.length) return Promise.resolve();
+    if (!this.sending && this.refusing === null && this.head === this.queue.length) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
   private kick(): void {
-    if (this.sending) return;
+    if (this.sending || this.refusing !== null) return;
     if (this.head === this.queue.length) {
       for (const resolve of this.idle.splice(0)) resolve();
       return;
@@ -106,15 +114,31 @@ export class ProduceAccumulator {
         if (--publication.unacked === 0 && !publication.failed) publication.resolve();
       }
     } catch (e) {
-      for (const { publication } of batch) {
-        if (publication.failed) continue;
-        publication.failed = true;
-        publication.reject(e as Error);
-      }
+      for (const { publication } of batch) this.fail(publication, e as Error);
+      // What was queued behind the failed request is not sent: it would reach the broker before
+      // the failed records, which their publishers retry (a key's records would change order).
+      const behind = new Error(`not sent: an earlier produce request failed (${(e as Error)?.message ?? String(e)})`);
+      for (let i = this.head; i < this.queue.length; i++) this.fail(this.queue[i].publication, behind);
+      this.queue = [];
+      this.head = 0;
+      // Publishes made before the publishers' rejection handlers ran (the same turn's
+      // microtasks: another batch of the consumer's fetch) are refused too.
+      this.refusing = behind;
+      setImmediate(() => {
+        this.refusing = null;
+        this.kick();
+      });
+      return;
     } finally {
       this.sending = false;
-      this.kick();
     }
+    this.kick();
+  }
+
+  private fail(publication: Publication, error: Error): void {
+    if (publication.failed) return;
+    publication.failed = true;
+    publication.reject(error);
   }
 
   /** The queue's first chunks, as many as fit one request (at least one). */
