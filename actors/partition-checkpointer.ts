@@ -61,17 +61,20 @@ export class PartitionCheckpointer {
         return 'written';
       }
       const commitStarted = performance.now();
+      let committed = false;
       if (data.nextOffset > shard.committedOffset) {
         stage.name = 'commit';
         await this.commit(shard.partition, data.nextOffset, Topics.telemetryRaw);
         shard.committedOffset = data.nextOffset;
+        committed = true;
       }
       if (data.forwardedNextOffset > shard.forwardedCommittedOffset) {
         stage.name = 'commit';
         await this.commit(shard.partition, data.forwardedNextOffset, Topics.telemetryByVehicle);
         shard.forwardedCommittedOffset = data.forwardedNextOffset;
+        committed = true;
       }
-      this.deps.metrics.checkpointStage('commit', (performance.now() - commitStarted) / 1000);
+      if (committed) this.deps.metrics.checkpointStage('commit', (performance.now() - commitStarted) / 1000);
       shard.lastSnapshotAt = now;
       this.deps.metrics.checkpoint(shard.partition, (performance.now() - started) / 1000, data.snapshots.length);
       return 'snapshotted';
@@ -101,6 +104,10 @@ export class PartitionCheckpointer {
     // The outputs leave first and travel while the stores are written: waiting for their acks
     // after everything else made every checkpoint pay the brokers' round trips on top.
     const outputs = this.publishOutputs(data);
+    // Handled from now on: Kafka may fail before the stores are written, and the failure is
+    // dealt with where `outputs` is awaited below (without this, Node reports an unhandled
+    // rejection meanwhile).
+    outputs.catch(() => undefined);
     try {
       if (data.positions.length > 0) await step('positions', () => history.appendPositions(data.positions));
       if (data.events.length > 0) await step('events', () => history.appendEvents(data.events));

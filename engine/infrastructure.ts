@@ -64,8 +64,8 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
     log.info({ applied: result.applied, schema: result.current }, 'postgres migrations');
   }
 
-  const hot = redis ? new RedisSnapshotStore(redis, { prefix: config.redisPrefix }) : null;
-  const durable = pool ? new PgSnapshotStore(pool) : null;
+  const hot = redis ? new RedisSnapshotStore(redis, { prefix: config.redisPrefix, format: config.snapshotFormat }) : null;
+  const durable = pool ? new PgSnapshotStore(pool, { format: config.snapshotFormat }) : null;
   const snapshots: SnapshotStore = hot && durable
     ? new TieredSnapshotStore(hot, durable, {
         onHotFailure: (err, operation, partition) => log.warn({ err: err.message, operation, partition }, 'redis snapshot tier failed; postgres carried it'),

@@ -64,6 +64,7 @@ import { PgHistoryStore } from '../adapters/postgres/pg-history-store.js';
 import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
+import { createTopicsWithLeaders } from '../adapters/kafka/topic-creation.js';
 
 const PARTITIONS = 24;
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -237,7 +238,7 @@ async function metricValue(node: FleetlineNode, name: string): Promise<number> {
 async function partKafka(d: Deployment): Promise<void> {
   const topic = `${d.topicPrefix}telemetry.raw`;
   const group = `${d.topicPrefix}fleetline-engine`;
-  await withAdmin((admin) => admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }], waitForLeaders: true }));
+  await withAdmin((admin) => createTopicsWithLeaders(admin, [{ topic, numPartitions: PARTITIONS, replicationFactor: 1 }]));
 
   // Pre-production (not measured): one send per round, in order, so every device's points are
   // in timestamp order within its partition. Keys are deviceIds, partitioned by murmur2.

@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
     // CPU cost of the MessagePack codec alone, part of every save and load below.
     const sample = batch(n, 0, 0);
-    const [packed, packMs] = await timed(async () => sample.map(packSnapshot));
+    const [packed, packMs] = await timed(async () => sample.map((s) => packSnapshot(s)));
     console.log(`${'codec only'.padEnd(22)} pack ${n}                ${fmt(packMs, n)}`);
     const [, unpackMs] = await timed(async () => packed.map(unpackSnapshot));
     console.log(`${'codec only'.padEnd(22)} unpack ${n}              ${fmt(unpackMs, n)}`);

@@ -16,7 +16,9 @@ import type { DomainState, SegmentState } from '../../actors/domain/domain-state
  *   are nil. A restore decodes a million snapshots: their ~45 map keys were most of the
  *   decoding time and a fifth of the bytes. The view stays a map (its fields are optional and
  *   clients see them by name).
- * A node of an older version reads only version 1: roll a cluster forward, not back.
+ * A node of an older version reads only version 1. During a rolling upgrade from such a version
+ * the new nodes write version 1 (`SNAPSHOT_FORMAT=1`) until every node reads version 2, so a
+ * partition handed back to an old node still restores there; see docs/deployment.md.
  */
 const packr = new Packr({
   useRecords: false,
@@ -28,6 +30,9 @@ const packr = new Packr({
 
 const VERSION = 2;
 
+/** The layout snapshots are written in: 2, or 1 while older nodes may still read them. */
+export type SnapshotFormat = 1 | 2;
+
 const DOMAIN_FIELDS = [
   'moving', 'anchorLat', 'anchorLon', 'anchorTs', 'stillTs', 'stillLat', 'stillLon', 'anchorDistKm', 'anchorIdleMs', 'segment', 'previous',
   'idleSince', 'idling', 'overSince', 'underSince', 'overspeeding', 'overMax', 'fuelReadings', 'fuelBaseline', 'fuelLast', 'status',
@@ -36,7 +41,9 @@ const DOMAIN_FIELDS = [
 
 type Tuple = unknown[];
 
-export function packSnapshot(s: VehicleSnapshot): Buffer {
+export function packSnapshot(s: VehicleSnapshot, format: SnapshotFormat = VERSION): Buffer {
+  // Version 1 is the snapshot object itself, as nodes before version 2 wrote and read it.
+  if (format === 1) return packr.pack(s);
   return packr.pack([
     VERSION, s.vehicleId, s.deviceId, s.partition, s.view, s.recent, s.accepted,
     s.overspeeding, s.domain === undefined ? undefined : domainTuple(s.domain), s.geofencesPending, s.heldEvents,

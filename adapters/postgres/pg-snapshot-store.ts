@@ -2,9 +2,11 @@ import type pg from 'pg';
 import { checkPartition, FencedWriteError, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { withTransaction } from './pg-pool.js';
-import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
+import { packSnapshot, unpackSnapshot, type SnapshotFormat } from '../codec/snapshot-codec.js';
 
 export interface PgSnapshotStoreOptions {
+  /** The layout snapshots are written in (default 2; 1 during a rolling upgrade, SNAPSHOT_FORMAT). */
+  readonly format?: SnapshotFormat;
   /** Rows per upsert statement (default 5000). */
   readonly chunkSize?: number;
   /**
@@ -71,7 +73,7 @@ export class PgSnapshotStore implements SnapshotStore {
         const blobs = new Array<Buffer>(end - start);
         for (let i = start; i < end; i++) {
           ids[i - start] = batch[i].vehicleId;
-          blobs[i - start] = packSnapshot(batch[i]);
+          blobs[i - start] = packSnapshot(batch[i], this.options.format);
         }
         await client.query(UPSERT, [partition, ids, byteaArray(blobs)]);
       }

@@ -3,7 +3,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { checkPartition, FencedWriteError, type CompletenessMark, type LeaseWait, type OwnershipLease, type SnapshotStore } from '../../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { closeRedis, execChecked } from './redis-connection.js';
-import { packSnapshot, unpackSnapshot } from '../codec/snapshot-codec.js';
+import { packSnapshot, unpackSnapshot, type SnapshotFormat } from '../codec/snapshot-codec.js';
 
 export { packSnapshot, unpackSnapshot };
 
@@ -84,6 +84,8 @@ interface PipelineWithSaveCommand {
 }
 
 export interface RedisSnapshotStoreOptions {
+  /** The layout snapshots are written in (default 2; 1 during a rolling upgrade, SNAPSHOT_FORMAT). */
+  readonly format?: SnapshotFormat;
   /** Key prefix (default `fleetline:`). */
   readonly prefix?: string;
   /** Snapshots per fenced script call (default 5000). */
@@ -208,7 +210,7 @@ export class RedisSnapshotStore implements SnapshotStore, CompletenessMark, Owne
       const args: SaveArgs = [epochKey, hashKey, epochArg];
       for (let i = start; i < end; i++) {
         const s = snapshots[i];
-        args.push(s.vehicleId, packSnapshot(s));
+        args.push(s.vehicleId, packSnapshot(s, this.options.format));
       }
       (pipeline as unknown as PipelineWithSaveCommand).fleetlineSnapshotSave(...args);
     }

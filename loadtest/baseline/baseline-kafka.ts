@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
 import { pinoLogCreator } from '../../adapters/kafka/kafka-logging.js';
 import type { BaselineConfig } from './config.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 /** The two topics of the pipeline, under the configured prefix. */
 export function baselineTopics(config: BaselineConfig): { readonly raw: string; readonly updates: string } {
@@ -22,7 +23,7 @@ export async function ensureTopics(kafka: Kafka, topics: readonly string[], part
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })) });
+      await createTopicsWithLeaders(admin, missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })));
     }
   } finally {
     await admin.disconnect();

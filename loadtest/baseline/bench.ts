@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, Partitioners, logLevel, type Admin } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 const POINTS = Number(process.env.BENCH_POINTS ?? 300_000);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 10_000);
@@ -53,7 +54,7 @@ async function preload(kafka: Kafka): Promise<void> {
   await producer.connect();
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: ['telemetry.raw', 'vehicle.updates'].map((t) => ({ topic: topicPrefix + t, numPartitions: Number(PARTITIONS), replicationFactor: 1 })) });
+  await createTopicsWithLeaders(admin, ['telemetry.raw', 'vehicle.updates'].map((t) => ({ topic: topicPrefix + t, numPartitions: Number(PARTITIONS), replicationFactor: 1 })));
   await admin.disconnect();
   const rounds = Math.ceil(POINTS / DEVICES);
   const t0 = Date.now() - rounds * 5_000 - 60_000;

@@ -3,6 +3,7 @@ import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
 import { DeviceFleet } from './device-fleet.js';
 import type { GroupWatcher } from './kafka-progress.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 export interface BacklogPlan {
   seed: number;
@@ -29,7 +30,7 @@ export async function produceBacklog(brokers: readonly string[], topic: string, 
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+      await createTopicsWithLeaders(admin, [{ topic, numPartitions: partitions, replicationFactor: 1 }]);
     }
   } finally {
     await admin.disconnect();

@@ -6,7 +6,7 @@ import { FleetDirectory } from '../../actors/fleet-directory.js';
 import { PartitionShard } from '../../actors/partition-shard.js';
 import { PartitionCheckpointer } from '../../actors/partition-checkpointer.js';
 import { SpatialStateIndex } from '../../actors/spatial-state-index.js';
-import { noMetrics } from '../../actors/ports/engine-metrics.js';
+import { noMetrics, type EngineMetrics } from '../../actors/ports/engine-metrics.js';
 import { silentLogger } from '../../actors/ports/logger.js';
 import { Topics, type LogRecord } from '../../actors/ports/partitioned-log.js';
 import type { PositionRow } from '../../actors/ports/history-store.js';
@@ -45,7 +45,7 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
   before(() => { system = startActorSystem(); });
   after(() => { stopActor(system); });
 
-  async function setup(snapshotIntervalMs: number | undefined) {
+  async function setup(snapshotIntervalMs: number | undefined, metrics: EngineMetrics = noMetrics) {
     const stores = new RecordingStores();
     const epoch = await stores.snapshots.acquire(0);
     const directory = new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1_000_000 });
@@ -55,7 +55,7 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
     const bus = new EmbeddedLog();
     await bus.ensureTopics([Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
     const checkpointer = new PartitionCheckpointer({
-      bus, snapshots: stores.snapshots, history: stores.history, encodeRecord: encodeMsgpack, metrics: noMetrics, logger: silentLogger,
+      bus, snapshots: stores.snapshots, history: stores.history, encodeRecord: encodeMsgpack, metrics, logger: silentLogger,
       currentState: { kind: 'recording', write: async (views) => { stores.views.push([...views]); }, remove: async () => {}, get: async () => undefined, close: async () => {} },
       ...(snapshotIntervalMs !== undefined ? { snapshotIntervalMs } : {}),
     }, async (_p, next) => { stores.commits.push(next); });
@@ -180,6 +180,53 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
     assert.equal(await checkpointer.checkpoint(shard), 'snapshotted');
     assert.deepEqual(stores.commits, [end]);
     assert.deepEqual(published.sort(), [vid('a'), vid('b')], 'a (given back) and b published by the next checkpoint');
+    shard.close();
+  });
+
+  it('#11 outputs that fail while the stores are still being written: the failure is handled once, at the checkpoint, never an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => { unhandled.push(reason); };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { stores, shard, checkpointer, feed, bus } = await setup(undefined);
+      let rejected = false;
+      bus.publish = async () => { rejected = true; throw new Error('brokers down'); };
+      // The history write finishes only after the outputs' rejection had time to be reported.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => { release = r; });
+      stores.history.appendPositions = async () => { await held; };
+      await feed(['a'], t0);
+      const outcome = checkpointer.checkpoint(shard);
+      while (!rejected) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 10));
+      release();
+      assert.equal(await outcome, 'failed');
+      assert.match(checkpointer.lastFailure ?? '', /^outputs: brokers down/);
+      await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(unhandled.map(String), []);
+      assert.deepEqual(stores.commits, []);
+      shard.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('#11 the commit stage is timed only when a checkpoint committed an offset', async () => {
+    const stages: string[] = [];
+    const { stores, shard, checkpointer, feed } = await setup(undefined, { ...noMetrics, checkpointStage: (stage) => { stages.push(stage); } });
+    const end = await feed(['a'], t0);
+    assert.equal(await checkpointer.checkpoint(shard), 'snapshotted');
+    assert.deepEqual(stores.commits, [end]);
+    assert.equal(stages.filter((s) => s === 'commit').length, 1, 'timed when it committed');
+    // Offsets already committed (as after a hand-off's checkpoint): snapshots, no commit.
+    await feed(['b'], t0 + 1000);
+    shard.committedOffset = end + 1;
+    stages.length = 0;
+    assert.equal(await checkpointer.checkpoint(shard, 'now'), 'snapshotted');
+    assert.deepEqual(stores.commits, [end], 'nothing committed');
+    assert.ok(stages.includes('snapshots'));
+    assert.ok(!stages.includes('commit'), `stages ${stages.join(', ')}`);
     shard.close();
   });
 });

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { KafkaLog } from '../../adapters/kafka/kafka-log.js';
 import type { LogConsumer } from '../../actors/ports/partitioned-log.js';
 import type { KafkaLogConsumer } from '../../adapters/kafka/kafka-log-consumer.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
 const log = pino({ level: process.env.KAFKA_TEST_LOG_LEVEL ?? 'error' }, pino.destination(2));
@@ -70,7 +71,7 @@ function moves(before: Map<number, string>, after: Map<number, string>): { total
 before(async () => {
   admin = new Kafka({ clientId: 'fleetline-test-admin', brokers: BROKERS, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: PARTITIONS }]);
 });
 
 after(async () => {

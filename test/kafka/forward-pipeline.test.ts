@@ -19,6 +19,7 @@ import type { LogRecord } from '../../actors/ports/partitioned-log.js';
 import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
 import { ProduceAccumulator } from '../../adapters/kafka/produce-accumulator.js';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
 const uid = () => randomBytes(5).toString('hex');
@@ -73,7 +74,7 @@ after(async () => {
 describe('#11 forwards are pipelined: many in flight, each device\'s points in order, retried in order', { timeout: 120_000 }, () => {
   it('#11 forwards of many batches leave without waiting for each other; refused requests are sent again; every point is stored once per success, each vehicle\'s in order; the applied offset waits for the acks', async () => {
     const topic = `test.${uid()}.by-vehicle`;
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, [{ topic, numPartitions: 1, replicationFactor: 1 }]);
     topics.push(topic);
     let requests = 0;
     let inFlightMax = 0;
@@ -84,7 +85,7 @@ describe('#11 forwards are pipelined: many in flight, each device\'s points in o
       const n = requests++;
       if (refused.has(n)) throw new Error(`request ${n} refused`);
       await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
-    }, 500);
+    }, 500, Number.POSITIVE_INFINITY, true);
     const forward = async (list: readonly ForwardedPoints[]): Promise<void> => {
       inFlightMax = Math.max(inFlightMax, ++inFlight);
       try {

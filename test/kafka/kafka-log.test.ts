@@ -365,3 +365,57 @@ describe('KafkaLog on a real broker', { timeout: 120_000 }, () => {
     });
   });
 });
+
+describe('#11 KafkaLog produce requests: lanes and partition counts', { timeout: 60_000 }, () => {
+  /** Records per partition of `topic` (high watermarks). */
+  const stored = async (topic: string): Promise<number[]> =>
+    (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((p) => Number(p.high));
+
+  it('#11 the checkpoints\' outputs and the intake have produce requests of their own: a failed vehicle.updates publish does not fail an intake publish of the same turn', { timeout: 40_000 }, async () => {
+    await withLog({}, async ({ kafka, topic }) => {
+      const updates = `test.${uid()}.vehicle.updates`;
+      topicsToDelete.add(updates);
+      await kafka.ensureTopics([{ name: topic, partitions: 2 }, { name: updates, partitions: 1 }]);
+      // Larger than the broker takes (message.max.bytes, 1 MiB by default): MESSAGE_TOO_LARGE
+      // for that topic-partition fails the request that holds it.
+      const outputs = kafka.publish(updates, [{ key: 'veh-1', value: randomBytes(1_500_000) }]);
+      const intake = kafka.publish(topic, [{ key: 'dev-1', value: enc('point') }]);
+      const [o, i] = await Promise.allSettled([outputs, intake]);
+      assert.equal(o.status, 'rejected', 'the outputs publish fails');
+      assert.equal(i.status, 'fulfilled', `the intake publish is acknowledged (${i.status === 'rejected' ? String(i.reason) : ''})`);
+      assert.deepEqual(await stored(topic), [0, 1].map((p) => (p === partitionForKey('dev-1', 2) ? 1 : 0)));
+    });
+  });
+
+  it('#11 a record for a partition the producer does not know fails its publish (kafkajs would leave it out and resolve)', { timeout: 30_000 }, async () => {
+    await withLog({}, async ({ kafka, topic }) => {
+      await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+      await assert.rejects(kafka.publish(topic, [{ key: 'veh-1', value: enc('view'), partition: 7 }]), { code: 'KAFKA_PARTITION_UNKNOWN' });
+      assert.deepEqual(await stored(topic), [0]);
+    });
+  });
+
+  it('#11 keyed records follow partitions added to a topic (read again once partitionRefreshMs old); partitionsOf keeps the count the node started with', { timeout: 40_000 }, async () => {
+    await withLog({ partitionRefreshMs: 1_000 }, async ({ kafka, topic }) => {
+      await kafka.ensureTopics([{ name: topic, partitions: 1 }]);
+      const keys = Array.from({ length: 20 }, (_, i) => ({ key: `dev-${i}`, value: enc(String(i)) }));
+      await kafka.publish(topic, keys);
+      await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
+      const deadline = Date.now() + 20_000;
+      // The new partitions' leaders take a moment to be known (NOT_LEADER meanwhile).
+      const storedSoFar = () => stored(topic).catch(() => [] as number[]);
+      let counts = await storedSoFar();
+      while (counts.length < 4 || counts.slice(1).every((n) => n === 0)) {
+        if (Date.now() > deadline) throw new Error(`records never reached the new partitions: ${counts.join(', ')}`);
+        await kafka.publish(topic, keys);
+        await sleep(100);
+        counts = await storedSoFar();
+      }
+      const perPartition = [0, 0, 0, 0];
+      for (const { key } of keys) perPartition[partitionForKey(key, 4)]++;
+      // The last publish was routed by 4 partitions: each new partition got exactly its keys' share.
+      assert.deepEqual(counts.slice(1), perPartition.slice(1), 'the new partitions hold the keys murmur2 gives them, once');
+      assert.equal(kafka.partitionsOf(topic), 1);
+    });
+  });
+});

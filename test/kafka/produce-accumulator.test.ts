@@ -11,6 +11,7 @@ import { CompressionTypes, Kafka, Partitioners, logLevel, type Admin, type Produ
 import { ProduceAccumulator, type PartitionedMessage } from '../../adapters/kafka/produce-accumulator.js';
 import { partitionForKey } from '../../adapters/embedded/murmur2.js';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
+import { createTopicsWithLeaders } from '../../adapters/kafka/topic-creation.js';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
 const uid = () => randomBytes(5).toString('hex');
@@ -23,14 +24,14 @@ const topics: string[] = [];
 /** Every produce request the accumulator sent: per topic, its messages' values. */
 type Request = Map<string, string[]>;
 
-function accumulator(limit: number, fail: (n: number) => boolean = () => false): { acc: ProduceAccumulator; requests: Request[] } {
+function accumulator(limit: number, fail: (n: number) => boolean = () => false, perRequest?: number): { acc: ProduceAccumulator; requests: Request[] } {
   const requests: Request[] = [];
   const acc = new ProduceAccumulator(async (topicMessages: TopicMessages[]) => {
     const n = requests.length;
     requests.push(new Map(topicMessages.map((t) => [t.topic, t.messages.map((m) => String(m.value))])));
     if (fail(n)) throw new Error(`request ${n} refused`);
     await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.LZ4 });
-  }, limit);
+  }, limit, perRequest);
   return { acc, requests };
 }
 
@@ -39,7 +40,7 @@ const message = (key: string, value: string, partitions: number): PartitionedMes
 
 async function newTopics(n: number, partitions: number): Promise<string[]> {
   const names = Array.from({ length: n }, () => `test.${uid()}.out`);
-  await admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+  await createTopicsWithLeaders(admin, names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })));
   topics.push(...names);
   return names;
 }
@@ -115,7 +116,7 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
     assert.deepEqual(stored.get('veh-1'), Array.from({ length: 25 }, (_, i) => String(i)));
   });
 
-  it('#11 a failed request rejects every publish it held, those queued behind it (unsent) and those made in the same turn; publishes made after go', async () => {
+  it('#11 failBehind: a failed request rejects every publish it held, those queued behind it (unsent) and those made in the same turn; publishes made after go', async () => {
     const [topic] = await newTopics(1, 1);
     const requests: string[][] = [];
     const acc = new ProduceAccumulator(async (topicMessages: TopicMessages[]) => {
@@ -126,7 +127,7 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
         throw new Error('request 0 refused');
       }
       await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.LZ4 });
-    }, 1000);
+    }, 1000, Number.POSITIVE_INFINITY, true);
     const a = acc.publish(topic, [message('k', 'a', 1)]);
     const b = acc.publish(topic, [message('k', 'b', 1)]);
     const refused = [assert.rejects(a, /request 0 refused/), assert.rejects(b, /request 0 refused/)];
@@ -154,5 +155,64 @@ describe('#11 ProduceAccumulator: publishes share produce requests', { timeout: 
     await acc.publish(topic, records);
     assert.equal(requests.length, Math.ceil(Math.max(...counts.values()) / 10), 'as many requests as the fullest partition needs');
     assert.equal(requests.reduce((n, r) => n + (r.get(topic)?.length ?? 0), 0), 40);
+  });
+
+  it('#11 a publish whose request failed: its queued chunks are dropped, not sent after the failure; a retry leaves its key in order', async () => {
+    const [topic] = await newTopics(1, 1);
+    const { acc, requests } = accumulator(2, (n) => n === 0);
+    const events = ['e1', 'e2', 'e3', 'e4'].map((v) => message('V', v, 1));
+    await assert.rejects(acc.publish(topic, events), /request 0 refused/);
+    await acc.drained();
+    assert.equal(requests.length, 1, 'e3, e4 (the second chunk) never sent');
+    // What a checkpoint does next: publish everything again.
+    await acc.publish(topic, events);
+    assert.deepEqual((await readBack(topic, 4)).get('V'), ['e1', 'e2', 'e3', 'e4'], 'V reads e1..e4 once, in order');
+  });
+
+  it('#11 a failed publish settles only once none of its chunks is in flight; other publishes queued behind it still go', async () => {
+    const [topic] = await newTopics(1, 1);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => { release = r; });
+    const requests: string[][] = [];
+    const inFlight = new Set<number>();
+    // Request 0 (a, first chunk of b) is held; request 1 (b's second chunk) fails.
+    const acc = new ProduceAccumulator(async (topicMessages) => {
+      const n = requests.length;
+      requests.push(topicMessages.flatMap((t) => t.messages.map((m) => String(m.value))));
+      inFlight.add(n);
+      try {
+        if (n === 0) await held;
+        if (n === 1) throw new Error('request 1 refused');
+        await producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.LZ4 });
+      } finally {
+        inFlight.delete(n);
+      }
+    }, 1);
+    const a = acc.publish(topic, [message('A', 'a1', 1)]);
+    await new Promise((r) => setImmediate(r));
+    const b = acc.publish(topic, [message('B', 'b1', 1), message('B', 'b2', 1), message('B', 'b3', 1)]);
+    const c = acc.publish(topic, [message('C', 'c1', 1)]);
+    let bSettled = false;
+    const bOutcome = b.then(() => 'resolved', (e: Error) => e.message).finally(() => { bSettled = true; });
+    release();
+    assert.equal(await bOutcome, 'request 1 refused');
+    assert.equal(inFlight.size, 0, 'nothing in flight when the failed publish settles');
+    assert.ok(bSettled);
+    await Promise.all([a, c]);
+    await acc.drained();
+    assert.deepEqual(requests, [['a1'], ['b1'], ['c1']], 'b2 and b3 dropped; c, queued behind them, sent');
+    const stored = await readBack(topic, 2);
+    assert.deepEqual([stored.get('A'), stored.get('B'), stored.get('C')], [['a1'], undefined, ['c1']]);
+  });
+
+  it('#11 a request holds at most perRequest records, every topic and partition together', async () => {
+    const [updates, events] = await newTopics(2, 4);
+    const { acc, requests } = accumulator(1000, () => false, 30);
+    const publish = (topic: string, n: number) => acc.publish(topic, Array.from({ length: n }, (_, i) => message(`veh-${i}`, String(i), 4)));
+    await Promise.all([publish(updates, 25), publish(events, 25), publish(updates, 40)]);
+    const sizes = requests.map((r) => [...r.values()].reduce((n, v) => n + v.length, 0));
+    assert.ok(sizes.every((n) => n <= 30), `request sizes ${sizes.join(', ')}`);
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 90);
+    assert.deepEqual((await readBack(updates, 65)).get('veh-3'), ['3', '3']);
   });
 });

@@ -41,6 +41,17 @@ describe('snapshot codec', () => {
     assert.deepEqual(restored.recent.toFlat(), fromMap.recent.toFlat());
   });
 
+  it('#11 SNAPSHOT_FORMAT=1 writes the map layout an older node reads (a rolling upgrade), and this version reads it back equal', () => {
+    const snap = drivenSnapshot();
+    const bytes = packSnapshot(snap, 1);
+    const map = decode(bytes) as Record<string, unknown>;
+    assert.ok(!Array.isArray(map), 'version 1 is one map, as nodes before version 2 read it');
+    assert.equal(map.vehicleId, snap.vehicleId);
+    assert.deepEqual(map.recent, snap.recent);
+    assert.deepEqual(map.domain, snap.domain);
+    assert.deepEqual(unpackSnapshot(bytes), snap);
+  });
+
   it('restores snapshots written with the earlier window format (a map per point)', () => {
     const s = makeSnapshot(9, 2);
     const points = [];
