@@ -70,6 +70,18 @@ export interface ForwardedPoints {
 /** Where a batch's records come from: telemetry.raw (by device) or telemetry.by-vehicle. */
 type Source = 'raw' | 'forwarded';
 
+/** One batch's points for other partitions, on their way to telemetry.by-vehicle. */
+interface ForwardJob {
+  readonly list: readonly ForwardedPoints[];
+  readonly count: number;
+  readonly batch: PendingBatch;
+  /** waiting: held behind a failed one; sent: published, not acknowledged yet. */
+  state: 'waiting' | 'sent' | 'failed' | 'done';
+  /** The publish in flight (never rejects), null before the first. */
+  sending: Promise<void> | null;
+  error?: string;
+}
+
 type RouteRefusalOf<R extends string> = { readonly ok: false; readonly reason: R };
 type ForwardedRoute = Route | RouteRefusalOf<'RETIRED_VEHICLE' | 'ACTOR_UNAVAILABLE'>;
 
@@ -118,8 +130,10 @@ export class PartitionShard implements VehicleOutbox {
   forwardedCommittedOffset = -1;
   inFlight = 0;
   private readonly batches: Record<Source, PendingBatch[]> = { raw: [], forwarded: [] };
-  /** Forwarding publishes, chained: a device's points reach their vehicle's partition in order. */
-  private forwarding: Promise<void> = Promise.resolve();
+  /** Forwards not stored yet, in the order they were made (see forward()). */
+  private readonly forwards: ForwardJob[] = [];
+  /** A forward failed: new ones wait until every earlier one is stored (resendForwards). */
+  private forwardsHeld = false;
   private drained: (() => void)[] = [];
   /** Actor names come from this counter: vehicle ids may hold characters nact refuses in a name. */
   private spawned = 0;
@@ -359,29 +373,75 @@ export class PartitionShard implements VehicleOutbox {
   }
 
   /**
-   * Sends points on to their vehicles' partitions, after the ones sent before (a device's order
-   * holds), retrying while the log refuses them; the batch is applied once they are stored.
+   * Sends points on to their vehicles' partitions without waiting for the forwards before it to
+   * be acknowledged (the log keeps the order of publishes, one produce request at a time); the
+   * batch is applied once they are stored. A forward that fails stops the pipeline: the ones
+   * after it fail too or wait (the log refuses what was queued behind a failed request), and
+   * every forward not yet stored is sent again, in order, until the log takes them: a device's
+   * points reach their vehicle's partition in order.
    */
   private forward(forwards: Map<string, { partition: number; points: TelemetryPoint[] }>, batch: PendingBatch): void {
-    const send = this.deps.forward;
     const list: ForwardedPoints[] = [...forwards].map(([vehicleId, f]) => ({ vehicleId, partition: f.partition, points: f.points }));
-    const count = list.reduce((n, f) => n + f.points.length, 0);
+    const job: ForwardJob = { list, count: list.reduce((n, f) => n + f.points.length, 0), batch, state: 'waiting', sending: null };
     this.inFlight++;
-    this.forwarding = this.forwarding.then(async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          if (send === undefined) throw new Error('no forwarding configured');
-          await send(list);
-          this.deps.metrics.pointsForwarded(count);
+    this.forwards.push(job);
+    if (!this.forwardsHeld) this.sendForward(job);
+  }
+
+  private sendForward(job: ForwardJob): void {
+    const send = this.deps.forward;
+    job.state = 'sent';
+    job.sending = (send === undefined ? Promise.reject(new Error('no forwarding configured')) : send(job.list)).then(
+      () => this.forwardDone(job),
+      (e: unknown) => {
+        job.state = 'failed';
+        job.error = (e as Error)?.message ?? String(e);
+        if (this.closed && !this.forwardsHeld) {
+          this.forwardDone(job);
           return;
-        } catch (e) {
-          if (this.closed) return;
-          const retryInMs = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6));
-          this.deps.logger.warn({ partition: this.partition, points: count, attempt: attempt + 1, retryInMs, err: (e as Error).message }, 'forwarding points to their vehicles\' partitions failed; retrying');
-          await new Promise((r) => setTimeout(r, retryInMs));
         }
+        if (!this.forwardsHeld) {
+          // Later forwards already published fail too (the log refuses them); new ones wait.
+          this.forwardsHeld = true;
+          void this.resendForwards();
+        }
+      },
+    );
+  }
+
+  private forwardDone(job: ForwardJob): void {
+    if (job.state === 'done') return;
+    if (job.state !== 'failed') this.deps.metrics.pointsForwarded(job.count);
+    job.state = 'done';
+    while (this.forwards.length > 0 && this.forwards[0].state === 'done') this.forwards.shift();
+    this.batchPartDone(job.batch);
+  }
+
+  /**
+   * After a failed forward: waits for the ones in flight, then sends every one not stored yet
+   * again, in order, after a backoff, until none fails; then the pipeline runs again.
+   */
+  private async resendForwards(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await Promise.all(this.forwards.map((j) => j.sending));
+      const left = this.forwards.filter((j) => j.state !== 'done');
+      if (this.closed) {
+        for (const j of left) this.forwardDone(j);
+        return;
       }
-    }).finally(() => this.batchPartDone(batch));
+      const failed = left.find((j) => j.state === 'failed');
+      if (failed === undefined) {
+        this.forwardsHeld = false;
+        for (const j of left) this.sendForward(j);
+        return;
+      }
+      const retryInMs = Math.min(10_000, 200 * 2 ** Math.min(attempt, 6));
+      const points = left.reduce((n, j) => n + j.count, 0);
+      this.deps.logger.warn({ partition: this.partition, points, forwards: left.length, attempt: attempt + 1, retryInMs, err: failed.error }, 'forwarding points to their vehicles\' partitions failed; retrying');
+      await new Promise((r) => setTimeout(r, retryInMs));
+      if (this.closed) continue;
+      for (const j of this.forwards) if (j.state !== 'done') this.sendForward(j);
+    }
   }
 
   /**

@@ -123,6 +123,13 @@ export interface PartitionedLog {
   readonly kind: 'embedded' | 'kafka';
   ensureTopics(topics: readonly TopicSpec[]): Promise<void>;
   partitionsOf(topic: string): number;
+  /**
+   * Resolves once every record is stored. Publishes made without waiting for each other are
+   * stored in the order they were made; when one fails, those made after it and before its
+   * rejection was delivered (the same turn of the event loop) fail too, unstored, so that a
+   * publisher that sends them again in order keeps its keys in order (KafkaLog; the embedded log
+   * stores each publish as it is made and refuses only a partition that does not exist).
+   */
   publish(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
   consume(options: ConsumerOptions): Promise<LogConsumer>;
   close(): Promise<void>;

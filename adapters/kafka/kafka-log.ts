@@ -144,15 +144,20 @@ export class KafkaLog implements PartitionedLog {
       logCreator: pinoLogCreator(options.log),
     });
     const compression = kafkaCompressionTypes[options.compression ?? 'gzip'];
-    const accumulator = () => new ProduceAccumulator(
+    const accumulator = (failBehind: boolean) => new ProduceAccumulator(
       async (topicMessages) => {
         const acked = await (await this.producer()).sendBatch({ topicMessages, acks: -1, compression });
         throwIfUnacknowledged(topicMessages, acked);
       },
       PUBLISH_CHUNK_PER_PARTITION,
       PUBLISH_RECORDS_PER_REQUEST,
+      failBehind,
     );
-    this.accumulators = { outputs: accumulator(), intake: accumulator() };
+    // Intake's lane carries the forwards to telemetry.by-vehicle, which a partition keeps in
+    // flight several at a time and sends again in order after a failure: a failed request must
+    // fail what is queued behind it (ProduceAccumulator failBehind). A checkpoint waits for its
+    // outputs before the next one starts: other partitions' outputs behind a failure still go.
+    this.accumulators = { outputs: accumulator(false), intake: accumulator(true) };
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {

@@ -42,13 +42,21 @@ export type SendBatch = (topicMessages: TopicMessages[]) => Promise<void>;
  * queued are dropped (sent after the failure they would land before the records the caller
  * publishes again: a key would read e3, e4, e1, e2, e3, e4), and it rejects once none of its
  * chunks is in flight any more: when its promise settles, nothing of it can still be stored
- * later. Any subset of its records may have been stored, as before.
+ * later. Any subset of its records may have been stored, as before. With `failBehind`, a failed
+ * request also fails, unsent, every other publish queued behind it at that moment, and refuses
+ * publishes until the next turn of the event loop (the rejections reach their publishers within
+ * the turn): nothing
+ * published after a failed record reaches the broker before that record's publisher learnt of
+ * the failure, so a publisher that keeps several publishes in flight and sends its failed ones
+ * again in order (PartitionShard's forwards) keeps every key in order.
  */
 export class ProduceAccumulator {
   private queue: Chunk[] = [];
   private head = 0;
   private sending = false;
   private idle: (() => void)[] = [];
+  /** Set from a failed request until the next turn of the event loop: publishes are refused. */
+  private refusing: Error | null = null;
 
   /**
    * @param perPartition most messages of one partition of a topic a request may hold: kafkajs
@@ -58,11 +66,19 @@ export class ProduceAccumulator {
    * @param perRequest most messages a request may hold, every topic and partition together: kafkajs
    *   encodes a request in one go, holding the event loop for as long, and whatever else waits
    *   for this accumulator waits for the whole request.
+   * @param failBehind a failed request also fails every other publish queued behind it and
+   *   those made in the same turn (see the class comment); without it they still go.
    */
-  constructor(private readonly send: SendBatch, private readonly perPartition: number, private readonly perRequest = Number.POSITIVE_INFINITY) {}
+  constructor(
+    private readonly send: SendBatch,
+    private readonly perPartition: number,
+    private readonly perRequest = Number.POSITIVE_INFINITY,
+    private readonly failBehind = false,
+  ) {}
 
   publish(topic: string, messages: readonly PartitionedMessage[]): Promise<void> {
     if (messages.length === 0) return Promise.resolve();
+    if (this.refusing !== null) return Promise.reject(this.refusing);
     return new Promise<void>((resolve, reject) => {
       const publication: Publication = { queued: 0, inFlight: 0, error: null, resolve, reject };
       // Cut where a partition would exceed its share or the chunk a request: chunks keep the
@@ -86,12 +102,12 @@ export class ProduceAccumulator {
 
   /** Resolves once nothing is queued or in flight. */
   drained(): Promise<void> {
-    if (!this.sending && this.head === this.queue.length) return Promise.resolve();
+    if (!this.sending && this.refusing === null && this.head === this.queue.length) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
   private kick(): void {
-    if (this.sending) return;
+    if (this.sending || this.refusing !== null) return;
     if (this.head === this.queue.length) {
       for (const resolve of this.idle.splice(0)) resolve();
       return;
@@ -132,10 +148,34 @@ export class ProduceAccumulator {
         }
       }
       for (const { publication } of batch) this.settle(publication);
+      if (error !== null && this.failBehind) this.refuseBehind(error);
     } finally {
       this.sending = false;
       this.kick();
     }
+  }
+
+  /**
+   * After a failed request: every publish still queued fails unsent (it would reach the broker
+   * before the failed records, which their publishers send again), and so does every publish
+   * made until the next turn (made before its publisher could know of the failure).
+   */
+  private refuseBehind(cause: Error): void {
+    const behind = new Error(`not sent: an earlier produce request failed (${cause?.message ?? String(cause)})`);
+    for (let i = this.head; i < this.queue.length; i++) {
+      const publication = this.queue[i].publication;
+      if (publication.error !== null) continue;
+      publication.error = behind;
+      publication.queued = 0;
+      this.settle(publication);
+    }
+    this.queue = [];
+    this.head = 0;
+    this.refusing = behind;
+    setImmediate(() => {
+      this.refusing = null;
+      this.kick();
+    });
   }
 
   /** Settles a publication once none of its chunks is queued or in flight. */

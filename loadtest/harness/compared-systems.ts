@@ -191,6 +191,11 @@ export class FleetlineSystem implements ComparedSystem {
   logTail(): string {
     return this.engine?.logs.slice(-20).join('\n') ?? '';
   }
+
+  /** Its node's last 500 log lines. */
+  logLines(): readonly string[] {
+    return this.engine?.logs ?? [];
+  }
 }
 
 /** A child process that is up once it logs `readyMsg` (pino JSON lines on stdout). */

@@ -119,7 +119,7 @@ export function judgeAttempt(rate: number, achievedRatio: number, lag: readonly 
 }
 
 /** CPU summed over a run's processes (each one's mean over the load), and their peak RSS summed. */
-function resources(run: RunResult): { cpuCores: number; peakRssBytes: number } {
+export function resources(run: RunResult): { cpuCores: number; peakRssBytes: number } {
   const during = run.engine.samples.filter((s) => s.t <= run.loadSeconds);
   const byEngine = new Map<string, { cpu: number[]; rss: number }>();
   for (const s of run.engine.samples) {
@@ -144,7 +144,7 @@ export function roundRate(r: number): number {
   return Math.floor(r / unit) * unit;
 }
 
-interface Live { run: RunResult; lag: LagSample[]; attempt: LiveAttempt }
+export interface Live { run: RunResult; lag: LagSample[]; attempt: LiveAttempt }
 
 /**
  * Waits until the system has worked off what is queued in it (the drain's tail, or a previous
@@ -167,7 +167,7 @@ export async function waitUntilCaughtUp(queued: () => Promise<number>, floor: nu
 }
 
 /** One live run of the profile against `sys` at `rate`, with its consumer lag sampled from Kafka. */
-async function liveRun(o: RunOptions, sys: ComparedSystem, rate: number, secret: string, hooks: RunHooks): Promise<Live> {
+export async function liveRun(o: RunOptions, sys: ComparedSystem, rate: number, secret: string, hooks: RunHooks): Promise<Live> {
   const left = await waitUntilCaughtUp(() => sys.queued(), Math.max(100, rate * 0.05));
   if (left > Math.max(100, rate * 0.05)) (hooks.log ?? console.error)(`${sys.system}: starting the live run with ${Number.isFinite(left) ? left.toLocaleString('en-US') : 'an unknown number of'} records still queued in it`);
   const watcher = new GroupWatcher(o.kafkaBrokers, sys.groupId, sys.rawTopic);
