@@ -8,13 +8,14 @@ import { readProfile, resolveOptions } from './harness/profile.js';
  * One Fleetline node (Kafka, Redis, PostgreSQL, started here as the comparison starts it) fed
  * live through telemetry.raw at a fixed rate: what it handled, latency, CPU, lag, and its
  * forwarding counters. `npm run bench:live-kafka -- RATE [SECONDS]`; BENCH_NODE_ENV=K=V,K=V
- * adds to the node's environment; BENCH_CPU_PROF=dir profiles the node.
+ * adds to the node's environment; BENCH_CLIENTS=n subscribed clients (default 50; 0 shows the
+ * intake without the fan-out); BENCH_CPU_PROF=dir profiles the node.
  */
 const rate = Number(process.argv[2] ?? 8000);
 const durationS = Number(process.argv[3] ?? 20);
 const env = Object.fromEntries((process.env.BENCH_NODE_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const secret = randomBytes(24).toString('hex');
-const o = resolveOptions(readProfile('baseline-vs-fleetline'), { durationS, rate, clients: 50, nodeEnv: env, jwtSecret: secret, compareBaseline: false });
+const o = resolveOptions(readProfile('baseline-vs-fleetline'), { durationS, rate, clients: Number(process.env.BENCH_CLIENTS ?? 50), nodeEnv: env, jwtSecret: secret, compareBaseline: false });
 const sys = new FleetlineSystem({ devices: o.devices, jwtSecret: secret, kafkaBrokers: o.kafkaBrokers, partitions: o.comparison.partitions, env });
 const metric = async (name: string): Promise<number> => {
   const text = await (await fetch(`${sys.url}/metrics`)).text();
