@@ -12,7 +12,7 @@ import { HotStateKeys, unpackValue } from '../../loadtest/baseline/hot-state.js'
 import type { StoredState } from '../../loadtest/baseline/vehicle-derivation.js';
 import { StreamClient, TEST_SECRET, testToken, writeFleetFile, type Frame } from '../support/engine.js';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../redis/redis-test-prefix.js';
-import { TEST_KAFKA_BROKERS } from '../support/real-services.js';
+import { deleteTestTopics, TEST_KAFKA_BROKERS } from '../support/real-services.js';
 
 const fleet = {
   companies: [{ id: 'A', name: 'A', active: true }, { id: 'B', name: 'B', active: true }],
@@ -96,17 +96,7 @@ describe('#11 baseline pipeline on real Kafka and Redis', { timeout: 120_000 }, 
       () => producer?.disconnect(),
       () => fanout?.stop(),
       () => processor?.stop(),
-      async () => {
-        if (!kafka) return;
-        const admin = kafka.admin();
-        await admin.connect();
-        try {
-          const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-          if (topics.length > 0) await admin.deleteTopics({ topics });
-        } finally {
-          await admin.disconnect();
-        }
-      },
+      () => deleteTestTopics(topicPrefix),
       () => redis?.cleanup(),
     ];
     for (const step of steps) await Promise.resolve().then(step).catch(() => undefined);

@@ -33,15 +33,7 @@ export async function createRealDeployment(partitions = 4): Promise<RealDeployme
     },
     topic: (name) => topicPrefix + name,
     async cleanup() {
-      const kafka = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(','), clientId: 'fleetline-test-cleanup', logLevel: logLevel.NOTHING });
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-        if (topics.length > 0) await admin.deleteTopics({ topics });
-      } finally {
-        await admin.disconnect();
-      }
+      await deleteTestTopics(topicPrefix);
       await redis.cleanup();
       await db.drop();
     },
@@ -85,4 +77,17 @@ export async function kcatConsume(topic: string): Promise<string[]> {
     });
   });
   return out.split('\n').filter((l) => l.length > 0);
+}
+
+/** Deletes every Kafka topic whose name starts with `prefix` (a test's own topics). */
+export async function deleteTestTopics(prefix: string): Promise<void> {
+  const kafka = new Kafka({ brokers: TEST_KAFKA_BROKERS.split(','), clientId: 'fleetline-test-cleanup', logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
 }
