@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startNode } from './fleetline-node.js';
+import { ENGINE_NODE_FLAGS, startedWithEngineFlags } from './node-flags.js';
 
 /** One line for stderr: exactly one trailing newline, whatever the message ends with. */
 function line(text: string): string {
@@ -29,6 +30,9 @@ async function main(): Promise<void> {
     log.fatal({ err: err.stack }, 'uncaught exception; exiting');
     process.exit(1);
   });
+  if (!startedWithEngineFlags()) {
+    log.warn({ flags: ENGINE_NODE_FLAGS }, 'node was started without the engine\'s flags: the collector will cost more CPU per point (docs/deployment.md, "Starting a node")');
+  }
   const node = await startNode(config, log);
   if (node.demoToken) {
     const token = await node.demoToken();

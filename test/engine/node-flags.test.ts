@@ -1,0 +1,24 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { ENGINE_NODE_FLAGS, startedWithEngineFlags } from '../../engine/node-flags.js';
+
+describe('the engine\'s Node flags (#11)', () => {
+  it('are recognised on the command line, in NODE_OPTIONS, with underscores, and missing', () => {
+    assert.equal(startedWithEngineFlags(['--max-semi-space-size=64'], ''), true);
+    assert.equal(startedWithEngineFlags(['--import', 'tsx'], '--max-semi-space-size=128 --enable-source-maps'), true);
+    assert.equal(startedWithEngineFlags([], '--max_semi_space_size=64'), true);
+    assert.equal(startedWithEngineFlags(['--import', 'tsx'], ''), false);
+    assert.equal(startedWithEngineFlags(['--max-old-space-size=4096'], '--max-semi-space'), false);
+  });
+
+  it('are the ones npm start and the image start the engine with', () => {
+    const root = new URL('../../', import.meta.url);
+    const start = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
+    const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+    for (const flag of ENGINE_NODE_FLAGS) {
+      assert.match(start, new RegExp(` ${flag} dist/engine/main\\.js`));
+      assert.ok(dockerfile.includes(`CMD ["node", "${flag}", "dist/engine/main.js"]`), `Dockerfile CMD lacks ${flag}`);
+    }
+  });
+});
