@@ -35,6 +35,7 @@ import { partitionForKey } from '../adapters/embedded/murmur2.js';
 import { JwtAuth } from '../engine/auth.js';
 import type { ShardMap } from '../cluster/shard-map.js';
 import { BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
+import { ENGINE_NODE_FLAGS } from '../engine/node-flags.js';
 
 const VEHICLES = 2 * Number(process.env.BENCH_HANDOFF_VEHICLES ?? 50_000);
 const TRACKED = Number(process.env.BENCH_TRACKED ?? 200);
@@ -71,7 +72,7 @@ class NodeProcess {
   constructor(readonly nodeId: string, env: Record<string, string>) {
     const main = fileURLToPath(new URL('../engine/main.ts', import.meta.url));
     const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}/${nodeId}`] : [];
-    this.child = spawn(process.execPath, [...profile, '--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = spawn(process.execPath, [...ENGINE_NODE_FLAGS, ...profile, '--import', 'tsx', main], { env: { ...process.env, ...env, NODE_ID: nodeId }, stdio: ['ignore', 'pipe', 'inherit'] });
     let buffer = '';
     this.child.stdout?.on('data', (d: Buffer) => {
       buffer += d.toString();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeMsgpack as encode } from '../adapters/codec/msgpack-codec.js';
 import { SignJWT } from 'jose';
+import { ENGINE_NODE_FLAGS } from '../engine/node-flags.js';
 
 /**
  * `npm run bench:sse`: what a Server-Sent Events stream costs the engine (in its own process):
@@ -31,7 +32,7 @@ writeFileSync(fleetFile, JSON.stringify({
 }));
 
 const main = fileURLToPath(new URL('../engine/main.ts', import.meta.url));
-const engine = spawn(process.execPath, ['--import', 'tsx', main], {
+const engine = spawn(process.execPath, [...ENGINE_NODE_FLAGS, '--import', 'tsx', main], {
   env: {
     ...process.env, PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: SECRET, LOG_LEVEL: 'info', TRANSPORT,
     FLEET_FILE: fleetFile, OSMAND_PORT: 'off', DOMAIN_SETTINGS: JSON.stringify({ filterMaxSpeedKmh: 0, jitterRadiusM: 0 }),

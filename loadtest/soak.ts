@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { ENGINE_NODE_FLAGS } from '../engine/node-flags.js';
 
 /**
  * `npm run soak -- --minutes 30`: runs the default demo (`npm start`: the embedded log and
@@ -52,7 +53,7 @@ async function startDemo(port: number): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, FLEETLINE_MODE: 'demo', DEMO_DEVICES: opts.devices, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
   // The embedded default: no servers, and the demo makes its own secret.
   for (const k of ['JWT_SECRET', 'KAFKA_BROKERS', 'REDIS_URL', 'DATABASE_URL', 'FLEET_FILE']) delete env[k];
-  const args = [...(opts.maxOldSpaceMb ? [`--max-old-space-size=${opts.maxOldSpaceMb}`] : []), main];
+  const args = [...ENGINE_NODE_FLAGS, ...(opts.maxOldSpaceMb ? [`--max-old-space-size=${opts.maxOldSpaceMb}`] : []), main];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const deadline = Date.now() + 120_000;
   for (;;) {
