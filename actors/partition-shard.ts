@@ -11,11 +11,9 @@ import type { TripSegment } from './domain/trip-segment.js';
 import type { DeliveryHub } from './delivery-hub.js';
 import type { LiveOutbox } from './live-updates.js';
 import type { FleetDirectory, Route } from './fleet-directory.js';
-import { spawnVehicle, VehicleBehaviour, vehicleLogic, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
-import { diff, fromSnapshot, newVehicleState, offlineDue, restoreInto, snapshotOfflineDue, settingsOf, takeSegments, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
-import { holdsOutput, settledHorizon } from './reorder-window.js';
-import { recoverCrashed } from './crash-replay.js';
-import type { PositionRow } from './ports/history-store.js';
+import { spawnVehicle, VehicleBehaviour, type Completion, type VehicleLogic, type VehicleMsg, type VehicleOutbox } from './vehicle-actor.js';
+import { fromSnapshot, newVehicleState, offlineDue, snapshotOfflineDue, type VehicleProfile, type VehicleState } from './vehicle-logic.js';
+import { VehicleRecovery } from './vehicle-recovery.js';
 import { PendingChanges, type CheckpointData } from './pending-changes.js';
 import type { SegmentRepair } from './segment-repair.js';
 import { UNBOUND_VEHICLE_PREFIX, unboundVehicleId } from './domain/reference-data.js';
@@ -153,16 +151,18 @@ export class PartitionShard implements VehicleOutbox {
   private readonly livenessTimer: NodeJS.Timeout;
   /** Set while points apply before every snapshot was restored (beginRestore … endRestore). */
   private streaming: StreamingRestore | null = null;
-  /** Crashed actors being put back: checkpoints write no snapshots (so commit nothing) meanwhile. */
-  private recovering = 0;
-  /** The positions the last checkpoint took: unwritten until it succeeds (a failed one gives them back). */
-  private writing: readonly PositionRow[] = [];
-  /** The events the last checkpoint took, likewise. */
-  private writingEvents: readonly VehicleEvent[] = [];
+  /** Puts crashed actors back; checkpoints write no snapshots (so commit nothing) meanwhile. */
+  private readonly recovery: VehicleRecovery;
 
   constructor(readonly partition: number, readonly epoch: number, private readonly deps: ShardDeps) {
     this.parent = spawnStateless(deps.system, () => {}, `partition-${partition}-${epoch}`);
     this.behaviour = new VehicleBehaviour(this, deps.vehicleLogic);
+    this.recovery = new VehicleRecovery({
+      partition,
+      residentState: (vehicleId) => this.residents.get(vehicleId)?.state,
+      isClosed: () => this.closed,
+      events: (events) => this.events(events), segments: (segments) => this.segments(segments), watch: (state, dueAt) => this.watch(state, dueAt),
+    }, this.pending, deps);
     this.livenessTimer = setInterval(() => this.checkLiveness(Date.now()), 1000);
     this.livenessTimer.unref();
   }
@@ -679,101 +679,9 @@ export class PartitionShard implements VehicleOutbox {
     this.deps.live?.changed(this.partition, view, receivedAt);
   }
 
-  /**
-   * A vehicle actor threw: count and log it, then put its state back, in place, to what it was
-   * before that message: its last written snapshot (a fresh state when it has none) with the
-   * points it accepted since replayed, silently (crash-replay.ts). While that runs, checkpoints
-   * write no snapshots: the state the crash left must never be stored, nor a commit move past
-   * points the stored state lacks.
-   */
-  async crashed(vehicleId: string, error: unknown): Promise<void> {
-    this.deps.metrics.actorCrashed(this.partition);
-    this.deps.logger.error({ partition: this.partition, vehicleId, err: (error as Error)?.message ?? String(error) }, 'vehicle actor crashed; restoring its last snapshot and replaying its points since');
-    const r = this.residents.get(vehicleId);
-    if (r === undefined) return;
-    const state = r.state;
-    // Whatever the crash left half-done is never written. It stays among the vehicles changed
-    // since their last snapshot: the state restored below is what the next snapshot write stores.
-    this.pending.dirty.delete(state);
-    this.recovering++;
-    try {
-      const lastSnapshot = this.deps.lastSnapshot;
-      const stored = this.deps.storedPositions;
-      const recovery = await recoverCrashed(state, {
-        ...(lastSnapshot ? { lastSnapshot: () => lastSnapshot(this.partition, vehicleId) } : {}),
-        ...(stored ? { storedPositions: (afterTs: number, limit: number) => stored(vehicleId, afterTs, limit) } : {}),
-        ...(this.deps.storedKeptAfter ? { storedKeptAfter: this.deps.storedKeptAfter } : {}),
-        // Copied now, before any read: what a checkpoint writes from here on is in this copy.
-        unwritten: this.unwrittenPoints(vehicleId),
-      }, (this.deps.vehicleLogic ?? vehicleLogic).applyPoint, Date.now());
-      restoreInto(state, recovery.state);
-      // Its stored snapshot may be newer and better than this state: never written over by it.
-      if (recovery.snapshotUnread) this.pending.keepOut(state);
-      this.deps.metrics.crashReplayed(this.partition, recovery.replayed);
-      const fromTs = Number.isFinite(recovery.fromTs) ? recovery.fromTs : null;
-      if (recovery.problem === null) this.deps.logger.info({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed }, 'crashed vehicle restored: snapshot and the points since replayed');
-      else this.deps.logger.error({ partition: this.partition, vehicleId, fromTs, replayed: recovery.replayed, problem: recovery.problem }, 'crashed vehicle restored incompletely');
-      if (this.closed || this.residents.get(vehicleId) !== r) return;
-      this.afterRecovery(state, recovery.replayed, recovery.events);
-    } finally {
-      this.recovering--;
-    }
-  }
-
-  /**
-   * `events` less those sent since the last written checkpoint (pending or being written): the
-   * replay releases them again. Older ones it may release again are dropped by id downstream.
-   */
-  private notSentSinceCheckpoint(events: VehicleEvent[]): VehicleEvent[] {
-    if (events.length === 0) return events;
-    const sent = new Set<string>();
-    for (const e of this.writingEvents) sent.add(e.id);
-    for (const e of this.pending.events) sent.add(e.id);
-    return events.filter((e) => !sent.has(e.id));
-  }
-
-  /** The accepted points of a vehicle no checkpoint has written yet, in the order they were accepted. */
-  private unwrittenPoints(vehicleId: string): TelemetryPoint[] {
-    const out: TelemetryPoint[] = [];
-    for (const row of this.writing) if (row.vehicleId === vehicleId) out.push(row.point);
-    for (const row of this.pending.positions) if (row.vehicleId === vehicleId) out.push(row.point);
-    return out;
-  }
-
-  /**
-   * A recovered vehicle: snapshotted next (its replayed state is newer than its snapshot), its
-   * view written with the next checkpoint (the crashed message may have sent it to the index and
-   * clients, never to the current state nor vehicle.updates), its segments written again (upserts
-   * by id: the same rows, and any the crashed message had changed), the events its replay released
-   * sent (repeats are dropped by id), its held output booked on the status timer, and its view
-   * sent to clients only where it differs from the one last sent (the index's).
-   */
-  private afterRecovery(state: VehicleState, replayed: number, events: VehicleEvent[]): void {
-    if (replayed > 0) this.pending.unsnapshotted.add(state);
-    const segments = takeSegments(state, settledHorizon(state));
-    if (segments !== null) this.segments(segments);
-    this.events(this.notSentSinceCheckpoint(events));
-    if (holdsOutput(state)) this.watch(state, state.domain.lastReceivedAt + settingsOf(state).reorderWindowS * 1000);
-    const due = offlineDue(state);
-    if (due !== null) this.watch(state, due);
-    const view = state.view;
-    const id = state.vehicleId;
-    const company = state.profile.company;
-    const before = this.deps.index.get(id) ?? null;
-    if (view === null) {
-      if (before === null) return;
-      this.deps.index.remove(id);
-      this.deps.hub.publish({ id, company, delta: null, view: null, receivedAt: Date.now() });
-      this.deps.live?.gone(this.partition, id, company);
-      return;
-    }
-    this.pending.markChanged(state);
-    // Latest wins on the other nodes: sent again whether or not the crashed message sent it.
-    this.deps.live?.changed(this.partition, view, Date.now());
-    const delta = diff(before, view);
-    if (Object.keys(delta).length <= 1) return;
-    this.deps.index.upsert(view, before === null || before.lat !== view.lat || before.lon !== view.lon);
-    this.deps.hub.publish({ id, company, delta, view, receivedAt: Date.now() });
+  /** A vehicle actor threw: its state is put back in place (vehicle-recovery.ts). */
+  crashed(vehicleId: string, error: unknown): Promise<void> {
+    return this.recovery.crashed(vehicleId, error);
   }
 
   events(events: VehicleEvent[]): void {
@@ -802,9 +710,8 @@ export class PartitionShard implements VehicleOutbox {
    */
   takeCheckpoint(withSnapshots = true): CheckpointData {
     this.checkpointedOffsets = [this.appliedOffset, this.forwardedAppliedOffset];
-    const data = this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots && this.recovering === 0);
-    this.writing = data.positions;
-    this.writingEvents = data.events;
+    const data = this.pending.take(this.appliedOffset, this.forwardedAppliedOffset, withSnapshots && !this.recovery.holdsSnapshots);
+    this.recovery.taken(data);
     return data;
   }
 
@@ -821,8 +728,7 @@ export class PartitionShard implements VehicleOutbox {
 
   /** A checkpoint failed: what it took is pending again (and written with the next one). */
   giveBack(data: CheckpointData): void {
-    if (this.writing === data.positions) this.writing = [];
-    if (this.writingEvents === data.events) this.writingEvents = [];
+    this.recovery.givenBack(data);
     this.pending.giveBack(data, (s) => this.residents.get(s.vehicleId)?.state === s);
   }
 

@@ -72,7 +72,7 @@ export async function createInfrastructure(config: Config, log: Logger): Promise
       })
     : hot ?? durable ?? new MemorySnapshotStore();
   // Without PostgreSQL, positions are kept only as long as a crashed actor may need to replay them.
-  const history: HistoryStore = pool ? new PgHistoryStore(pool, { retentionDays: config.historyRetentionDays }) : new MemoryHistoryStore({ retainMs: Math.max(60_000, 2 * config.snapshotIntervalMs) });
+  const history: HistoryStore = pool ? new PgHistoryStore(pool, { retentionDays: config.historyRetentionDays }) : new MemoryHistoryStore({ retainMs: Math.max(60_000, 2 * config.snapshotIntervalMs), maxRows: config.memoryHistoryMaxRows });
   const currentState = redis ? new RedisCurrentStateStore(redis, { prefix: config.redisPrefix }) : null;
   if (pool && config.fleetFile) log.warn({ fleetFile: config.fleetFile }, 'DATABASE_URL is set: reference data comes from PostgreSQL, FLEET_FILE is ignored');
   const reference: ReferenceSource = pool ? new PgReferenceSource(pool, { logger: log }) : new FileReferenceSource(config.fleetFile);

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,7 @@ import { createPgPool } from '../../adapters/postgres/pg-pool.js';
 import { migrate } from '../../adapters/postgres/migrate.js';
 import { demoFleet } from '../../engine/simulator/demo-fleet.js';
 import { BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from '../bench-stores.js';
+import { ChildNodeProcess } from './child-process.js';
 import { LaunchedEngine } from './engine-launcher.js';
 import { HandledCounter } from './kafka-progress.js';
 
@@ -198,52 +198,6 @@ export class FleetlineSystem implements ComparedSystem {
   }
 }
 
-/** A child process that is up once it logs `readyMsg` (pino JSON lines on stdout). */
-class ServiceProcess {
-  readonly logs: string[] = [];
-  private child: ChildProcess | null = null;
-
-  constructor(private readonly entry: string, private readonly env: Record<string, string>) {}
-
-  async start(readyMsg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    const child = spawn(process.execPath, ['--import', 'tsx', this.entry], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    let buffer = '';
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.entry}: not ready within ${timeoutMs} ms:\n${this.logs.slice(-20).join('\n')}`)), timeoutMs);
-      child.stdout?.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          this.logs.push(line);
-          if (this.logs.length > 500) this.logs.shift();
-          if (line.includes(`"${readyMsg}"`)) {
-            clearTimeout(timer);
-            resolve(JSON.parse(line) as Record<string, unknown>);
-          }
-        }
-      });
-      child.stderr?.on('data', (d: Buffer) => this.logs.push(d.toString()));
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.entry} exited (${code ?? signal}) before it was ready:\n${this.logs.slice(-20).join('\n')}`));
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The baseline pipeline (loadtest/baseline/) as deployed: the processor and the fanout, each in
  * a process of its own, reference data seeded from the run's demo fleet.
@@ -258,8 +212,8 @@ export class BaselineSystem implements ComparedSystem {
   readonly alsoTopics = [];
   readonly metricsUrls: string[] = [];
   url = '';
-  private processor: ServiceProcess | null = null;
-  private fanout: ServiceProcess | null = null;
+  private processor: ChildNodeProcess | null = null;
+  private fanout: ChildNodeProcess | null = null;
   private dir: string | null = null;
 
   constructor(private readonly setup: SystemSetup) {}
@@ -286,18 +240,22 @@ export class BaselineSystem implements ComparedSystem {
       REDIS_URL: this.setup.redisUrl ?? BENCH_REDIS_URL, REDIS_PREFIX: this.redisPrefix, JWT_SECRET: this.setup.jwtSecret,
       HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...this.setup.env,
     };
-    const dir = (f: string): string => fileURLToPath(new URL(`../baseline/${f}`, import.meta.url));
-    this.processor = new ServiceProcess(dir('processor.ts'), { ...env, FLEET_FILE: fleetFile, PROCESSOR_PORT: '0' });
-    const p = await this.processor.start('baseline processor running');
+    const service = (f: string, serviceEnv: Record<string, string>): ChildNodeProcess => {
+      const entry = fileURLToPath(new URL(`../baseline/${f}`, import.meta.url));
+      return new ChildNodeProcess({ name: entry, entry, env: serviceEnv, keepLines: 500, tailLines: 20 });
+    };
+    this.processor = service('processor.ts', { ...env, FLEET_FILE: fleetFile, PROCESSOR_PORT: '0' });
+    const p = await this.processor.start('baseline processor running', 60_000);
     if (typeof p.metrics === 'string') this.metricsUrls.push(p.metrics);
-    this.fanout = new ServiceProcess(dir('fanout.ts'), env);
-    const f = await this.fanout.start('baseline fanout listening');
+    this.fanout = service('fanout.ts', env);
+    const f = await this.fanout.start('baseline fanout listening', 60_000);
     this.url = `http://127.0.0.1:${Number(f.port)}`;
   }
 
   async stop(): Promise<void> {
-    await this.fanout?.stop();
-    await this.processor?.stop();
+    // SIGTERM, then SIGKILL if one still runs 15 s later.
+    await this.fanout?.stop('SIGTERM', 15_000);
+    await this.processor?.stop('SIGTERM', 15_000);
   }
 
   async clean(): Promise<void> {

@@ -1,59 +1,40 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ChildNodeProcess } from '../../loadtest/harness/child-process.js';
 import { TEST_SECRET } from './engine.js';
 
 /** An engine node in its own process, for tests that kill -9 it or restart it. */
 export class EngineProcess {
   port = 0;
-  private child: ChildProcess | null = null;
-  private exit: Promise<number | null> = Promise.resolve(null);
+  private readonly process: ChildNodeProcess;
   private readySeen = false;
-  readonly logs: string[] = [];
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(private readonly env: Record<string, string>) {
+    this.process = new ChildNodeProcess({
+      name: 'engine',
+      entry: fileURLToPath(new URL('../../engine/main.ts', import.meta.url)),
+      env: { PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
+      keepLines: 2000,
+      tailLines: 30,
+    });
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Its output (the last 2,000 lines, over every start). */
+  get logs(): readonly string[] {
+    return this.process.logs;
+  }
+
   /** Starts the node and resolves once it listens (and has acquired its partitions). */
   async start(timeoutMs = 60_000): Promise<void> {
-    const main = fileURLToPath(new URL('../../engine/main.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', main], {
-      env: {
-        ...process.env, PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...this.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
     this.readySeen = false;
-    this.exit = new Promise((r) => child.once('exit', (code) => r(code)));
-    let buffer = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`engine did not start within ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
-      child.stdout?.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          this.logs.push(line);
-          if (this.logs.length > 2000) this.logs.shift();
-          // The port opens first; the node is usable once it has restored its actors.
-          if (line.includes('"fleetline node listening"')) this.port = (JSON.parse(line) as { port: number }).port;
-          if (line.includes('"fleetline node ready"')) {
-            this.readySeen = true;
-            clearTimeout(timer);
-            resolve();
-          }
-        }
-      });
-      child.stderr?.on('data', (d: Buffer) => this.logs.push(d.toString()));
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`engine exited (${code ?? signal}) before it was ready:\n${this.logs.slice(-30).join('\n')}`));
-      });
+    // The port opens first; the node is usable once it has restored its actors.
+    await this.process.start('fleetline node ready', timeoutMs, (line) => {
+      if (line.includes('"fleetline node listening"')) this.port = (JSON.parse(line) as { port: number }).port;
     });
+    this.readySeen = true;
   }
 
   /** The node's NODE_ID (as given in its environment). */
@@ -63,7 +44,7 @@ export class EngineProcess {
 
   /** Whether the process is running. */
   get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+    return this.process.running;
   }
 
   /**
@@ -73,10 +54,10 @@ export class EngineProcess {
   async exited(timeoutMs = 60_000): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`engine ${this.nodeId} still runs after ${timeoutMs} ms:\n${this.logs.slice(-30).join('\n')}`)), timeoutMs);
+      timer = setTimeout(() => reject(new Error(`engine ${this.nodeId} still runs after ${timeoutMs} ms:\n${this.process.tail()}`)), timeoutMs);
     });
     try {
-      return await Promise.race([this.exit, timeout]);
+      return await Promise.race([this.process.whenExited, timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -89,20 +70,11 @@ export class EngineProcess {
 
   /** kill -9: no shutdown hook runs, nothing is flushed. */
   async kill9(): Promise<void> {
-    await this.signal('SIGKILL');
+    await this.process.stop('SIGKILL');
   }
 
-  /** Graceful shutdown (SIGTERM); resolves with the exit code. */
+  /** Graceful shutdown (SIGTERM, never escalated: the tests read how it ends); resolves with the exit code. */
   async stop(): Promise<number | null> {
-    return this.signal('SIGTERM');
-  }
-
-  private async signal(sig: NodeJS.Signals): Promise<number | null> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-    child.kill(sig);
-    const code = await this.exit;
-    this.child = null;
-    return code;
+    return this.process.stop('SIGTERM');
   }
 }
