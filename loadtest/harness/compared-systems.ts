@@ -11,6 +11,7 @@ import { BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPre
 import { ChildNodeProcess } from './child-process.js';
 import { LaunchedEngine } from './engine-launcher.js';
 import { HandledCounter } from './kafka-progress.js';
+import { ENGINE_NODE_FLAGS } from '../../engine/node-flags.js';
 
 /**
  * The two systems a comparison drives, each on topics, consumer groups, Redis keys (and for
@@ -242,7 +243,8 @@ export class BaselineSystem implements ComparedSystem {
     };
     const service = (f: string, serviceEnv: Record<string, string>): ChildNodeProcess => {
       const entry = fileURLToPath(new URL(`../baseline/${f}`, import.meta.url));
-      return new ChildNodeProcess({ name: entry, entry, env: serviceEnv, keepLines: 500, tailLines: 20 });
+      // The engine's Node flags for the baseline's services too: the same collector settings for both.
+      return new ChildNodeProcess({ name: entry, entry, nodeArgs: ENGINE_NODE_FLAGS, env: serviceEnv, keepLines: 500, tailLines: 20 });
     };
     this.processor = service('processor.ts', { ...env, FLEET_FILE: fleetFile, PROCESSOR_PORT: '0' });
     const p = await this.processor.start('baseline processor running', 60_000);

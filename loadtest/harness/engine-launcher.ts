@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoFleet } from '../../engine/simulator/demo-fleet.js';
 import { ChildNodeProcess } from './child-process.js';
+import { ENGINE_NODE_FLAGS } from '../../engine/node-flags.js';
 
 /**
  * `--start-node`: one engine node of the harness's own, in its own process (engine/main.ts,
@@ -30,7 +31,7 @@ export class LaunchedEngine {
     this.process = new ChildNodeProcess({
       name: 'engine',
       entry: fileURLToPath(new URL('../../engine/main.ts', import.meta.url)),
-      nodeArgs: profile,
+      nodeArgs: [...ENGINE_NODE_FLAGS, ...profile],
       env: {
         PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: this.jwtSecret,
         FLEET_FILE: fleetFile, ACCEPT_UNBOUND_DEVICES: 'true', LOG_LEVEL: 'info', ...this.env,

@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { pino } from 'pino';
+import { gunzipSync } from 'node:zlib';
 import { KafkaLog, type KafkaCompression } from '../../adapters/kafka/kafka-log.js';
+import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
 import { startTestNode } from '../support/engine.js';
 import { kcatConsume, kcatProduce, TEST_KAFKA_BROKERS } from '../support/real-services.js';
@@ -72,6 +74,17 @@ async function readyz(node: FleetlineNode): Promise<{ status: number; body: { st
 }
 
 describe('#7.2 Kafka codecs', { timeout: 180_000 }, () => {
+  it('#11 gzip is written at level 1: standard gzip whose header says "fastest", read back by zlib', async () => {
+    registerKafkaCodecs();
+    const codec = (kafkajs.CompressionCodecs as unknown as Record<number, () => { compress(e: { buffer: Buffer }): Promise<Buffer>; decompress(b: Buffer): Promise<Buffer> }>)[CompressionTypes.GZIP]();
+    const plain = Buffer.from(JSON.stringify(Array.from({ length: 200 }, (_, i) => ({ id: `veh-${i}`, lat: 52.5 + i / 1e4, lon: 13.4, speed: i % 90 }))));
+    const packed = await codec.compress({ buffer: plain });
+    assert.deepEqual([packed[0], packed[1]], [0x1f, 0x8b], 'gzip magic');
+    assert.equal(packed[8], 4, 'XFL = 4: the compressor used its fastest level');
+    assert.deepEqual(gunzipSync(packed), plain);
+    assert.deepEqual(await codec.decompress(packed), plain);
+  });
+
   it('#7.2 points kcat produces to telemetry.raw with gzip, snappy, lz4 and zstd are all applied', async () => {
     const { node, prefix } = await kafkaNode();
     try {

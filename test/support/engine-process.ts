@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ChildNodeProcess } from '../../loadtest/harness/child-process.js';
 import { TEST_SECRET } from './engine.js';
+import { ENGINE_NODE_FLAGS } from '../../engine/node-flags.js';
 
 /** An engine node in its own process, for tests that kill -9 it or restart it. */
 export class EngineProcess {
@@ -12,6 +13,7 @@ export class EngineProcess {
     this.process = new ChildNodeProcess({
       name: 'engine',
       entry: fileURLToPath(new URL('../../engine/main.ts', import.meta.url)),
+      nodeArgs: ENGINE_NODE_FLAGS,
       env: { PORT: '0', HOST: '127.0.0.1', FLEETLINE_MODE: 'production', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'info', ...env },
       keepLines: 2000,
       tailLines: 30,
