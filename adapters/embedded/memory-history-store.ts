@@ -2,6 +2,7 @@ import type { HistoryStore, PositionRow } from '../../actors/ports/history-store
 import type { VehicleEvent } from '../../actors/domain/vehicle-event.js';
 import type { TripSegment } from '../../actors/domain/trip-segment.js';
 import type { TelemetryPoint } from '../../actors/domain/telemetry-point.js';
+import { PackedPositions } from './packed-positions.js';
 
 export interface MemoryHistoryStoreOptions {
   /**
@@ -12,18 +13,18 @@ export interface MemoryHistoryStoreOptions {
   readonly retainMs?: number;
   /**
    * Most positions kept (default MEMORY_HISTORY_MAX_ROWS); above it the oldest written batches
-   * are forgotten first. Bounds the heap of a busy node (a row is its checkpoint's object, about
-   * 220 bytes with its point: docs/storage.md).
+   * are forgotten first. Bounds the memory of a busy node (a position is kept packed, about 145
+   * bytes: packed-positions.ts, docs/storage.md).
    */
   readonly maxRows?: number;
 }
 
-/** Default of maxRows: 1 million positions, about 210 MiB of heap. */
+/** Default of maxRows: 1 million positions, about 145 MB (80 MB of it heap). */
 export const MEMORY_HISTORY_MAX_ROWS = 1_000_000;
 
 interface WrittenBatch {
   readonly at: number;
-  readonly rows: readonly PositionRow[];
+  readonly rows: PackedPositions;
 }
 
 const DEFAULT_RETAIN_MS = 60_000;
@@ -33,8 +34,8 @@ const SCAN_SLICE = 100_000;
 /**
  * The embedded default keeps no lasting history: the live state is in the actors, the events
  * reach the clients through the delivery hub, and durable history is PostgreSQL's job. It keeps
- * the positions of the last `retainMs` only, `maxRows` at most, as written (the checkpoints' own
- * arrays, no copy), for positionsAfter; keptAfter tells a replay what it forgot.
+ * the positions of the last `retainMs` only, `maxRows` at most, packed (packed-positions.ts), for
+ * positionsAfter; keptAfter tells a replay what it forgot.
  */
 export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory';
@@ -55,10 +56,10 @@ export class MemoryHistoryStore implements HistoryStore {
     this.forgetBefore(now - this.retainMs);
     if (rows.length === 0) return;
     if (this.retainMs <= 0 || this.maxRows <= 0) {
-      this.forgotten(rows);
+      for (const r of rows) if (r.point.ts > this.forgottenUpTo) this.forgottenUpTo = r.point.ts;
       return;
     }
-    this.batches.push({ at: now, rows });
+    this.batches.push({ at: now, rows: new PackedPositions(rows) });
     this.rows += rows.length;
     // Whole batches: the oldest go first, the newest one always stays.
     let n = 0;
@@ -86,9 +87,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const byTs = new Map<number, TelemetryPoint>();
     let scanned = 0;
     for (const batch of this.batches.slice()) {
-      for (const r of batch.rows) {
-        if (r.vehicleId === vehicleId && r.point.ts > afterTs && !byTs.has(r.point.ts)) byTs.set(r.point.ts, r.point);
-      }
+      batch.rows.collect(vehicleId, afterTs, byTs);
       scanned += batch.rows.length;
       if (scanned >= SCAN_SLICE) {
         scanned = 0;
@@ -119,7 +118,7 @@ export class MemoryHistoryStore implements HistoryStore {
     this.forgotten(batch.rows);
   }
 
-  private forgotten(rows: readonly PositionRow[]): void {
-    for (const r of rows) if (r.point.ts > this.forgottenUpTo) this.forgottenUpTo = r.point.ts;
+  private forgotten(rows: PackedPositions): void {
+    if (rows.maxTs > this.forgottenUpTo) this.forgottenUpTo = rows.maxTs;
   }
 }
