@@ -4,7 +4,12 @@ import type {
 import { partitionForKey } from './murmur2.js';
 
 /**
- * One partition's retained records. Dropping is logical (head moves) and the array is
+ * One partition's retained records, kept as columns: the key, where the value's bytes are
+ * (its ArrayBuffer, offset and length) and the timestamp of each, in arrays indexed by offset.
+ * A record object and its value's view are made when a consumer reads it, and die young: held
+ * as objects, the records retained until a checkpoint commits them (up to SNAPSHOT_INTERVAL_MS,
+ * or a whole backlog) were two objects each that the collector moved to the old generation and
+ * marked in every full collection. Dropping is logical (head moves) and the arrays are
  * compacted in chunks, so trimming a record at a time stays O(1) amortized.
  */
 class Partition {
@@ -12,42 +17,77 @@ class Partition {
   base = 0;
   /** Retained key + value bytes (what retention.bytes counts). */
   bytes = 0;
-  private records: LogRecord[] = [];
+  private keys: (string | null)[] = [];
+  /** null: a tombstone. */
+  private buffers: (ArrayBufferLike | null)[] = [];
+  private starts: number[] = [];
+  private lengths: number[] = [];
+  private timestamps: number[] = [];
   private head = 0;
+
+  constructor(private readonly topic: string, private readonly partition: number) {}
 
   /** Offset the next record gets (Kafka's log end offset). */
   get end(): number {
-    return this.base + this.records.length - this.head;
+    return this.base + this.keys.length - this.head;
   }
 
   get size(): number {
-    return this.records.length - this.head;
+    return this.keys.length - this.head;
   }
 
-  /** The retained record at `offset` (base <= offset < end). */
-  at(offset: number): LogRecord {
-    return this.records[this.head + offset - this.base];
+  /** The timestamp of the retained record at `offset` (base <= offset < end). */
+  timestampAt(offset: number): number {
+    return this.timestamps[this.head + offset - this.base];
   }
 
-  append(record: LogRecord): void {
-    this.records.push(record);
-    this.bytes += recordBytes(record);
+  /** Key + value bytes of the retained record at `offset`. */
+  bytesAt(offset: number): number {
+    const i = this.head + offset - this.base;
+    return (this.keys[i]?.length ?? 0) + this.lengths[i];
   }
 
-  /** Records [from, to) of the retained ones. */
+  append(key: string | null, value: Uint8Array | null, timestamp: number): void {
+    this.keys.push(key);
+    this.buffers.push(value === null ? null : value.buffer);
+    this.starts.push(value === null ? 0 : value.byteOffset);
+    this.lengths.push(value === null ? 0 : value.byteLength);
+    this.timestamps.push(timestamp);
+    this.bytes += (key?.length ?? 0) + (value?.byteLength ?? 0);
+  }
+
+  /** Records [from, to) of the retained ones, as records. */
   slice(from: number, to: number): LogRecord[] {
-    return this.records.slice(this.head + from - this.base, this.head + to - this.base);
+    const out = new Array<LogRecord>(to - from);
+    for (let offset = from; offset < to; offset++) {
+      const i = this.head + offset - this.base;
+      const buffer = this.buffers[i];
+      out[offset - from] = {
+        topic: this.topic, partition: this.partition, offset, key: this.keys[i],
+        value: buffer === null ? null : Buffer.from(buffer, this.starts[i], this.lengths[i]), timestamp: this.timestamps[i],
+      };
+    }
+    return out;
   }
 
   /** Drops every retained record below `offset`. */
   dropBefore(offset: number): void {
     const n = Math.min(offset, this.end) - this.base;
     if (n <= 0) return;
-    for (let i = this.head; i < this.head + n; i++) this.bytes -= recordBytes(this.records[i]);
+    for (let i = this.head; i < this.head + n; i++) {
+      this.bytes -= (this.keys[i]?.length ?? 0) + this.lengths[i];
+      // Not kept alive by a dropped record waiting for compaction.
+      this.keys[i] = null;
+      this.buffers[i] = null;
+    }
     this.head += n;
     this.base += n;
-    if (this.head > 1024 && this.head * 2 > this.records.length) {
-      this.records = this.records.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > this.keys.length) {
+      this.keys = this.keys.slice(this.head);
+      this.buffers = this.buffers.slice(this.head);
+      this.starts = this.starts.slice(this.head);
+      this.lengths = this.lengths.slice(this.head);
+      this.timestamps = this.timestamps.slice(this.head);
       this.head = 0;
     }
   }
@@ -55,8 +95,6 @@ class Partition {
 
 /** A value sharing its buffer with other data (not Buffer#slice to copy it: that is a view too). */
 const isView = (value: Uint8Array | null): value is Uint8Array => value !== null && value.byteLength < value.buffer.byteLength;
-
-const recordBytes = (r: LogRecord): number => (r.key?.length ?? 0) + (r.value?.byteLength ?? 0);
 
 interface Topic {
   readonly spec: TopicSpec;
@@ -104,7 +142,7 @@ export class EmbeddedLog implements PartitionedLog {
   async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
     for (const spec of specs) {
       if (this.topics.has(spec.name)) continue;
-      const partitions = Array.from({ length: spec.partitions }, () => new Partition());
+      const partitions = Array.from({ length: spec.partitions }, (_, i) => new Partition(spec.name, i));
       this.topics.set(spec.name, { spec, partitions, consumers: new Set() });
       if (spec.retention?.ms !== undefined && this.retentionTimer === null) {
         this.retentionTimer = setInterval(() => this.applyAgeRetention(), this.options.retentionCheckMs ?? 1000);
@@ -161,7 +199,7 @@ export class EmbeddedLog implements PartitionedLog {
         value = slab.buffer.subarray(slab.at, slab.at + value.byteLength);
         slab.at += value.byteLength;
       }
-      p.append({ topic: topicName, partition, offset: p.end, key: r.key, value, timestamp: now });
+      p.append(r.key, value, now);
       touched.add(partition);
     }
     if (topic.spec.retention) for (const partition of touched) this.applyRetention(topic, partition, now);
@@ -221,12 +259,12 @@ export class EmbeddedLog implements PartitionedLog {
     const p = topic.partitions[partition];
     let keepFrom = p.base;
     if (ms !== undefined) {
-      while (keepFrom < p.end && p.at(keepFrom).timestamp < now - ms) keepFrom++;
+      while (keepFrom < p.end && p.timestampAt(keepFrom) < now - ms) keepFrom++;
     }
     if (bytes !== undefined) {
       let over = p.bytes - bytes;
-      for (let o = p.base; o < keepFrom; o++) over -= recordBytes(p.at(o));
-      while (over > 0 && keepFrom < p.end) over -= recordBytes(p.at(keepFrom++));
+      for (let o = p.base; o < keepFrom; o++) over -= p.bytesAt(o);
+      while (over > 0 && keepFrom < p.end) over -= p.bytesAt(keepFrom++);
     }
     p.dropBefore(keepFrom);
   }
