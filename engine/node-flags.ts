@@ -1,6 +1,7 @@
 /**
- * Node (V8) flags every engine process is started with: `npm start`, the image's CMD, and the
- * harness, benchmarks and tests that start a node.
+ * Node (V8) flags every engine process is started with: `npm start`, the image's CMD, the
+ * harness's engine, the tests' engine processes and the benchmarks that start or host a node.
+ * Only the flag's presence is checked at start (a value given on purpose is the operator's).
  *
  * A vehicle's points, deltas, forwards and checkpoint rows live for about one checkpoint (1 s).
  * V8's default young generation (16 MiB semi-spaces) fills several times a second at tens of

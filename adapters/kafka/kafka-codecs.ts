@@ -41,8 +41,9 @@ const unzipAsync = promisify(unzipCallback);
 /**
  * gzip at level 1 (kafkajs's own codec uses zlib's default, 6). A batch of 200 vehicle views
  * (26 KB of MessagePack) compresses in 77–91 µs instead of 414–443 µs, to 7.3 KB instead of
- * 6.9 KB: gzip was the largest single cost of a live node on Kafka (7.5 % of its main thread,
- * docs/performance.md), and any gzip reader reads either.
+ * 6.9 KB: gzip was the largest single cost of a live node on Kafka (5.7–8 % of its main
+ * thread's samples in two profiles, docs/performance.md; the compressing itself runs on libuv's
+ * threads, on the same two cores), and any gzip reader reads either.
  */
 const gzip: Codec = {
   compress: async (encoder) => gzipAsync(encoder.buffer, { level: zlibConstants.Z_BEST_SPEED }),

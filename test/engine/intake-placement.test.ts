@@ -4,13 +4,14 @@ import type { FleetlineNode } from '../../engine/fleetline-node.js';
 import { Topics, type LogRecord } from '../../actors/ports/partitioned-log.js';
 import { partitionForKey } from '../../adapters/embedded/murmur2.js';
 import { vehiclePartition } from '../../cluster/vehicle-partition.js';
-import { adminHeaders, postJson, startTestNode } from '../support/engine.js';
+import { adminHeaders, postJson, startTestNode, testFleet } from '../support/engine.js';
 
 const PARTITIONS = 8;
 
 /** A bound test-fleet device whose own murmur2 partition is not its vehicle's home (so placement shows). */
-const DEVICE = (['da1', 'da2', 'db1'] as const).find((d) => partitionForKey(d, PARTITIONS) !== vehiclePartition(`v${d.slice(1)}`, PARTITIONS)) as string;
-const VEHICLE = `v${DEVICE.slice(1)}`;
+const BINDING = testFleet.devices.find((b) => partitionForKey(b.deviceId, PARTITIONS) !== vehiclePartition(b.vehicleId, PARTITIONS));
+const DEVICE = BINDING?.deviceId ?? '';
+const VEHICLE = BINDING?.vehicleId ?? '';
 
 async function metric(node: FleetlineNode, name: string): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
@@ -22,10 +23,10 @@ async function postAndRead(node: FleetlineNode): Promise<LogRecord[]> {
   const res = await postJson(`${node.url}/v1/telemetry`, { deviceId: DEVICE, ts: Date.now(), lat: 55.75, lon: 37.61, speed: 30 }, await adminHeaders());
   assert.equal(res.status, 202, JSON.stringify(res.body));
   const seen: LogRecord[] = [];
-    const consumer = await node.infrastructure.bus.consume({
-      groupId: 'test-placement', topic: Topics.telemetryRaw, fromBeginning: true,
-      onBatch: async (b) => { seen.push(...b.records); },
-    });
+  const consumer = await node.infrastructure.bus.consume({
+    groupId: 'test-placement', topic: Topics.telemetryRaw, fromBeginning: true,
+    onBatch: async (b) => { seen.push(...b.records); },
+  });
   try {
     for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   } finally {
@@ -47,7 +48,7 @@ describe('#11 the intake places a bound device\'s points in its vehicle\'s home 
   after(async () => node.close());
 
   it('by default on the embedded bus, a posted point lands under the device\'s key in the vehicle\'s partition and is applied without a forward', async () => {
-    assert.ok(DEVICE, 'the test fleet has a device whose own partition differs from its vehicle\'s');
+    assert.ok(BINDING, 'the test fleet has a device whose own partition differs from its vehicle\'s');
     const seen = await postAndRead(node);
     assert.equal(seen.length, 1);
     assert.equal(seen[0].key, DEVICE, 'the record keeps the device id as its key');

@@ -16,9 +16,7 @@ describe('the engine\'s Node flags (#11)', () => {
     const root = new URL('../../', import.meta.url);
     const start = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts.start;
     const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
-    for (const flag of ENGINE_NODE_FLAGS) {
-      assert.match(start, new RegExp(` ${flag} dist/engine/main\\.js`));
-      assert.ok(dockerfile.includes(`CMD ["node", "${flag}", "dist/engine/main.js"]`), `Dockerfile CMD lacks ${flag}`);
-    }
+    assert.ok(start.includes(` node ${ENGINE_NODE_FLAGS.join(' ')} dist/engine/main.js`), `npm start: ${start}`);
+    assert.ok(dockerfile.includes(`CMD ["node", ${ENGINE_NODE_FLAGS.map((f) => `"${f}"`).join(', ')}, "dist/engine/main.js"]`), 'the Dockerfile CMD passes the flags');
   });
 });
