@@ -11,7 +11,8 @@ export interface CheckpointerDeps {
   readonly snapshots: SnapshotStore;
   readonly history: HistoryStore;
   readonly currentState: CurrentStateStore | null;
-  readonly encodeRecord: (value: unknown) => Uint8Array;
+  /** Encodes the values of one publish (the records' values, in order). */
+  readonly encodeRecords: (values: readonly unknown[]) => Uint8Array[];
   readonly metrics: EngineMetrics;
   readonly logger: Logger;
   /**
@@ -131,11 +132,17 @@ export class PartitionCheckpointer {
 
   /** Both output topics, published at once (the log may send them in one request); resolves when acked. */
   private async publishOutputs(data: CheckpointData): Promise<void> {
-    const { bus, encodeRecord: encode } = this.deps;
+    const { bus, encodeRecords: encode } = this.deps;
     const started = performance.now();
     const sends: Promise<void>[] = [];
-    if (data.views.length > 0) sends.push(bus.publish(Topics.vehicleUpdates, data.views.map((v) => ({ key: v.id, value: encode(v) }))));
-    if (data.events.length > 0) sends.push(bus.publish(Topics.vehicleEvents, data.events.map((e) => ({ key: e.vehicleId, value: encode(e) }))));
+    if (data.views.length > 0) {
+      const values = encode(data.views);
+      sends.push(bus.publish(Topics.vehicleUpdates, data.views.map((v, i) => ({ key: v.id, value: values[i] }))));
+    }
+    if (data.events.length > 0) {
+      const values = encode(data.events);
+      sends.push(bus.publish(Topics.vehicleEvents, data.events.map((e, i) => ({ key: e.vehicleId, value: values[i] }))));
+    }
     if (sends.length === 0) return;
     try {
       await Promise.all(sends);

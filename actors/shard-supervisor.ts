@@ -34,8 +34,8 @@ export interface ShardSupervisorDeps extends ShardDeps {
   readonly snapshots: SnapshotStore;
   readonly history: HistoryStore;
   readonly currentState: CurrentStateStore | null;
-  /** Encodes values for the output topics vehicle.updates and vehicle.events. */
-  readonly encodeRecord: (value: unknown) => Uint8Array;
+  /** Encodes the values of one publish: the output topics vehicle.updates and vehicle.events, and forwards. */
+  readonly encodeRecords: (values: readonly unknown[]) => Uint8Array[];
   readonly options: ShardSupervisorOptions;
 }
 
@@ -318,8 +318,8 @@ export class ShardSupervisor {
 
   /** Publishes points to their vehicles' partitions of telemetry.by-vehicle, keyed by vehicle. */
   private async forward(list: readonly ForwardedPoints[]): Promise<void> {
-    const encode = this.deps.encodeRecord;
-    await this.deps.bus.publish(Topics.telemetryByVehicle, list.map((f) => ({ key: f.vehicleId, partition: f.partition, value: encode(f.points) })));
+    const values = this.deps.encodeRecords(list.map((f) => f.points));
+    await this.deps.bus.publish(Topics.telemetryByVehicle, list.map((f, i) => ({ key: f.vehicleId, partition: f.partition, value: values[i] })));
   }
 
   /** The partition was taken away: finish its batches, write its last checkpoint, hand it off. */

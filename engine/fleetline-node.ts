@@ -11,7 +11,7 @@ import { FleetDirectory } from '../actors/fleet-directory.js';
 import { ShardSupervisor } from '../actors/shard-supervisor.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import type { FleetSnapshot, ReferenceChange } from '../actors/domain/reference-data.js';
-import { decodeMsgpack, decodeRecordValue, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { decodeMsgpack, decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../adapters/codec/msgpack-codec.js';
 import { msgpackFrameEncoder } from '../adapters/codec/frame-assembly.js';
 import { createTransport } from '../adapters/websocket/select-transport.js';
 import { JwtAuth } from './auth.js';
@@ -234,7 +234,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
     : null;
   supervisor = new ShardSupervisor({
     system, directory, index, hub, metrics, logger: log, decodeRecord: decodeRecordValue,
-    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecord: encodeMsgpack,
+    bus: infra.bus, snapshots: infra.snapshots, history: infra.history, currentState: infra.currentState, encodeRecords: encodeMsgpackBatch,
     ...(replication ? { live: replication.live } : {}),
     vehiclePartition: (vehicleId) => vehiclePartition(vehicleId, partitions),
     options: {

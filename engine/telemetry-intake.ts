@@ -2,7 +2,7 @@ import { ErrorCodes, FleetlineError, type ErrorCode } from '../actors/domain/err
 import { validatePoint, type TelemetryPoint } from '../actors/domain/telemetry-point.js';
 import type { EngineMetrics } from '../actors/ports/engine-metrics.js';
 import { Topics, type OutgoingRecord, type PartitionedLog } from '../actors/ports/partitioned-log.js';
-import { decodeJson, decodeMsgpack, encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
+import { decodeJson, decodeMsgpack, encodeMsgpackBatch } from '../adapters/codec/msgpack-codec.js';
 
 interface IntakeResult {
   readonly accepted: number;
@@ -83,10 +83,11 @@ export class TelemetryIntake {
     if (points.length === 0) return;
     const out: OutgoingRecord[] = new Array(points.length);
     const place = this.placement;
+    const values = encodeMsgpackBatch(points);
     for (let i = 0; i < points.length; i++) {
       const key = points[i].deviceId;
       const partition = place?.(key);
-      out[i] = partition === undefined ? { key, value: encodeMsgpack(points[i]) } : { key, value: encodeMsgpack(points[i]), partition };
+      out[i] = partition === undefined ? { key, value: values[i] } : { key, value: values[i], partition };
     }
     try {
       await this.bus.publish(Topics.telemetryRaw, out);

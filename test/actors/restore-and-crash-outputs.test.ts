@@ -19,7 +19,7 @@ import { applyPoint, applyProfile, newVehicleState } from '../../actors/vehicle-
 import { recoverCrashed } from '../../actors/crash-replay.js';
 import { PendingChanges } from '../../actors/pending-changes.js';
 import { LivenessWheel } from '../../actors/liveness-wheel.js';
-import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { MemorySnapshotStore } from '../../adapters/embedded/memory-snapshot-store.js';
@@ -74,7 +74,7 @@ describe('restored and crashed vehicles keep their outputs (#10 status, #11 cras
     const currentState = {
       kind: 'recording', write: async (views: readonly VehicleView[]) => { written.push(...views); }, remove: async () => {}, get: async () => undefined, close: async () => {},
     } as unknown as CurrentStateStore;
-    const checkpointer = new PartitionCheckpointer({ bus, snapshots, history, encodeRecord: encodeMsgpack, metrics: noMetrics, logger: silentLogger, currentState }, async () => {});
+    const checkpointer = new PartitionCheckpointer({ bus, snapshots, history, encodeRecords: encodeMsgpackBatch, metrics: noMetrics, logger: silentLogger, currentState }, async () => {});
     let offset = 0;
     const shardOf = async (extra: Partial<ShardDeps> = {}) => {
       const hub = new RecordingHub();

@@ -12,7 +12,7 @@ import { Topics, type LogRecord } from '../../actors/ports/partitioned-log.js';
 import type { PositionRow } from '../../actors/ports/history-store.js';
 import type { VehicleSnapshot, VehicleView } from '../../actors/domain/vehicle-state.js';
 import { unboundVehicleId as vid } from '../../actors/domain/reference-data.js';
-import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { MemorySnapshotStore } from '../../adapters/embedded/memory-snapshot-store.js';
@@ -55,7 +55,7 @@ describe('#11 snapshots on their own cadence: offsets committed only up to what 
     const bus = new EmbeddedLog();
     await bus.ensureTopics([Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
     const checkpointer = new PartitionCheckpointer({
-      bus, snapshots: stores.snapshots, history: stores.history, encodeRecord: encodeMsgpack, metrics, logger: silentLogger,
+      bus, snapshots: stores.snapshots, history: stores.history, encodeRecords: encodeMsgpackBatch, metrics, logger: silentLogger,
       currentState: { kind: 'recording', write: async (views) => { stores.views.push([...views]); }, remove: async () => {}, get: async () => undefined, close: async () => {} },
       ...(snapshotIntervalMs !== undefined ? { snapshotIntervalMs } : {}),
     }, async (_p, next) => { stores.commits.push(next); });

@@ -12,7 +12,7 @@ import type { LogRecord } from '../../actors/ports/partitioned-log.js';
 import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { unboundVehicleId as vid } from '../../actors/domain/reference-data.js';
 import { applyPoint, applyProfile } from '../../actors/vehicle-logic.js';
-import { encodeMsgpack, decodeRecordValue } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { ShardSupervisor } from '../../actors/shard-supervisor.js';
 import { Topics } from '../../actors/ports/partitioned-log.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
@@ -152,7 +152,7 @@ describe('#7.3 vehicle actor crash containment (PartitionShard, nact onCrash)', 
       system, directory: new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1_000_000 }), index, hub: new DeliveryHub(),
       metrics: { ...noMetrics, actorCrashed: () => { crashes++; } }, logger: silentLogger, decodeRecord: decodeRecordValue,
       vehicleLogic: { applyProfile, applyPoint: (state, p, events) => { if (p.lat === POISON_LAT) throw new Error('logic bug'); return applyPoint(state, p, events); } },
-      bus, snapshots: new MemorySnapshotStore(), history: new MemoryHistoryStore(), currentState: null, encodeRecord: encodeMsgpack,
+      bus, snapshots: new MemorySnapshotStore(), history: new MemoryHistoryStore(), currentState: null, encodeRecords: encodeMsgpackBatch,
       options: { groupId: 'g', checkpointIntervalMs: 50, maxPendingPositions: 1_000_000 },
     });
     await supervisor.start();

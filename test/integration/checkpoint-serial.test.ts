@@ -14,7 +14,7 @@ import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { PgSnapshotStore } from '../../adapters/postgres/pg-snapshot-store.js';
-import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { createMigratedDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
 
 /** The real PostgreSQL store, counting the saves of each partition in flight at once. */
@@ -60,7 +60,7 @@ describe('#7.6a checkpoints of one partition never overlap (real PostgreSQL)', (
     const { store, stats } = recording(new PgSnapshotStore(db.pool));
     const supervisor = new ShardSupervisor({
       system, directory, index, hub: new DeliveryHub(), metrics: noMetrics, logger: silentLogger, decodeRecord: decodeRecordValue,
-      bus, snapshots: store, history: new MemoryHistoryStore(), currentState: null, encodeRecord: encodeMsgpack,
+      bus, snapshots: store, history: new MemoryHistoryStore(), currentState: null, encodeRecords: encodeMsgpackBatch,
       options: { groupId: 'g', checkpointIntervalMs: 3_600_000, maxPendingPositions: 1_000_000 },
     });
     const locker = new pg.Client({ connectionString: db.url });

@@ -19,7 +19,7 @@ import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { unboundVehicleId as vid } from '../../actors/domain/reference-data.js';
 import { applyPoint, applyProfile } from '../../actors/vehicle-logic.js';
 import type { VehicleLogic } from '../../actors/vehicle-actor.js';
-import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { MemorySnapshotStore } from '../../adapters/embedded/memory-snapshot-store.js';
@@ -136,7 +136,7 @@ describe('#11 a crashed vehicle actor replays the points it applied since its sn
     const bus = new EmbeddedLog();
     await bus.ensureTopics([Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 2 })));
     const checkpointer = new PartitionCheckpointer({
-      bus, snapshots: stores.snapshots, history: stores.history, currentState: null, encodeRecord: encodeMsgpack, metrics, logger: silentLogger, snapshotIntervalMs: 3_600_000,
+      bus, snapshots: stores.snapshots, history: stores.history, currentState: null, encodeRecords: encodeMsgpackBatch, metrics, logger: silentLogger, snapshotIntervalMs: 3_600_000,
     }, async () => {});
     let offset = 0;
     const feed = async (points: readonly { ts: number; lat: number; lon: number; speed?: number; ignition?: boolean }[]) => {
@@ -244,7 +244,7 @@ describe('#11 a crashed vehicle actor replays the points it applied since its sn
     const bus = new EmbeddedLog();
     await bus.ensureTopics([Topics.vehicleUpdates, Topics.vehicleEvents].map((name) => ({ name, partitions: 1 })));
     const commits: number[] = [];
-    const checkpointer = new PartitionCheckpointer({ bus, snapshots, history, currentState: null, encodeRecord: encodeMsgpack, metrics: noMetrics, logger: silentLogger, snapshotIntervalMs: 3_600_000 }, async (_p, next) => { commits.push(next); });
+    const checkpointer = new PartitionCheckpointer({ bus, snapshots, history, currentState: null, encodeRecords: encodeMsgpackBatch, metrics: noMetrics, logger: silentLogger, snapshotIntervalMs: 3_600_000 }, async (_p, next) => { commits.push(next); });
     let offset = 0;
     const send = (ts: number, lat: number) => shard.apply([{ topic: Topics.telemetryRaw, partition: 0, offset: offset++, key: 'gate', value: encodeMsgpack({ deviceId: 'gate', ts, lat, lon: 13.4 }), timestamp: Date.now() }]);
     const feed = async (ts: number, lat: number) => {
@@ -289,7 +289,7 @@ describe('#11 a crashed vehicle actor replays the points it applied since its sn
     const supervisor = new ShardSupervisor({
       system, directory: new FleetDirectory({ companies: [], vehicles: [], devices: [] }, { accept: true, limit: 1000 }, { ...DEFAULT_SETTINGS, filterMaxSpeedKmh: 0 }), index, hub: new DeliveryHub(),
       metrics: { ...noMetrics, crashReplayed: (_p, n) => { recovered++; replayed += n; } }, logger: silentLogger, decodeRecord: decodeRecordValue, vehicleLogic: poisonLogic,
-      bus, snapshots: new MemorySnapshotStore(), history, currentState: null, encodeRecord: encodeMsgpack,
+      bus, snapshots: new MemorySnapshotStore(), history, currentState: null, encodeRecords: encodeMsgpackBatch,
       options: { groupId: 'g', checkpointIntervalMs: 50, snapshotIntervalMs: 3_600_000, maxPendingPositions: 1_000_000 },
     });
     await supervisor.start();

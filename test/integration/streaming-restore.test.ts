@@ -13,7 +13,7 @@ import type { VehicleSnapshot } from '../../actors/domain/vehicle-state.js';
 import { EmbeddedLog } from '../../adapters/embedded/embedded-log.js';
 import { MemoryHistoryStore } from '../../adapters/embedded/memory-history-store.js';
 import { PgSnapshotStore } from '../../adapters/postgres/pg-snapshot-store.js';
-import { decodeRecordValue, encodeMsgpack } from '../../adapters/codec/msgpack-codec.js';
+import { decodeRecordValue, encodeMsgpack, encodeMsgpackBatch } from '../../adapters/codec/msgpack-codec.js';
 import { createMigratedDatabase, type TestDatabase } from '../postgres/pg-test-db.js';
 
 const VEHICLES = ['veh-1', 'veh-2', 'veh-3'];
@@ -56,7 +56,7 @@ function node(db: TestDatabase, snapshots: SnapshotStore, bus: EmbeddedLog) {
   const index = new SpatialStateIndex();
   const supervisor = new ShardSupervisor({
     system, directory: new FleetDirectory(fleet, { accept: false, limit: 0 }), index, hub: new DeliveryHub(), metrics: noMetrics, logger: silentLogger,
-    decodeRecord: decodeRecordValue, bus, snapshots, history: new MemoryHistoryStore(), currentState: null, encodeRecord: encodeMsgpack,
+    decodeRecord: decodeRecordValue, bus, snapshots, history: new MemoryHistoryStore(), currentState: null, encodeRecords: encodeMsgpackBatch,
     options: { groupId: 'g', checkpointIntervalMs: 3_600_000, maxPendingPositions: 1_000_000 },
   });
   return { supervisor, index, stop: async () => { await supervisor.stop(); stopActor(system); } };
