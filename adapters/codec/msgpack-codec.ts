@@ -20,20 +20,27 @@ export function encodeMsgpack(value: unknown): Uint8Array {
   return bytes;
 }
 
-/** Room taken for a batch per value before msgpackr needs another buffer (views are ~250–400 bytes). */
-const BATCH_BYTES_PER_VALUE = 512;
+/**
+ * A batch's buffers: 256 bytes a value (a point ~150, a view ~250–400), at least msgpackr's own
+ * 8 KiB, at most 64 KiB; msgpackr takes another of the same size whenever one fills. A value's
+ * bytes keep their buffer alive as long as any of them is held (the embedded log keeps the
+ * telemetry topics' values as they come until they are committed), so a buffer is never much
+ * larger than what its values fill.
+ */
+const BATCH_BYTES_PER_VALUE = 256;
 const SINGLE_BUFFER_BYTES = 8192;
+const MAX_BATCH_BUFFER_BYTES = 65_536;
 
 /**
- * Encodes many values (as encodeMsgpack each) into one buffer: each value's bytes are a view of
- * it. Alone, msgpackr takes a fresh 8 KiB buffer (Buffer.allocUnsafeSlow, a new backing store
+ * Encodes many values (as encodeMsgpack each) into a few shared buffers: each value's bytes are
+ * a view of one. Alone, msgpackr takes a fresh 8 KiB buffer (Buffer.allocUnsafeSlow, a new backing store
  * each) every ~20 values of a few hundred bytes: 5.3 % of a node's main thread in
  * `npm run bench:apply`, at the checkpoints that publish every changed view. Afterwards msgpackr
  * gets a small buffer of its own again, so no later single value keeps this batch's memory alive.
  */
 export function encodeMsgpackBatch(values: readonly unknown[]): Uint8Array[] {
   if (values.length <= 8) return values.map(encodeMsgpack);
-  packr.useBuffer(Buffer.allocUnsafeSlow(Math.max(SINGLE_BUFFER_BYTES, values.length * BATCH_BYTES_PER_VALUE)));
+  packr.useBuffer(Buffer.allocUnsafeSlow(Math.min(MAX_BATCH_BUFFER_BYTES, Math.max(SINGLE_BUFFER_BYTES, values.length * BATCH_BYTES_PER_VALUE))));
   try {
     return values.map(encodeMsgpack);
   } finally {
