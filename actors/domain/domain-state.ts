@@ -159,7 +159,8 @@ export function toTripSegment(s: SegmentState, vehicleId: string, company: strin
  * are some 40 of them) and cost a resident vehicle about 800 bytes per copy.
  */
 export interface PackedDomain {
-  readonly nums: number[];
+  /** Exactly as long as needed: a packed array made longer by assignment grows half again, a spare slot for nothing. */
+  nums: number[];
   status: DeviceStatus;
   driver: string | null;
   alarm: string | null;
@@ -180,8 +181,9 @@ export function newPackedDomain(): PackedDomain {
 
 /** Copies `d` into `into` (reused: a window's checkpoints are recycled, not garbage). */
 export function packDomainInto(into: PackedDomain, d: DomainState): void {
+  const length = FUEL_AT + 1 + d.fuelReadings.length;
+  if (into.nums.length !== length) into.nums = new Array<number>(length).fill(0.5);
   const n = into.nums;
-  n.length = FUEL_AT + 1 + d.fuelReadings.length;
   n[0] = d.moving ? 1 : 0;
   n[1] = d.anchorLat;
   n[2] = d.anchorLon;
