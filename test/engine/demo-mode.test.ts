@@ -87,12 +87,13 @@ describe('#9 demo mode is explicit, local and never beside a real deployment', (
 
   it('#9 npm start runs the demo; docker-compose and the image run production', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
-    assert.match(pkg.scripts.start, /FLEETLINE_MODE=\$\{FLEETLINE_MODE:-demo\} node dist\/engine\/main\.js/);
+    assert.match(pkg.scripts.start, /FLEETLINE_MODE=\$\{FLEETLINE_MODE:-demo\} node --max-semi-space-size=64 dist\/engine\/main\.js/);
     const compose = readFileSync(new URL('docker-compose.yml', root), 'utf8');
     assert.match(compose, /FLEETLINE_MODE: production/);
     assert.doesNotMatch(compose, /FLEETLINE_MODE: demo|DEMO_DEVICES/);
     const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
-    assert.match(dockerfile, /^CMD \["node", "dist\/engine\/main\.js"\]$/m);
+    // #11: with the young generation the restore and the intake are measured with.
+    assert.match(dockerfile, /^CMD \["node", "--max-semi-space-size=64", "dist\/engine\/main\.js"\]$/m);
     assert.doesNotMatch(dockerfile, /^ENV .*FLEETLINE_MODE/m);
   });
 });
