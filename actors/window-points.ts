@@ -51,8 +51,10 @@ export class WindowPoints {
       this.clear();
       return;
     }
-    this.nums.splice(0, count * FIELDS);
-    this.refs.splice(0, count * 2);
+    // Copies of what is left rather than splice(), which keeps the array's spare capacity from
+    // every push since: once per window of point time, and a resident vehicle holds the copy.
+    this.nums = this.nums.slice(count * FIELDS);
+    this.refs = this.refs.slice(count * 2);
     this.length -= count;
   }
 
