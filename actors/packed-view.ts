@@ -15,7 +15,7 @@ const VIEW_NUMS = 10;
 export interface PackedView {
   /** Whether there was a view (a vehicle before its first point has none). */
   present: boolean;
-  readonly nums: number[];
+  readonly viewNums: number[];
   attrs: Attributes | undefined;
   geofences: readonly string[] | undefined;
   alerts: readonly string[] | undefined;
@@ -23,7 +23,7 @@ export interface PackedView {
 
 export function newPackedView(): PackedView {
   // Doubles from the start and of its final length: one unboxed block without spare capacity.
-  return { present: false, nums: new Array<number>(VIEW_NUMS).fill(0.5), attrs: undefined, geofences: undefined, alerts: undefined };
+  return { present: false, viewNums: new Array<number>(VIEW_NUMS).fill(0.5), attrs: undefined, geofences: undefined, alerts: undefined };
 }
 
 /** Copies `v` into `into` (reused: checkpoints are recycled). */
@@ -33,7 +33,7 @@ export function packViewInto(into: PackedView, v: VehicleView | null): void {
     into.attrs = into.geofences = into.alerts = undefined;
     return;
   }
-  const n = into.nums;
+  const n = into.viewNums;
   n[0] = v.lat;
   n[1] = v.lon;
   n[2] = v.ts;
@@ -57,7 +57,7 @@ export function packViewInto(into: PackedView, v: VehicleView | null): void {
  */
 export function unpackView(p: PackedView, id: string, profile: VehicleProfile, status: VehicleView['status']): VehicleView | null {
   if (!p.present) return null;
-  const n = p.nums;
+  const n = p.viewNums;
   const view: VehicleView = { id, company: profile.company, lat: n[0], lon: n[1], ts: n[2], speed: n[3], moving: n[9] === 1 };
   if (profile.name !== undefined) view.name = profile.name;
   if (profile.plate !== undefined) view.plate = profile.plate;

@@ -41,13 +41,11 @@ export interface ReorderWindow {
 
 /**
  * Reused once dropped (window.spare): a copy per window of point time must not be garbage for
- * the collector. The view and the domain state packed, the geofence presence inline: a
- * checkpoint is four objects of fixed size, whatever the vehicle's view holds.
+ * the collector. The view and the domain state packed into it, the geofence presence inline:
+ * a checkpoint is one object and two arrays of numbers, whatever the vehicle's view holds.
  */
-interface Checkpoint {
+interface Checkpoint extends PackedView, PackedDomain {
   ts: number;
-  readonly view: PackedView;
-  readonly domain: PackedDomain;
   accepted: number;
   inside: readonly string[];
   pending: Map<string, number> | null;
@@ -250,7 +248,7 @@ function addCheckpoint(win: ReorderWindow, cp: Checkpoint): void {
  */
 function retire(win: ReorderWindow, cp: Checkpoint): void {
   if (win.spare !== null) return;
-  packViewInto(cp.view, null);
+  packViewInto(cp, null);
   cp.inside = NO_IDS;
   cp.pending = null;
   win.spare = cp;
@@ -262,14 +260,21 @@ function checkpoint(win: ReorderWindow, state: VehicleState, ts: number): Checkp
   const g = state.geofences;
   let cp = win.spare;
   if (cp === null) {
-    cp = { ts, view: newPackedView(), domain: newPackedDomain(), accepted: 0, inside: NO_IDS, pending: null, speedLimit: undefined };
+    // One literal of every field (not spreads, which would add them one by one to a property store).
+    const view = newPackedView();
+    const domain = newPackedDomain();
+    cp = {
+      ts, accepted: 0, inside: NO_IDS, pending: null, speedLimit: undefined,
+      present: view.present, viewNums: view.viewNums, attrs: view.attrs, geofences: view.geofences, alerts: view.alerts,
+      nums: domain.nums, status: domain.status, driver: domain.driver, alarm: domain.alarm, segmentKind: domain.segmentKind, previousKind: domain.previousKind,
+    };
   } else {
     win.spare = null;
   }
   cp.ts = ts;
   cp.accepted = state.accepted;
-  packViewInto(cp.view, state.view);
-  packDomainInto(cp.domain, state.domain);
+  packViewInto(cp, state.view);
+  packDomainInto(cp, state.domain);
   cp.inside = g.inside;
   cp.pending = g.pending && new Map(g.pending);
   cp.speedLimit = g.speedLimit;
@@ -279,9 +284,9 @@ function checkpoint(win: ReorderWindow, state: VehicleState, ts: number): Checkp
 /** The state of `cp`, except what runs on receipt rather than on points: status and reference data. */
 function restore(state: VehicleState, cp: Checkpoint): void {
   const live = state.domain;
-  state.domain = unpackDomain(cp.domain, live.status, live.lastReceivedAt);
+  state.domain = unpackDomain(cp, live.status, live.lastReceivedAt);
   state.geofences = { inside: cp.inside, pending: cp.pending && new Map(cp.pending), speedLimit: cp.speedLimit };
   state.accepted = cp.accepted;
   state.recent.dropAfter(cp.ts);
-  state.view = unpackView(cp.view, state.vehicleId, state.profile, state.view?.status);
+  state.view = unpackView(cp, state.vehicleId, state.profile, state.view?.status);
 }
