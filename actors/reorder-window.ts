@@ -1,9 +1,8 @@
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
-import type { VehicleView } from './domain/vehicle-state.js';
 import type { PointRejection } from './domain/point-filters.js';
 import { newPackedDomain, packDomainInto, unpackDomain, type PackedDomain } from './domain/domain-state.js';
-import type { GeofencePresence } from './geofence-tracker.js';
+import { newPackedView, packViewInto, unpackView, type PackedView } from './packed-view.js';
 import { WindowPoints } from './window-points.js';
 import { diff, settingsOf, type ApplyOutcome, type VehicleState } from './vehicle-logic.js';
 
@@ -34,19 +33,23 @@ export interface ReorderWindow {
   /** Events of points not yet settled, with their point's ts (ascending). */
   held: VehicleEvent[];
   heldTags: number[];
-  /** Checkpoints no longer in use, to copy into. */
-  spare: Checkpoint[];
+  /** A checkpoint no longer in use, to copy into (the next one is taken as this one retires). */
+  spare: Checkpoint | null;
   /** Points applied since the newest checkpoint. */
   sinceCheckpoint: number;
 }
 
-/** Reused once dropped (window.spare): a copy per window of point time must not be garbage for the collector. */
-interface Checkpoint {
+/**
+ * Reused once dropped (window.spare): a copy per window of point time must not be garbage for
+ * the collector. The view and the domain state packed into it, the geofence presence inline:
+ * a checkpoint is one object and two arrays of numbers, whatever the vehicle's view holds.
+ */
+interface Checkpoint extends PackedView, PackedDomain {
   ts: number;
-  view: VehicleView | null;
-  readonly domain: PackedDomain;
-  readonly presence: GeofencePresence;
   accepted: number;
+  inside: readonly string[];
+  pending: Map<string, number> | null;
+  speedLimit: number | undefined;
 }
 
 type Apply = (state: VehicleState, p: TelemetryPoint, events: VehicleEvent[], now: number) => ApplyOutcome;
@@ -57,7 +60,7 @@ const CHECKPOINT_POINTS = 4;
 const STEP_REFUSALS: ReadonlySet<PointRejection> = new Set<PointRejection>(['IMPOSSIBLE_JUMP', 'MIN_PERIOD', 'MIN_DISTANCE']);
 
 export function newWindow(ts: number, held: VehicleEvent[] = []): ReorderWindow {
-  return { checkpoints: [], points: new WindowPoints(), newestTs: ts, settledTs: ts, held, heldTags: held.map(() => ts), spare: [], sinceCheckpoint: 0 };
+  return { checkpoints: [], points: new WindowPoints(), newestTs: ts, settledTs: ts, held, heldTags: held.map(() => ts), spare: null, sinceCheckpoint: 0 };
 }
 
 function horizon(win: ReorderWindow, windowMs: number): number {
@@ -119,7 +122,7 @@ export function settleIfQuiet(state: VehicleState, now: number, events: VehicleE
 }
 
 function step(state: VehicleState, win: ReorderWindow, p: TelemetryPoint, events: VehicleEvent[], now: number, windowMs: number, apply: Apply, keepEvents: boolean): ApplyOutcome {
-  if (win.checkpoints.length === 0) win.checkpoints.push(checkpoint(win, state, win.newestTs));
+  if (win.checkpoints.length === 0) addCheckpoint(win, checkpoint(win, state, win.newestTs));
   const before = events.length;
   const out = apply(state, p, events, now);
   // Applied live (it is the view now), or refused for where it stood relative to the previous point.
@@ -128,7 +131,9 @@ function step(state: VehicleState, win: ReorderWindow, p: TelemetryPoint, events
     win.newestTs = p.ts;
     // A copy per window of point time and at most one per CHECKPOINT_POINTS points: a rewind replays a few more.
     if (++win.sinceCheckpoint >= CHECKPOINT_POINTS && p.ts - win.checkpoints[win.checkpoints.length - 1].ts >= windowMs) {
-      win.checkpoints.push(checkpoint(win, state, p.ts));
+      // The one this replaces is retired first (as advance() would right after): the copy is made into it.
+      retireUnreachable(win, horizon(win, windowMs));
+      addCheckpoint(win, checkpoint(win, state, p.ts));
       win.sinceCheckpoint = 0;
     }
   }
@@ -153,8 +158,8 @@ function advance(win: ReorderWindow, windowMs: number, events: VehicleEvent[]): 
     win.held.splice(0, k);
     win.heldTags.splice(0, k);
   }
+  retireUnreachable(win, h);
   const cps = win.checkpoints;
-  while (cps.length > 1 && cps[1].ts <= h) retire(win, cps.shift() as Checkpoint);
   if (cps.length === 0) return;
   const base = cps[0].ts;
   const points = win.points;
@@ -163,15 +168,21 @@ function advance(win: ReorderWindow, windowMs: number, events: VehicleEvent[]): 
   points.dropFirst(n);
 }
 
-/** Everything held goes out; the window starts again from the current state. */
+/** Retires the checkpoints no rewind can reach any more: a point after `h` rewinds to the last one at or before it. */
+function retireUnreachable(win: ReorderWindow, h: number): void {
+  const cps = win.checkpoints;
+  while (cps.length > 1 && cps[1].ts <= h) retire(win, cps.shift() as Checkpoint);
+}
+
+/** Everything held goes out; the window starts again from the current state (no copy kept: a quiet vehicle holds none). */
 function close(win: ReorderWindow, events: VehicleEvent[]): void {
   for (const e of win.held) events.push(e);
   win.held = [];
   win.heldTags = [];
   win.points.clear();
   win.sinceCheckpoint = 0;
-  for (const cp of win.checkpoints) retire(win, cp);
-  win.checkpoints.length = 0;
+  win.checkpoints = [];
+  win.spare = null;
   win.settledTs = win.newestTs;
 }
 
@@ -220,60 +231,62 @@ function rewind(state: VehicleState, win: ReorderWindow, q: TelemetryPoint, even
   return { accepted: true, delta: diff(viewBefore, view), moved };
 }
 
-/** Spare checkpoints kept per vehicle to copy into: a window needs two or three at a time. */
-const SPARE_CHECKPOINTS = 2;
-
-/** A checkpoint no rewind can reach: kept to copy into, without the view and geofence map it held. */
-function retire(win: ReorderWindow, cp: Checkpoint): void {
-  if (win.spare.length >= SPARE_CHECKPOINTS) return;
-  cp.view = null;
-  cp.presence.pending = null;
-  win.spare.push(cp);
+/**
+ * A window holds two or three checkpoints at a time. The list is made anew (once per window of
+ * point time) rather than pushed to: a pushed array grows to 17 slots, 100-odd unused bytes
+ * per resident vehicle.
+ */
+function addCheckpoint(win: ReorderWindow, cp: Checkpoint): void {
+  const cps = win.checkpoints;
+  win.checkpoints = cps.length === 0 ? [cp] : cps.concat(cp);
 }
+
+/**
+ * A checkpoint no rewind can reach: kept to copy into, without the references it held. One
+ * is enough: in order, the next checkpoint is taken as this one retires (step()); a rewind that
+ * drops several leaves the others to the collector.
+ */
+function retire(win: ReorderWindow, cp: Checkpoint): void {
+  if (win.spare !== null) return;
+  packViewInto(cp, null);
+  cp.inside = NO_IDS;
+  cp.pending = null;
+  win.spare = cp;
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
 
 function checkpoint(win: ReorderWindow, state: VehicleState, ts: number): Checkpoint {
   const g = state.geofences;
-  const cp = win.spare.pop();
-  if (cp === undefined) {
+  let cp = win.spare;
+  if (cp === null) {
+    // One literal of every field (not spreads, which would add them one by one to a property store).
+    const view = newPackedView();
     const domain = newPackedDomain();
-    packDomainInto(domain, state.domain);
-    return {
-      ts, view: state.view, domain, accepted: state.accepted,
-      presence: { inside: g.inside, pending: g.pending && new Map(g.pending), speedLimit: g.speedLimit },
+    cp = {
+      ts, accepted: 0, inside: NO_IDS, pending: null, speedLimit: undefined,
+      present: view.present, viewNums: view.viewNums, attrs: view.attrs, geofences: view.geofences, alerts: view.alerts,
+      nums: domain.nums, status: domain.status, driver: domain.driver, alarm: domain.alarm, segmentKind: domain.segmentKind, previousKind: domain.previousKind,
     };
+  } else {
+    win.spare = null;
   }
   cp.ts = ts;
-  cp.view = state.view;
   cp.accepted = state.accepted;
-  packDomainInto(cp.domain, state.domain);
-  cp.presence.inside = g.inside;
-  cp.presence.pending = g.pending && new Map(g.pending);
-  cp.presence.speedLimit = g.speedLimit;
+  packViewInto(cp, state.view);
+  packDomainInto(cp, state.domain);
+  cp.inside = g.inside;
+  cp.pending = g.pending && new Map(g.pending);
+  cp.speedLimit = g.speedLimit;
   return cp;
 }
 
 /** The state of `cp`, except what runs on receipt rather than on points: status and reference data. */
 function restore(state: VehicleState, cp: Checkpoint): void {
   const live = state.domain;
-  state.domain = unpackDomain(cp.domain, live.status, live.lastReceivedAt);
-  const g = cp.presence;
-  state.geofences = { inside: g.inside, pending: g.pending && new Map(g.pending), speedLimit: g.speedLimit };
+  state.domain = unpackDomain(cp, live.status, live.lastReceivedAt);
+  state.geofences = { inside: cp.inside, pending: cp.pending && new Map(cp.pending), speedLimit: cp.speedLimit };
   state.accepted = cp.accepted;
   state.recent.dropAfter(cp.ts);
-  const status = state.view?.status;
-  if (cp.view === null) {
-    state.view = null;
-    return;
-  }
-  const profile = state.profile;
-  const view: VehicleView = { ...cp.view, company: profile.company };
-  delete view.name;
-  delete view.plate;
-  delete view.type;
-  delete view.status;
-  if (profile.name !== undefined) view.name = profile.name;
-  if (profile.plate !== undefined) view.plate = profile.plate;
-  if (profile.type !== undefined) view.type = profile.type;
-  if (status !== undefined) view.status = status;
-  state.view = view;
+  state.view = unpackView(cp, state.vehicleId, state.profile, state.view?.status);
 }

@@ -53,15 +53,27 @@ function median(values: readonly number[]): number {
 }
 
 /**
+ * Appends a reading to the fuel window, keeping its last `size`. The array is as long as it
+ * holds and a full one is shifted in place: pushing grew it to 17 slots for 5 readings, and
+ * every resident vehicle that reports fuel holds one.
+ */
+function pushReading(d: DomainState, fuel: number, size: number): number[] {
+  const r = d.fuelReadings;
+  if (r.length < size) return (d.fuelReadings = r.concat(fuel));
+  while (r.length > size) r.shift();
+  for (let i = 1; i < r.length; i++) r[i - 1] = r[i];
+  if (r.length > 0) r[r.length - 1] = fuel;
+  return r;
+}
+
+/**
  * Fuel judged on the median of the last fuelWindow readings, so one noisy reading is neither a
  * refuel nor a drain. A change is judged once the smoothed level settles (one refuel is one
  * event, however long the pump runs); while driving the level only follows consumption.
  */
 export function trackFuel(d: DomainState, s: DomainSettings, p: MotionPoint, fuel: number | undefined, ev: EventWriter): void {
   if (fuel === undefined) return;
-  const r = d.fuelReadings;
-  r.push(fuel);
-  while (r.length > s.fuelWindow) r.shift();
+  const r = pushReading(d, fuel, s.fuelWindow);
   if (r.length < s.fuelWindow) return;
   const level = median(r);
   if (Number.isNaN(d.fuelBaseline)) {

@@ -2,6 +2,7 @@ import RBush from 'rbush';
 import type { VehicleView } from './domain/vehicle-state.js';
 import { matches, type StateIndex, type StateQuery } from './ports/state-index.js';
 
+/** The box in whole microdegrees (UNITS_PER_DEG). */
 interface Entry {
   minX: number;
   minY: number;
@@ -16,6 +17,13 @@ interface Entry {
  * every point. Queries search the tree, then test the exact current position.
  */
 const SLACK_DEG = 0.002;
+/**
+ * The tree's boxes are in whole microdegrees, rounded outwards (queries too): ±180° is well
+ * inside V8's small integers, so an entry's four corners are stored in it rather than as four
+ * boxed doubles beside it, and the same for the tree's nodes.
+ */
+const UNITS_PER_DEG = 1_000_000;
+const SLACK = SLACK_DEG * UNITS_PER_DEG;
 
 /** The node-local StateIndex: current views by id plus an R-tree over positions. */
 export class SpatialStateIndex implements StateIndex {
@@ -36,7 +44,9 @@ export class SpatialStateIndex implements StateIndex {
       return;
     }
     e.view = view;
-    if (moved && (view.lon < e.minX || view.lon > e.maxX || view.lat < e.minY || view.lat > e.maxY)) {
+    const x = view.lon * UNITS_PER_DEG;
+    const y = view.lat * UNITS_PER_DEG;
+    if (moved && (x < e.minX || x > e.maxX || y < e.minY || y > e.maxY)) {
       this.tree.remove(e);
       box(e, view);
       this.tree.insert(e);
@@ -111,7 +121,8 @@ export class SpatialStateIndex implements StateIndex {
       const [w, s, e, n] = q.bbox;
       const boxes = w <= e ? [[w, s, e, n]] : [[w, s, 180, n], [-180, s, e, n]];
       for (const [minX, minY, maxX, maxY] of boxes) {
-        for (const hit of this.tree.search({ minX, minY, maxX, maxY })) {
+        const units = { minX: Math.floor(minX * UNITS_PER_DEG), minY: Math.floor(minY * UNITS_PER_DEG), maxX: Math.ceil(maxX * UNITS_PER_DEG), maxY: Math.ceil(maxY * UNITS_PER_DEG) };
+        for (const hit of this.tree.search(units)) {
           if (accept(hit.view)) out.push(hit.view);
           if (out.length >= limit) return out;
         }
@@ -127,8 +138,10 @@ export class SpatialStateIndex implements StateIndex {
 }
 
 function box(e: Entry, v: VehicleView): void {
-  e.minX = v.lon - SLACK_DEG;
-  e.maxX = v.lon + SLACK_DEG;
-  e.minY = v.lat - SLACK_DEG;
-  e.maxY = v.lat + SLACK_DEG;
+  const x = v.lon * UNITS_PER_DEG;
+  const y = v.lat * UNITS_PER_DEG;
+  e.minX = Math.floor(x - SLACK);
+  e.maxX = Math.ceil(x + SLACK);
+  e.minY = Math.floor(y - SLACK);
+  e.maxY = Math.ceil(y + SLACK);
 }

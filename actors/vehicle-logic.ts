@@ -5,7 +5,7 @@ import type { TripSegment } from './domain/trip-segment.js';
 import { bearingDeg, haversineKm } from './domain/geo.js';
 import { DEFAULT_SETTINGS, type DomainSettings } from './domain/domain-settings.js';
 import { checkFix, checkStep, isJitter, type PointRejection } from './domain/point-filters.js';
-import { copyDomainState, domainFromSnapshot, newDomainState, toTripSegment, type DomainState, type SegmentState } from './domain/domain-state.js';
+import { copyDomainState, domainFromSnapshot, newDomainState, sharedStatus, toTripSegment, type DomainState, type SegmentState } from './domain/domain-state.js';
 import { RecentTrack } from './recent-track.js';
 import { latestAttributes } from './domain/attributes.js';
 import { EventWriter } from './event-writer.js';
@@ -326,12 +326,14 @@ export function restoreInto(target: VehicleState, from: VehicleState): void {
 export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): VehicleState {
   const domain = domainFromSnapshot(s.domain, s.view);
   if (s.domain === undefined) domain.overspeeding = s.overspeeding ?? false;
+  // The profile's copy of the id: the decoded one (a string per snapshot) is garbage then.
+  const vehicleId = profile.vehicleId === s.vehicleId ? profile.vehicleId : s.vehicleId;
   return {
-    vehicleId: s.vehicleId,
+    vehicleId,
     deviceId: s.deviceId,
     partition: s.partition,
     profile,
-    view: { ...s.view, company: profile.company },
+    view: restoredView(s.view, vehicleId, profile.company),
     recent: RecentTrack.fromFlat(s.recent, RECENT_WINDOW),
     accepted: s.accepted,
     domain,
@@ -342,4 +344,26 @@ export function fromSnapshot(s: VehicleSnapshot, profile: VehicleProfile): Vehic
     window: s.heldEvents !== undefined ? newWindow(s.view.ts, s.heldEvents.slice()) : null,
     repairFrom: Infinity,
   };
+}
+
+/**
+ * The stored view as the live one: its fields in the order applyPoint adds them (one hidden
+ * class for both), the id and status strings shared rather than the ones each snapshot decodes,
+ * fields the view type does not know left behind.
+ */
+function restoredView(v: VehicleView, id: string, company: string | null): VehicleView {
+  const view: VehicleView = { id, company, lat: v.lat, lon: v.lon, ts: v.ts, speed: v.speed, moving: v.moving };
+  if (v.name !== undefined) view.name = v.name;
+  if (v.plate !== undefined) view.plate = v.plate;
+  if (v.type !== undefined) view.type = v.type;
+  if (v.course !== undefined) view.course = v.course;
+  if (v.alt !== undefined) view.alt = v.alt;
+  if (v.ignition !== undefined) view.ignition = v.ignition;
+  if (v.odometer !== undefined) view.odometer = v.odometer;
+  if (v.status !== undefined) view.status = sharedStatus(v.status) ?? v.status;
+  if (v.geofences !== undefined) view.geofences = v.geofences;
+  if (v.fuel !== undefined) view.fuel = v.fuel;
+  if (v.attrs !== undefined) view.attrs = v.attrs;
+  if (v.alerts !== undefined) view.alerts = v.alerts;
+  return view;
 }

@@ -18,7 +18,9 @@ export class WindowPoints {
   push(p: TelemetryPoint): void {
     const n = this.nums;
     n.push(p.ts, p.lat, p.lon, p.speed ?? NaN, p.course ?? NaN, p.alt ?? NaN, p.ignition === undefined ? NaN : p.ignition ? 1 : 0, p.fuel ?? NaN, p.odometer ?? NaN);
-    this.refs.push(p.deviceId, p.attrs);
+    // Every point decodes its own copy of the device id: the window keeps one of them.
+    const last = this.length > 0 ? this.refs[2 * (this.length - 1)] : undefined;
+    this.refs.push(last === p.deviceId ? last : p.deviceId, p.attrs);
     this.length++;
   }
 
@@ -49,8 +51,10 @@ export class WindowPoints {
       this.clear();
       return;
     }
-    this.nums.splice(0, count * FIELDS);
-    this.refs.splice(0, count * 2);
+    // Copies of what is left rather than splice(), which keeps the array's spare capacity from
+    // every push since: once per window of point time, and a resident vehicle holds the copy.
+    this.nums = this.nums.slice(count * FIELDS);
+    this.refs = this.refs.slice(count * 2);
     this.length -= count;
   }
 

@@ -26,6 +26,8 @@
  *                     engine's RECENT_WINDOW: a vehicle that has been driving a while)
  *   BENCH_PARTS       which parts to run, e.g. "1,3" (default 1,2,3)
  *   BENCH_HEAP_MB     --max-old-space-size of part 3's process (default 12288)
+ *   BENCH_SEMI_SPACE_MB  --max-semi-space-size of part 3's process (default 64, as the engine's
+ *                     image and `npm start` run it; 0: V8's default)
  *   BENCH_TIMEOUT_S   longest wait for a measured condition (default 900)
  *   BENCH_CPU_PROF    a directory: every part runs with --cpu-prof into it
  *   SNAPSHOT_INTERVAL_MS  the node's snapshot cadence in part 1 (default: the engine's)
@@ -65,6 +67,7 @@ import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { ShardHarness } from './shard-harness.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 import { createTopicsWithLeaders } from '../adapters/kafka/topic-creation.js';
+import { ENGINE_NODE_FLAGS } from '../engine/node-flags.js';
 
 const PARTITIONS = 24;
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -85,6 +88,7 @@ const DIRTY = envInt('BENCH_DIRTY', 100_000);
 const RESIDENT = envInt('BENCH_RESIDENT', 1_000_000);
 const WINDOW = Math.min(envInt('BENCH_WINDOW', 16), 16);
 const HEAP_MB = envInt('BENCH_HEAP_MB', 12_288);
+const SEMI_SPACE_MB = process.env.BENCH_SEMI_SPACE_MB === '0' ? 0 : envInt('BENCH_SEMI_SPACE_MB', 64);
 const TIMEOUT_MS = envInt('BENCH_TIMEOUT_S', 900) * 1000;
 
 // ---------------------------------------------------------------- small helpers
@@ -649,9 +653,12 @@ async function partRestore(d: Deployment): Promise<void> {
 // ---------------------------------------------------------------- the parent: one child per part
 
 const PARTS: Record<string, { title: string; run: (d: Deployment) => Promise<void>; execArgv: string[] }> = {
-  1: { title: 'Kafka → actors → Redis/PostgreSQL', run: partKafka, execArgv: [] },
-  2: { title: 'checkpoint flush', run: partCheckpoint, execArgv: [] },
-  3: { title: 'restart to serving', run: partRestore, execArgv: [`--max-old-space-size=${HEAP_MB}`] },
+  1: { title: 'Kafka → actors → Redis/PostgreSQL', run: partKafka, execArgv: [...ENGINE_NODE_FLAGS] },
+  2: { title: 'checkpoint flush', run: partCheckpoint, execArgv: [...ENGINE_NODE_FLAGS] },
+  3: {
+    title: 'restart to serving', run: partRestore,
+    execArgv: [`--max-old-space-size=${HEAP_MB}`, ...(SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : [])],
+  },
 };
 const PROFILE = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 
@@ -665,7 +672,9 @@ async function runPart(key: string): Promise<boolean> {
   console.log(`[part ${key} starts; machine load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}]`);
   try {
     if (interrupted) return false;
-    const child = spawn(process.execPath, [...process.execArgv, ...part.execArgv, ...PROFILE, fileURLToPath(import.meta.url), '--part', key, JSON.stringify(d)], { stdio: 'inherit' });
+    // Each part gives its own young-generation size (BENCH_SEMI_SPACE_MB=0 must mean V8's default).
+    const inherited = process.execArgv.filter((a) => !a.startsWith('--max-semi-space-size'));
+    const child = spawn(process.execPath, [...inherited, ...part.execArgv, ...PROFILE, fileURLToPath(import.meta.url), '--part', key, JSON.stringify(d)], { stdio: 'inherit' });
     running = child;
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
     running = null;
@@ -700,7 +709,7 @@ async function parent(): Promise<void> {
   console.log(`fleetline bench:infra — ${cpu.length} cores, ${cpu[0]?.model ?? '?'}, ${mib(totalmem())} RAM, node ${process.version}; ` +
     `Kafka ${KAFKA_BROKERS}, Redis ${redisVersion}, PostgreSQL ${pgVersion} (all on this machine, sharing its cores)`);
   console.log(`parameters: BENCH_POINTS=${POINTS} BENCH_DEVICES=${DEVICES} BENCH_DIRTY=${DIRTY} BENCH_RESIDENT=${RESIDENT} BENCH_WINDOW=${WINDOW} ` +
-    `BENCH_PARTS=${parts.join(',')} BENCH_HEAP_MB=${HEAP_MB} (part 3), TELEMETRY_PARTITIONS=${PARTITIONS}`);
+    `BENCH_PARTS=${parts.join(',')} BENCH_HEAP_MB=${HEAP_MB} BENCH_SEMI_SPACE_MB=${SEMI_SPACE_MB} (part 3), TELEMETRY_PARTITIONS=${PARTITIONS}`);
   let ok = true;
   for (const p of parts) {
     if (interrupted) break;

@@ -115,10 +115,10 @@ export function domainFromSnapshot(raw: Partial<DomainState> | undefined, view: 
     underSince: stored(raw.underSince, 0),
     overspeeding: stored(raw.overspeeding, false),
     overMax: stored(raw.overMax, 0),
-    fuelReadings: Array.isArray(raw.fuelReadings) ? raw.fuelReadings.slice(-32) : [],
+    fuelReadings: Array.isArray(raw.fuelReadings) ? doubles(raw.fuelReadings, 32) : [],
     fuelBaseline: typeof raw.fuelBaseline === 'number' ? raw.fuelBaseline : NaN,
     fuelLast: typeof raw.fuelLast === 'number' ? raw.fuelLast : NaN,
-    status: stored(raw.status, 'unknown'),
+    status: sharedStatus(raw.status) ?? 'unknown',
     lastReceivedAt: stored(raw.lastReceivedAt, 0),
     driver: stored(raw.driver, null),
     alarm: stored(raw.alarm, null),
@@ -130,14 +130,35 @@ function stored<T>(value: T | undefined, fallback: T): T {
   return value !== undefined ? value : fallback;
 }
 
+/** The status as the shared literal (each snapshot decodes its own copy of the string); undefined: none known. */
+export function sharedStatus(status: unknown): DeviceStatus | undefined {
+  return status === 'online' ? 'online' : status === 'offline' ? 'offline' : status === 'unknown' ? 'unknown' : undefined;
+}
+
+/** The last `max` stored numbers as an array of doubles (a decoded array holds each one boxed). */
+function doubles(from: readonly number[], max: number): number[] {
+  const first = Math.max(0, from.length - max);
+  const out = new Array<number>(from.length - first);
+  for (let i = first; i < from.length; i++) out[i - first] = Number(from[i]);
+  return out;
+}
+
+/**
+ * A stored segment as the live one: the kind a shared string, and one literal either way
+ * (openedTs is absent in older snapshots, and absent must stay absent), so no property is
+ * added after it.
+ */
 function segmentCopy(f: SegmentState): SegmentState {
-  const s: SegmentState = {
-    kind: f.kind, startTs: f.startTs, endTs: f.endTs, startLat: f.startLat, startLon: f.startLon, endLat: f.endLat, endLon: f.endLon,
-    distanceKm: f.distanceKm, maxSpeed: f.maxSpeed, idleMs: f.idleMs, closed: f.closed,
-  };
-  // Absent in older snapshots (settled), and absent must stay absent.
-  if (f.openedTs !== undefined) s.openedTs = f.openedTs;
-  return s;
+  const kind = f.kind === 'trip' ? 'trip' : f.kind === 'stop' ? 'stop' : f.kind;
+  return f.openedTs === undefined
+    ? {
+      kind, startTs: f.startTs, endTs: f.endTs, startLat: f.startLat, startLon: f.startLon, endLat: f.endLat, endLon: f.endLon,
+      distanceKm: f.distanceKm, maxSpeed: f.maxSpeed, idleMs: f.idleMs, closed: f.closed,
+    }
+    : {
+      kind, startTs: f.startTs, endTs: f.endTs, startLat: f.startLat, startLon: f.startLon, endLat: f.endLat, endLon: f.endLon,
+      distanceKm: f.distanceKm, maxSpeed: f.maxSpeed, idleMs: f.idleMs, closed: f.closed, openedTs: f.openedTs,
+    };
 }
 
 export function toTripSegment(s: SegmentState, vehicleId: string, company: string | null, deviceId: string): TripSegment {
@@ -159,7 +180,8 @@ export function toTripSegment(s: SegmentState, vehicleId: string, company: strin
  * are some 40 of them) and cost a resident vehicle about 800 bytes per copy.
  */
 export interface PackedDomain {
-  readonly nums: number[];
+  /** Exactly as long as needed: a packed array made longer by assignment grows half again, a spare slot for nothing. */
+  nums: number[];
   status: DeviceStatus;
   driver: string | null;
   alarm: string | null;
@@ -180,8 +202,9 @@ export function newPackedDomain(): PackedDomain {
 
 /** Copies `d` into `into` (reused: a window's checkpoints are recycled, not garbage). */
 export function packDomainInto(into: PackedDomain, d: DomainState): void {
+  const length = FUEL_AT + 1 + d.fuelReadings.length;
+  if (into.nums.length !== length) into.nums = new Array<number>(length).fill(0.5);
   const n = into.nums;
-  n.length = FUEL_AT + 1 + d.fuelReadings.length;
   n[0] = d.moving ? 1 : 0;
   n[1] = d.anchorLat;
   n[2] = d.anchorLon;

@@ -19,6 +19,17 @@ describe('spatial state index', () => {
     assert.deepEqual(index.query({ grant: null, bbox: [11, 48, 12, 49] }).map((v) => v.id), ['v1']);
   });
 
+  it('#11 finds a vehicle on the very edge of a query box (the tree counts in whole microdegrees, rounded outwards)', () => {
+    const index = new SpatialStateIndex();
+    const edge = view('v1', 52.123456789, 13.987654321);
+    index.upsertMany([edge, view('v2', -33.9, 151.2), view('v3', 0.0000004, -179.9999996)]);
+    assert.deepEqual(index.query({ grant: null, bbox: [edge.lon, edge.lat, edge.lon, edge.lat] }).map((v) => v.id), ['v1']);
+    assert.deepEqual(index.query({ grant: null, bbox: [13.9876544, 52.1234568, 13.9876545, 52.1234569] }), [], 'a box a tenth of a microdegree beside it misses it');
+    assert.deepEqual(index.query({ grant: null, bbox: [179.9, 0, -179.9999996, 0.0000004] }).map((v) => v.id), ['v3']);
+    index.upsert(view('v1', 52.1234571, 13.9876547), true);
+    assert.deepEqual(index.query({ grant: null, bbox: [13.9876547, 52.1234571, 13.9876547, 52.1234571] }).map((v) => v.id), ['v1'], 'moved within its box');
+  });
+
   it('matches a linear scan over random data, with grants and the antimeridian', () => {
     const index = new SpatialStateIndex();
     const views = new Map<string, VehicleView>();

@@ -41,6 +41,22 @@ describe('snapshot codec', () => {
     assert.deepEqual(restored.recent.toFlat(), fromMap.recent.toFlat());
   });
 
+  it('#11 a restored vehicle is the stored one: view, domain state and segments equal in both layouts, an absent openedTs still absent', () => {
+    const snap = drivenSnapshot();
+    const profile = { vehicleId: snap.vehicleId, company: 'co-restored' };
+    for (const bytes of [packSnapshot(snap), encode(snap)]) {
+      const state = fromSnapshot(unpackSnapshot(bytes), profile);
+      assert.equal(state.vehicleId, snap.vehicleId);
+      assert.deepEqual(state.view, { ...snap.view, company: 'co-restored' });
+      assert.deepEqual(toSnapshot(state)?.domain, snap.domain);
+    }
+    const segment = snap.domain?.segment;
+    assert.ok(segment && segment.openedTs !== undefined, 'the fixture\'s open segment has its opening point');
+    const older = { ...snap, domain: { ...snap.domain, segment: { ...segment, openedTs: undefined } } };
+    const restored = fromSnapshot(unpackSnapshot(packSnapshot(older)), profile);
+    assert.ok(restored.domain.segment !== null && !('openedTs' in restored.domain.segment), 'absent in an older snapshot: settled, and still absent');
+  });
+
   it('#11 SNAPSHOT_FORMAT=1 writes the map layout an older node reads (a rolling upgrade), and this version reads it back equal', () => {
     const snap = drivenSnapshot();
     const bytes = packSnapshot(snap, 1);
