@@ -120,9 +120,15 @@ export class SpatialStateIndex implements StateIndex {
     if (q.bbox) {
       const [w, s, e, n] = q.bbox;
       const boxes = w <= e ? [[w, s, e, n]] : [[w, s, 180, n], [-180, s, e, n]];
+      // A box across the antimeridian is searched as two; an entry's slack may reach into both.
+      const seen = boxes.length > 1 ? new Set<string>() : null;
       for (const [minX, minY, maxX, maxY] of boxes) {
         const units = { minX: Math.floor(minX * UNITS_PER_DEG), minY: Math.floor(minY * UNITS_PER_DEG), maxX: Math.ceil(maxX * UNITS_PER_DEG), maxY: Math.ceil(maxY * UNITS_PER_DEG) };
         for (const hit of this.tree.search(units)) {
+          if (seen !== null) {
+            if (seen.has(hit.view.id)) continue;
+            seen.add(hit.view.id);
+          }
           if (accept(hit.view)) out.push(hit.view);
           if (out.length >= limit) return out;
         }

@@ -12,18 +12,3 @@ export function vehiclePartition(vehicleId: string, partitions: number): number 
   const key = vehicleId.startsWith(UNBOUND_VEHICLE_PREFIX) ? vehicleId.slice(UNBOUND_VEHICLE_PREFIX.length) : vehicleId;
   return partitionForKey(key, partitions);
 }
-
-/** The part of the fleet directory placement reads. */
-export interface DeviceBindings {
-  isBound(deviceId: string): boolean;
-  vehicleIdOf(deviceId: string): string;
-}
-
-/**
- * Where the intake appends a device's points to telemetry.raw: a bound device's vehicle's home
- * partition (`home`, the one the shards route by), so the point needs no forwarding; an unbound
- * device's vehicle already lives where Kafka's default puts the device's records (undefined).
- */
-export function homePlacement(bindings: DeviceBindings, home: (vehicleId: string) => number): (deviceId: string) => number | undefined {
-  return (deviceId) => (bindings.isBound(deviceId) ? home(bindings.vehicleIdOf(deviceId)) : undefined);
-}

@@ -29,7 +29,7 @@ import { fleetReplication } from './fleet-replication.js';
 import { clusterOps, type ClusterOps } from './cluster-ops.js';
 import { inspectGroup } from '../adapters/kafka/group-inspector.js';
 import { partitionForKey } from '../adapters/embedded/murmur2.js';
-import { homePlacement, vehiclePartition } from '../cluster/vehicle-partition.js';
+import { vehiclePartition } from '../cluster/vehicle-partition.js';
 import { hostname } from 'node:os';
 import { ConsumerGroups, Topics } from '../actors/ports/partitioned-log.js';
 import { StreamEndpoint } from './stream-endpoint.js';
@@ -142,8 +142,7 @@ export async function startNode(config: Config, log: Pino): Promise<FleetlineNod
   };
   // Shared pre-encoded MessagePack entries go to WebSocket streams only: SSE streams are JSON.
   stream = new StreamEndpoint(system, { ...subscriberDeps, encode: encodeMsgpack, ...(config.wsEncodeOnce ? { frames: msgpackFrameEncoder } : {}) });
-  const placeByVehicle = config.intakePlacement === 'vehicle' || (config.intakePlacement === 'auto' && infra.bus.kind === 'embedded');
-  const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords, placeByVehicle ? homePlacement(directory, (vehicleId) => vehiclePartition(vehicleId, partitions)) : undefined);
+  const intake = new TelemetryIntake(infra.bus, metrics, config.maxBatchRecords);
 
   // The port opens before the actors are restored (a restore of 1M vehicles takes over a
   // minute, and an orchestrator must see a live process meanwhile): /healthz answers, /readyz

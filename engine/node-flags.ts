@@ -7,10 +7,10 @@
  * V8's default young generation (16 MiB semi-spaces) fills several times a second at tens of
  * thousands of points per second, so that short-lived garbage survives two scavenges, is
  * promoted, and then costs the full collections of a heap that holds every vehicle. 64 MiB
- * semi-spaces let most of it die young: `npm run bench:apply` applied 1.2–1.4x the points per
- * second at a quarter less CPU per point (docs/performance.md, "The young generation and
- * intake placement"). The space grows only under allocation pressure: an idle node does not
- * pay for it.
+ * semi-spaces let most of it die young: `npm run bench:apply` applied 13 % more points per
+ * second at 12 % less CPU per point (docs/performance.md, "The young generation, and what the
+ * apply path's profiles showed next"). The space grows only under allocation pressure: an idle
+ * node does not pay for it.
  */
 export const ENGINE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 

@@ -10,27 +10,14 @@ interface IntakeResult {
 }
 
 /**
- * The partition of telemetry.raw a device's points are appended to; undefined: Kafka's default
- * (murmur2 of the device id, the key every record keeps).
- */
-export type RawPlacement = (deviceId: string) => number | undefined;
-
-/**
  * The ingestion gateway: validates records and appends the good ones to telemetry.raw. It
  * answers only after the log acknowledged them, so an accepted point is never lost.
- *
- * With a placement (the node gives one: a bound device's vehicle's home partition), a point
- * lands where its vehicle's actor lives, and the node owning that partition applies it without
- * forwarding it through telemetry.by-vehicle: one trip through the log instead of two. Routing
- * stays the consumer's: a point placed by a binding that has changed since is forwarded as any
- * other producer's would be.
  */
 export class TelemetryIntake {
   constructor(
     private readonly bus: PartitionedLog,
     private readonly metrics: EngineMetrics,
     private readonly maxRecords: number,
-    private readonly placement?: RawPlacement,
   ) {}
 
   /** Decodes an HTTP body by content type. Throws FleetlineError (MALFORMED_BODY, UNSUPPORTED_MEDIA_TYPE, TOO_MANY_RECORDS). */
@@ -82,13 +69,8 @@ export class TelemetryIntake {
   async publish(points: readonly TelemetryPoint[]): Promise<void> {
     if (points.length === 0) return;
     const out: OutgoingRecord[] = new Array(points.length);
-    const place = this.placement;
     const values = encodeMsgpackBatch(points);
-    for (let i = 0; i < points.length; i++) {
-      const key = points[i].deviceId;
-      const partition = place?.(key);
-      out[i] = partition === undefined ? { key, value: values[i] } : { key, value: values[i], partition };
-    }
+    for (let i = 0; i < points.length; i++) out[i] = { key: points[i].deviceId, value: values[i] };
     try {
       await this.bus.publish(Topics.telemetryRaw, out);
     } catch (e) {

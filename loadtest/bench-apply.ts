@@ -10,22 +10,18 @@ import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { TelemetryIntake } from '../engine/telemetry-intake.js';
 import { noMetrics } from '../actors/ports/engine-metrics.js';
 import { Topics } from '../actors/ports/partitioned-log.js';
-import { homePlacement, vehiclePartition } from '../cluster/vehicle-partition.js';
 
 /**
  * Points/s the vehicle actors of one node apply from the embedded bus (issue #11's target): the
  * bus holds BENCH_APPLY_POINTS points of BENCH_APPLY_VEHICLES moving demo vehicles (bound
  * devices, one point per record as intake writes them) before its consumer runs its first
- * batch; the node then reads telemetry.raw, routes and applies. BENCH_APPLY_PLACEMENT: `home`
- * (default) places each point in its vehicle's home partition as the node's own intake does;
- * `device` keys it by device only, as an outside producer with Kafka's default partitioner
- * would, so 23 in 24 points are forwarded through telemetry.by-vehicle first. Measured from the
- * first batch to fleetline_points_accepted_total reaching the count: wall time, node CPU per
- * point, GC share, heap. Numbers, not assertions.
+ * batch; the node then reads telemetry.raw, routes, forwards to the vehicles' home partitions
+ * (23 in 24 points: a device and its vehicle hash to different partitions) and applies.
+ * Measured from the first batch to fleetline_points_accepted_total reaching the count: wall
+ * time, node CPU per point, GC share, heap, and the points forwarded. Numbers, not assertions.
  */
 const VEHICLES = Number(process.env.BENCH_APPLY_VEHICLES ?? 100_000);
 const POINTS = Number(process.env.BENCH_APPLY_POINTS ?? 1_000_000);
-const PLACEMENT = process.env.BENCH_APPLY_PLACEMENT ?? 'home';
 const POLL_MS = 50;
 
 export async function appliedFromBus(): Promise<void> {
@@ -43,13 +39,8 @@ export async function appliedFromBus(): Promise<void> {
   const rounds = Math.ceil(POINTS / bound.size);
   const intervalMs = 5000;
   const base = Date.now() - (rounds + 10) * intervalMs;
-  if (PLACEMENT !== 'home' && PLACEMENT !== 'device') throw new Error(`BENCH_APPLY_PLACEMENT: home or device, not ${PLACEMENT}`);
-  const vehicleOf = new Map(fleet.devices.map((b) => [b.deviceId, b.vehicleId]));
   const partitions = node.infrastructure.bus.partitionsOf(Topics.telemetryRaw);
-  const placement = PLACEMENT === 'home'
-    ? homePlacement({ isBound: (d) => vehicleOf.has(d), vehicleIdOf: (d) => vehicleOf.get(d) as string }, (v) => vehiclePartition(v, partitions))
-    : undefined;
-  const intake = new TelemetryIntake(node.infrastructure.bus, noMetrics, Number.POSITIVE_INFINITY, placement);
+  const intake = new TelemetryIntake(node.infrastructure.bus, noMetrics, Number.POSITIVE_INFINITY);
   // Every publish below runs synchronously to its end (the embedded log awaits nothing): the
   // consumer's first batch is scheduled with setImmediate, so it starts only after the last.
   let published = 0;
@@ -83,7 +74,7 @@ export async function appliedFromBus(): Promise<void> {
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`Applied by the actors from the embedded bus (${published} points of ${bound.size} vehicles, ${rounds} points each ${intervalMs / 1000} s apart, ` +
-    `${partitions} partitions, BENCH_APPLY_PLACEMENT=${PLACEMENT} (${forwarded} points forwarded), EMBEDDED_MAX_BATCH=${config.embeddedMaxBatch}, bus filled in ${(fillMs / 1000).toFixed(1)} s before consumption; load average ${load}):`);
+    `${partitions} partitions, ${forwarded} points forwarded, EMBEDDED_MAX_BATCH=${config.embeddedMaxBatch}, bus filled in ${(fillMs / 1000).toFixed(1)} s before consumption; load average ${load}):`);
   console.log(`  applied: ${Math.round(published / (ms / 1000))} points/s (all ${accepted} accepted ${(ms / 1000).toFixed(2)} s after the first batch; polled every ${POLL_MS} ms)`);
   console.log(`  node CPU: ${((cpuMs * 1000) / published).toFixed(2)} µs/point (${(cpuMs / 1000).toFixed(2)} s user+system = ${Math.round(published / (cpuMs / 1000))} points/s per CPU-second), ` +
     `GC ${((100 * gcMs) / ms).toFixed(1)}% of wall time (${Math.round(gcMs)} ms)`);

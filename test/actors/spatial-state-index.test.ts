@@ -30,6 +30,16 @@ describe('spatial state index', () => {
     assert.deepEqual(index.query({ grant: null, bbox: [13.9876547, 52.1234571, 13.9876547, 52.1234571] }).map((v) => v.id), ['v1'], 'moved within its box');
   });
 
+  it('a box across the antimeridian whose edges nearly meet returns each vehicle once', () => {
+    const index = new SpatialStateIndex();
+    index.upsertMany([view('v0', 0, 0), view('v1', 10, 179.9995), view('v2', -10, -179.9995)]);
+    // West edge just east of 0, east edge at 0: the whole world but a sliver, split in two searches
+    // whose slack boxes both reach v0.
+    const ids = index.query({ grant: null, bbox: [0.001, -90, 0, 90] }).map((v) => v.id).sort();
+    assert.deepEqual(ids, ['v0', 'v1', 'v2']);
+    assert.equal(index.query({ grant: null, bbox: [0.001, -90, 0, 90], limit: 2 }).length, 2, 'a repeat never uses up the limit');
+  });
+
   it('matches a linear scan over random data, with grants and the antimeridian', () => {
     const index = new SpatialStateIndex();
     const views = new Map<string, VehicleView>();

@@ -57,6 +57,20 @@ describe('snapshot codec', () => {
     assert.ok(restored.domain.segment !== null && !('openedTs' in restored.domain.segment), 'absent in an older snapshot: settled, and still absent');
   });
 
+  it('#11 a restored view keeps every field the view type has: name, plate, type, status, geofences, fuel, attributes, alerts', () => {
+    const base = drivenSnapshot();
+    const view = {
+      ...base.view, name: 'Truck 7', plate: 'B-FL 7', type: 'truck', course: 271.5, alt: 34, ignition: true, odometer: 1234.5,
+      status: 'online' as const, geofences: ['depot'], fuel: 41.5, attrs: { sat: 9, driver: 'ivan', alarm: 'sos' }, alerts: ['alarm', 'overspeed'],
+    };
+    const snap = { ...base, view };
+    for (const bytes of [packSnapshot(snap), encode(snap)]) {
+      const state = fromSnapshot(unpackSnapshot(bytes), { vehicleId: snap.vehicleId, company: view.company });
+      assert.deepEqual(state.view, view);
+      assert.deepEqual(Object.keys(state.view ?? {}).sort(), Object.keys(view).sort());
+    }
+  });
+
   it('#11 SNAPSHOT_FORMAT=1 writes the map layout an older node reads (a rolling upgrade), and this version reads it back equal', () => {
     const snap = drivenSnapshot();
     const bytes = packSnapshot(snap, 1);
