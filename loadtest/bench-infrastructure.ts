@@ -52,8 +52,6 @@ import { TieredSnapshotStore } from '../actors/tiered-snapshot-store.js';
 import type { SnapshotStore } from '../actors/ports/snapshot-store.js';
 import type { VehicleSnapshot } from '../actors/domain/vehicle-state.js';
 import { unboundVehicleId } from '../actors/domain/reference-data.js';
-import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
-import { applyPoint, newVehicleState, toSnapshot } from '../actors/vehicle-logic.js';
 import { encodeMsgpack } from '../adapters/codec/msgpack-codec.js';
 import { partitionForKey } from '../adapters/embedded/murmur2.js';
 import { closeRedis, connectRedis } from '../adapters/redis/redis-connection.js';
@@ -68,6 +66,7 @@ import { ShardHarness } from './shard-harness.js';
 import { BENCH_PG_ADMIN_URL, BENCH_REDIS_URL, createBenchDatabase, dropBenchDatabase, removeRedisPrefix } from './bench-stores.js';
 import { createTopicsWithLeaders } from '../adapters/kafka/topic-creation.js';
 import { ENGINE_NODE_FLAGS } from '../engine/node-flags.js';
+import { residentSnapshot as makeResidentSnapshot } from './resident-snapshot.js';
 
 const PARTITIONS = 24;
 const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -489,31 +488,8 @@ async function partCheckpoint(d: Deployment): Promise<void> {
 
 // ---------------------------------------------------------------- part 3: restart to serving
 
-/**
- * The snapshot a vehicle actor writes after `WINDOW` points, made by the engine's own vehicle
- * logic (so it stays what the engine really writes): an unbound device, vehicleId = `~dev/<deviceId>`.
- */
 function residentSnapshot(n: number, partition: number, baseTs: number): VehicleSnapshot {
-  const deviceId = `dev-${n}`;
-  const state = newVehicleState({ vehicleId: unboundVehicleId(deviceId), company: null }, deviceId, partition);
-  const events: VehicleEvent[] = [];
-  // A deterministic drive around Berlin with real-looking float64 values.
-  let lat = 52.38 + ((n * 7919) % 28_000) / 100_000 + 0.0000013;
-  let lon = 13.2 + ((n * 104_729) % 40_000) / 100_000 + 0.0000017;
-  const odometer = 5_000 + (n % 195_000) + 0.123;
-  for (let k = 0; k < WINDOW; k++) {
-    lat = Math.round((lat + ((n + k) % 7 - 3) * 0.000113) * 1e6) / 1e6;
-    lon = Math.round((lon + ((n * 3 + k) % 7 - 3) * 0.000171) * 1e6) / 1e6;
-    applyPoint(state, {
-      deviceId, ts: baseTs + k * 5000, lat, lon,
-      speed: ((n + k * 13) % 900) / 10, course: ((n * 17 + k * 29) % 3600) / 10, ignition: true,
-      fuel: Math.round((20 + (n % 50) - k * 0.02) * 10) / 10, odometer: Math.round((odometer + k * 0.061) * 1000) / 1000,
-    }, events);
-    events.length = 0;
-  }
-  const snap = toSnapshot(state);
-  if (snap === null) throw new Error('no snapshot');
-  return snap;
+  return makeResidentSnapshot(n, partition, baseTs, WINDOW);
 }
 
 async function writeResidents(d: Deployment): Promise<number> {

@@ -16,12 +16,10 @@ import { PartitionShard } from '../actors/partition-shard.js';
 import { SpatialStateIndex } from '../actors/spatial-state-index.js';
 import { noMetrics } from '../actors/ports/engine-metrics.js';
 import { silentLogger } from '../actors/ports/logger.js';
-import type { VehicleEvent } from '../actors/domain/vehicle-event.js';
-import { unboundVehicleId } from '../actors/domain/reference-data.js';
-import { applyPoint, newVehicleState, toSnapshot } from '../actors/vehicle-logic.js';
 import { decodeRecordValue } from '../adapters/codec/msgpack-codec.js';
 import { packSnapshot, unpackSnapshot } from '../adapters/codec/snapshot-codec.js';
 import { partitionForKey } from '../adapters/embedded/murmur2.js';
+import { residentSnapshot } from './resident-snapshot.js';
 
 const N = Number(process.env.N ?? 200_000);
 const PARTS = 24;
@@ -32,24 +30,7 @@ if (!gc) throw new Error('run with node --expose-gc (npm run bench:restore does)
 
 function bytesOf(n: number, baseTs: number): Buffer {
   const deviceId = `dev-${n}`;
-  const state = newVehicleState({ vehicleId: unboundVehicleId(deviceId), company: null }, deviceId, partitionForKey(deviceId, PARTS));
-  const events: VehicleEvent[] = [];
-  let lat = 52.38 + ((n * 7919) % 28_000) / 100_000 + 0.0000013;
-  let lon = 13.2 + ((n * 104_729) % 40_000) / 100_000 + 0.0000017;
-  const odometer = 5_000 + (n % 195_000) + 0.123;
-  for (let k = 0; k < WINDOW; k++) {
-    lat = Math.round((lat + ((n + k) % 7 - 3) * 0.000113) * 1e6) / 1e6;
-    lon = Math.round((lon + ((n * 3 + k) % 7 - 3) * 0.000171) * 1e6) / 1e6;
-    applyPoint(state, {
-      deviceId, ts: baseTs + k * 5000, lat, lon,
-      speed: ((n + k * 13) % 900) / 10, course: ((n * 17 + k * 29) % 3600) / 10, ignition: true,
-      fuel: Math.round((20 + (n % 50) - k * 0.02) * 10) / 10, odometer: Math.round((odometer + k * 0.061) * 1000) / 1000,
-    }, events);
-    events.length = 0;
-  }
-  const snap = toSnapshot(state);
-  if (snap === null) throw new Error('no snapshot');
-  return packSnapshot(snap);
+  return packSnapshot(residentSnapshot(n, partitionForKey(deviceId, PARTS), baseTs, WINDOW));
 }
 
 const baseTs = Date.now() - 3_600_000;
