@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { constants as zlibConstants, gzip as gzipCallback, unzip as unzipCallback } from 'node:zlib';
+import { constants as zlibConstants, gzip as gzipCallback, gzipSync, unzip as unzipCallback, unzipSync } from 'node:zlib';
 import kafkajs, { CompressionTypes } from 'kafkajs';
 import snappyCodec from 'kafkajs-snappy';
 import { compressFrame, decompressFrame } from 'lz4-napi';
@@ -38,16 +38,27 @@ const lz4: Codec = {
 
 const gzipAsync = promisify(gzipCallback);
 const unzipAsync = promisify(unzipCallback);
+const GZIP_OPTIONS = { level: zlibConstants.Z_BEST_SPEED };
+/**
+ * Batches up to this size are (de)compressed on the calling thread. Node's asynchronous zlib
+ * costs ~110 µs of CPU per call whatever the size (a stream, its 16 KiB output chunks, the hop
+ * to libuv's threads and back) against ~11 µs for gzipSync of a 3 KB batch: a produce request
+ * holds one small batch per partition, so a live node made thousands of such calls a second.
+ * Larger batches go to libuv's threads, so one of them never holds the event loop for long
+ * (level 1 compresses ~4 µs per KB here: 64 KiB is ~0.25 ms).
+ */
+const SYNC_GZIP_BYTES = 64 * 1024;
+/** Smaller for inflating: a crafted batch may inflate ~1000-fold, and that would be on the event loop. */
+const SYNC_GUNZIP_BYTES = 16 * 1024;
 /**
  * gzip at level 1 (kafkajs's own codec uses zlib's default, 6). A batch of 200 vehicle views
  * (26 KB of MessagePack) compresses in 77–91 µs instead of 414–443 µs, to 7.3 KB instead of
  * 6.9 KB: gzip was the largest single cost of a live node on Kafka (5.7–8 % of its main
- * thread's samples in two profiles, docs/performance.md; the compressing itself runs on libuv's
- * threads, on the same two cores), and any gzip reader reads either.
+ * thread's samples in two profiles, docs/performance.md), and any gzip reader reads either.
  */
 const gzip: Codec = {
-  compress: async (encoder) => gzipAsync(encoder.buffer, { level: zlibConstants.Z_BEST_SPEED }),
-  decompress: async (buffer) => unzipAsync(buffer),
+  compress: async (encoder) => (encoder.buffer.length <= SYNC_GZIP_BYTES ? gzipSync(encoder.buffer, GZIP_OPTIONS) : gzipAsync(encoder.buffer, GZIP_OPTIONS)),
+  decompress: async (buffer) => (buffer.length <= SYNC_GUNZIP_BYTES ? unzipSync(buffer) : unzipAsync(buffer)),
 };
 
 let zstdReady: Promise<void> | undefined;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { CompressionTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { pino } from 'pino';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { KafkaLog, type KafkaCompression } from '../../adapters/kafka/kafka-log.js';
 import { registerKafkaCodecs } from '../../adapters/kafka/kafka-codecs.js';
 import type { FleetlineNode } from '../../engine/fleetline-node.js';
@@ -83,6 +83,14 @@ describe('#7.2 Kafka codecs', { timeout: 180_000 }, () => {
     assert.equal(packed[8], 4, 'XFL = 4: the compressor used its fastest level');
     assert.deepEqual(gunzipSync(packed), plain);
     assert.deepEqual(await codec.decompress(packed), plain);
+    // Small batches are (de)compressed on the calling thread, large ones on libuv's: both are gzip.
+    const large = Buffer.concat(Array.from({ length: 40 }, (_, i) => Buffer.concat([plain, Buffer.from(String(i))])));
+    assert.ok(large.length > 64 * 1024 && plain.length < 16 * 1024);
+    const packedLarge = await codec.compress({ buffer: large });
+    assert.deepEqual(gunzipSync(packedLarge), large);
+    assert.deepEqual(await codec.decompress(packedLarge), large);
+    const incompressible = Buffer.from(Array.from({ length: 40_000 }, (_, i) => (i * 2_654_435_761) >>> 24));
+    assert.deepEqual(await codec.decompress(gzipSync(incompressible)), incompressible, 'a compressed batch over 16 KiB is inflated off the event loop');
   });
 
   it('#7.2 points kcat produces to telemetry.raw with gzip, snappy, lz4 and zstd are all applied', async () => {
