@@ -33,10 +33,11 @@ const MAX_BATCH_BUFFER_BYTES = 65_536;
 
 /**
  * Encodes many values (as encodeMsgpack each) into a few shared buffers: each value's bytes are
- * a view of one. Alone, msgpackr takes a fresh 8 KiB buffer (Buffer.allocUnsafeSlow, a new backing store
- * each) every ~20 values of a few hundred bytes: 5.3 % of a node's main thread in
- * `npm run bench:apply`, at the checkpoints that publish every changed view. Afterwards msgpackr
- * gets a small buffer of its own again, so no later single value keeps this batch's memory alive.
+ * a view of one. Alone, msgpackr takes a fresh 8 KiB buffer (Buffer.allocUnsafeSlow, a new
+ * backing store each) every ~20 values of a few hundred bytes: 5.3 % of a node's main thread
+ * in `npm run bench:apply`, at the checkpoints that publish every changed view. Afterwards
+ * msgpackr gets a small buffer of its own again, so no later single value keeps this batch's
+ * memory alive.
  */
 export function encodeMsgpackBatch(values: readonly unknown[]): Uint8Array[] {
   if (values.length <= 8) return values.map(encodeMsgpack);
