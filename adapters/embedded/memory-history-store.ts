@@ -13,13 +13,13 @@ export interface MemoryHistoryStoreOptions {
   readonly retainMs?: number;
   /**
    * Most positions kept (default MEMORY_HISTORY_MAX_ROWS); above it the oldest written batches
-   * are forgotten first. Bounds the memory of a busy node (a position is kept packed, about 145
+   * are forgotten first. Bounds the memory of a busy node (a position is kept packed, about 180
    * bytes: packed-positions.ts, docs/storage.md).
    */
   readonly maxRows?: number;
 }
 
-/** Default of maxRows: 1 million positions, about 145 MB (80 MB of it heap). */
+/** Default of maxRows: 1 million positions, about 180 MB. */
 export const MEMORY_HISTORY_MAX_ROWS = 1_000_000;
 
 interface WrittenBatch {
