@@ -10,6 +10,7 @@ import { RouteSimulator } from '../engine/simulator/route-simulator.js';
 import { TelemetryIntake } from '../engine/telemetry-intake.js';
 import { noMetrics } from '../actors/ports/engine-metrics.js';
 import { Topics } from '../actors/ports/partitioned-log.js';
+import { metricSum } from './harness/engine-metrics.js';
 
 /**
  * Points/s the vehicle actors of one node apply from the embedded bus (issue #11's target): the
@@ -51,8 +52,8 @@ export async function appliedFromBus(): Promise<void> {
     published += points.length;
   }
   const fillMs = performance.now() - fill0;
-  const metrics = async () => (await fetch(`${node.url}/metrics`)).text();
-  const metric = async () => Number(/fleetline_points_accepted_total\{[^}]*\} (\d+)/.exec(await metrics())?.[1] ?? 0);
+  const counter = async (name: string) => metricSum(await (await fetch(`${node.url}/metrics`)).text(), name) ?? 0;
+  const metric = () => counter('fleetline_points_accepted_total');
 
   let gcMs = 0;
   const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
@@ -68,7 +69,7 @@ export async function appliedFromBus(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   gcObserver.disconnect();
   const heap = process.memoryUsage();
-  const forwarded = Number(/fleetline_points_forwarded_total(?:\{[^}]*\})? (\d+)/.exec(await metrics())?.[1] ?? 0);
+  const forwarded = await counter('fleetline_points_forwarded_total');
   await node.close();
 
   const cpuMs = (cpu.user + cpu.system) / 1000;
