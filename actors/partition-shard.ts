@@ -196,19 +196,19 @@ export class PartitionShard implements VehicleOutbox {
    */
   private statusCheck(r: Resident, now: number): void {
     const id = r.state.vehicleId;
-    const done = { done: () => { this.inFlight--; } };
+    const done = (): Completion => ({ done: () => { this.inFlight--; } });
     if (r.ref === null) {
       try {
         this.behaviour.handle(r.state, { kind: 'status', vehicleId: id, now, completion: NO_COMPLETION });
         return;
       } catch (e) {
         this.inFlight++;
-        this.send(r, { kind: 'restore', vehicleId: id, load: () => this.crashed(id, e).then(() => null), completion: done });
+        this.send(r, { kind: 'restore', vehicleId: id, load: () => this.crashed(id, e).then(() => null), completion: done() });
         return;
       }
     }
     this.inFlight++;
-    this.send(r, { kind: 'status', vehicleId: id, now, completion: done });
+    this.send(r, { kind: 'status', vehicleId: id, now, completion: done() });
   }
 
   get size(): number {
@@ -574,6 +574,8 @@ export class PartitionShard implements VehicleOutbox {
       this.afterQueued(r, () => {
         if (this.closed || this.residents.get(id) !== r || r.seq !== seq || this.pending.unsnapshotted.has(r.state)) return;
         this.residents.delete(id);
+        // Its restore reads the snapshot again: a hold on writing it (keepOut) ends here.
+        this.pending.forget(r.state);
         this.passivated.add(id);
         this.deps.directory.forget([id]);
         this.deps.metrics.actorsPassivated(1);

@@ -80,16 +80,23 @@ const SCRATCH_EVENTS: VehicleEvent[] = [];
 
 type Handler = (s: VehicleState, msg: VehicleMsg) => VehicleState | Promise<VehicleState>;
 
+/**
+ * Books a vehicle put back from a store or a crash on the status timer: its offline check (it
+ * may be online with no receipt to book one) and the end of its reorder window if it holds output.
+ */
+export function bookChecks(s: VehicleState, outbox: Pick<VehicleOutbox, 'watch'>): void {
+  const due = offlineDue(s);
+  if (due !== null) outbox.watch(s, due);
+  if (holdsOutput(s)) outbox.watch(s, s.domain.lastReceivedAt + settingsOf(s).reorderWindowS * 1000);
+}
+
 /** The one asynchronous message: nact awaits it before the vehicle's next message. */
 async function restoreFromStore(s: VehicleState, load: () => Promise<VehicleState | null>, completion: Completion, outbox: VehicleOutbox): Promise<VehicleState> {
   try {
     const restored = await load();
     if (restored !== null) {
       restoreInto(s, restored);
-      // Restored online: no receipt changes its status, so its offline check is booked here.
-      const due = offlineDue(s);
-      if (due !== null) outbox.watch(s, due);
-      if (holdsOutput(s)) outbox.watch(s, s.domain.lastReceivedAt + settingsOf(s).reorderWindowS * 1000);
+      bookChecks(s, outbox);
     }
   } finally {
     completion.done();

@@ -1,9 +1,9 @@
 import type { TelemetryPoint } from './domain/telemetry-point.js';
 import type { VehicleEvent } from './domain/vehicle-event.js';
 import type { PositionRow } from './ports/history-store.js';
-import { vehicleLogic, type VehicleOutbox } from './vehicle-actor.js';
-import { diff, offlineDue, restoreInto, settingsOf, takeSegments, type VehicleState } from './vehicle-logic.js';
-import { holdsOutput, settledHorizon } from './reorder-window.js';
+import { bookChecks, vehicleLogic, type VehicleOutbox } from './vehicle-actor.js';
+import { diff, restoreInto, takeSegments, type VehicleState } from './vehicle-logic.js';
+import { settledHorizon } from './reorder-window.js';
 import { recoverCrashed } from './crash-replay.js';
 import type { CheckpointData, PendingChanges } from './pending-changes.js';
 import type { ShardDeps } from './partition-shard.js';
@@ -125,9 +125,7 @@ export class VehicleRecovery {
     const segments = takeSegments(state, settledHorizon(state));
     if (segments !== null) this.shard.segments(segments);
     this.shard.events(this.notSentSinceCheckpoint(events));
-    if (holdsOutput(state)) this.shard.watch(state, state.domain.lastReceivedAt + settingsOf(state).reorderWindowS * 1000);
-    const due = offlineDue(state);
-    if (due !== null) this.shard.watch(state, due);
+    bookChecks(state, this.shard);
     const view = state.view;
     const id = state.vehicleId;
     const company = state.profile.company;

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { FleetlineSystem } from './harness/compared-systems.js';
 import { liveRun, resources } from './harness/comparison.js';
 import { readProfile, resolveOptions } from './harness/profile.js';
+import { metricSum } from './harness/engine-metrics.js';
 
 /**
  * One Fleetline node (Kafka, Redis, PostgreSQL, started here as the comparison starts it) fed
@@ -17,10 +18,7 @@ const env = Object.fromEntries((process.env.BENCH_NODE_ENV ?? '').split(',').fil
 const secret = randomBytes(24).toString('hex');
 const o = resolveOptions(readProfile('baseline-vs-fleetline'), { durationS, rate, clients: Number(process.env.BENCH_CLIENTS ?? 50), nodeEnv: env, jwtSecret: secret, compareBaseline: false });
 const sys = new FleetlineSystem({ devices: o.devices, jwtSecret: secret, kafkaBrokers: o.kafkaBrokers, partitions: o.comparison.partitions, env });
-const metric = async (name: string): Promise<number> => {
-  const text = await (await fetch(`${sys.url}/metrics`)).text();
-  return text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-};
+const metric = async (name: string): Promise<number> => metricSum(await (await fetch(`${sys.url}/metrics`)).text(), name) ?? 0;
 try {
   await sys.start();
   const fwd0 = await metric('fleetline_points_forwarded_total');
@@ -33,7 +31,7 @@ try {
     askedPerS: rate, sentRatio: a.achievedRatio, handledPerS: Math.round(a.handledPerS), sustained: a.sustained, why: a.why,
     lagAtStart: a.lagAtStart, lagAtEnd: a.lagAtEnd, lagGrowthPerS: Math.round(a.lagGrowthPerS), forwarded: fwd1 - fwd0,
     p50: r.latency.p50, p99: r.latency.p99, latencyCount: r.latency.count, ...resources(r),
-    warnings: Object.fromEntries([...sys.logLines().filter((l) => /"level":(40|50)/.test(l)).reduce((m, l) => m.set(/"msg":"([^"]*)"/.exec(l)?.[1] ?? '?', (m.get(/"msg":"([^"]*)"/.exec(l)?.[1] ?? '?') ?? 0) + 1), new Map<string, number>())]),
+    warnings: Object.fromEntries(countWarnings(sys.logLines())),
     loadavgBefore: before, loadavgAfter: loadavg().map((l) => l.toFixed(2)).join(' '),
   }));
 } catch (e) {
@@ -42,4 +40,15 @@ try {
 } finally {
   await sys.stop();
   await sys.clean().catch((e: Error) => console.error(e.message));
+}
+
+/** The node's warning and error log lines, counted by message. */
+function countWarnings(lines: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const l of lines) {
+    if (!/"level":(40|50)/.test(l)) continue;
+    const msg = /"msg":"([^"]*)"/.exec(l)?.[1] ?? '?';
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+  }
+  return counts;
 }
